@@ -1,0 +1,15 @@
+//! Pure domain types: no I/O, no external systems.
+
+mod ids;
+mod ledger;
+mod stream;
+mod tier;
+mod time;
+mod trade;
+
+pub use ids::{AssetCode, IdError, LedgerId, RefId, TradeId};
+pub use ledger::{KNOWN_LEDGER_TYPES, LedgerEntry, is_known_ledger_type};
+pub use stream::Stream;
+pub use tier::{RateTier, TierError, call_cost};
+pub use time::{KrakenTime, TimeError};
+pub use trade::{PositionClose, Trade, TradeSide};

@@ -1,0 +1,1 @@
+//! The Kraken emulator and the synthetic account generator.

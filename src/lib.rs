@@ -1,0 +1,17 @@
+//! kraken-tax: a complete local copy of a Kraken account's history, and CARF-style reports.
+//!
+//! Data flow: **Kraken (API or CSV) → raw rows in SQLite (immutable) → derived events
+//! (rebuildable) → reports.** Every stage can be rerun without the one before it.
+//!
+//! Invariants:
+//! - Raw rows are never changed once stored; a conflicting second version of an id is
+//!   kept aside and reported.
+//! - A sync page and the cursor that describes it are committed in one transaction, so an
+//!   interrupted sync resumes without a hole or a duplicate.
+//! - Money is `rust_decimal::Decimal`; Kraken's original time text is kept beside the parsed time.
+//! - Secrets never reach logs, errors, the database or reports.
+#![warn(missing_docs)]
+
+pub mod domain;
+pub mod emulator;
+pub mod kraken;
