@@ -15,3 +15,4 @@
 pub mod domain;
 pub mod emulator;
 pub mod kraken;
+pub mod secret;

@@ -13,3 +13,13 @@ pub use stream::Stream;
 pub use tier::{RateTier, TierError, call_cost};
 pub use time::{KrakenTime, TimeError};
 pub use trade::{PositionClose, Trade, TradeSide};
+
+/// A parsed record together with the exact text it was parsed from (a JSON object or CSV row),
+/// which the store keeps verbatim.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawRecord<T> {
+    /// The parsed record.
+    pub item: T,
+    /// The original text.
+    pub raw: String,
+}

@@ -1,3 +1,16 @@
 //! The only code that speaks HTTP to Kraken: signing, nonce, client, rate limiting, wire types.
+//!
+//! The client only knows read-only endpoints; nothing here can place, change or cancel an
+//! order, or move funds.
 
+pub mod client;
+pub mod error;
+pub mod ratelimit;
 pub mod sign;
+pub mod wire;
+
+pub use client::{
+    ClientConfig, DEFAULT_API_URL, HistoryQuery, KeyState, KeyStateStore, KrakenClient,
+    MemoryKeyState, PAGE_SIZE, Page, parse_api_url,
+};
+pub use error::{ApiError, KrakenError, permission_for};

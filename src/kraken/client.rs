@@ -1,0 +1,462 @@
+//! The HTTP client for Kraken's private history endpoints: signing, nonces, pacing.
+
+use super::error::{ApiError, KrakenError, permission_for};
+use super::ratelimit::RateLimiter;
+use super::sign::api_sign;
+use super::wire::{self, Envelope, LedgersResult, TradesResult};
+use crate::domain::{LedgerEntry, RateTier, RawRecord, Trade, call_cost};
+use crate::secret::Credentials;
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use serde_json::value::RawValue;
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::str::FromStr;
+use std::time::Duration;
+use url::Url;
+
+/// Kraken's production API.
+pub const DEFAULT_API_URL: &str = "https://api.kraken.com";
+
+/// Kraken's page size for Ledgers and TradesHistory.
+pub const PAGE_SIZE: usize = 50;
+
+/// What the client remembers about a key between runs.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct KeyState {
+    /// The last nonce sent with this key (0 when never used).
+    pub last_nonce: u64,
+    /// The rate counter's level and when it was measured, if known.
+    pub counter: Option<(f64, DateTime<Utc>)>,
+}
+
+/// Where the client keeps its nonce and rate counter (the database, in production). Implemented
+/// outside this module so that `kraken/` and `store/` stay independent.
+pub trait KeyStateStore {
+    /// Loads the state of the key this store was opened for.
+    fn load(&mut self) -> Result<KeyState, String>;
+    /// Persists a nonce before it is sent, so that no later run can reuse it.
+    fn save_nonce(&mut self, nonce: u64) -> Result<(), String>;
+    /// Persists the counter's level after a call.
+    fn save_counter(&mut self, level: f64, at: DateTime<Utc>) -> Result<(), String>;
+}
+
+/// A [`KeyStateStore`] in memory, for tests and throwaway runs.
+#[derive(Debug, Default)]
+pub struct MemoryKeyState(pub KeyState);
+
+impl KeyStateStore for MemoryKeyState {
+    fn load(&mut self) -> Result<KeyState, String> {
+        Ok(self.0.clone())
+    }
+    fn save_nonce(&mut self, nonce: u64) -> Result<(), String> {
+        self.0.last_nonce = nonce;
+        Ok(())
+    }
+    fn save_counter(&mut self, level: f64, at: DateTime<Utc>) -> Result<(), String> {
+        self.0.counter = Some((level, at));
+        Ok(())
+    }
+}
+
+/// The next nonce: milliseconds since the epoch, but always above the last one used.
+pub fn next_nonce(last_used: u64, now_ms: u64) -> u64 {
+    now_ms.max(last_used.saturating_add(1))
+}
+
+/// Why an API URL was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid API URL {url:?}: {reason}")]
+pub struct ApiUrlError {
+    /// The URL given.
+    pub url: String,
+    /// What is wrong with it.
+    pub reason: &'static str,
+}
+
+/// Parses `--api-url`: `https://` anywhere, plain `http://` only for loopback hosts.
+pub fn parse_api_url(text: &str) -> Result<Url, ApiUrlError> {
+    let err = |reason| ApiUrlError {
+        url: text.to_owned(),
+        reason,
+    };
+    let url = Url::parse(text).map_err(|_| err("not a URL"))?;
+    let host = url.host_str().ok_or_else(|| err("no host"))?;
+    match url.scheme() {
+        "https" => {}
+        "http" => {
+            let host = host.trim_start_matches('[').trim_end_matches(']');
+            let loopback = host == "localhost"
+                || IpAddr::from_str(host).map(|ip| ip.is_loopback()).unwrap_or(false);
+            if !loopback {
+                return Err(err(
+                    "plain http is only allowed for loopback addresses; use https",
+                ));
+            }
+        }
+        _ => return Err(err("the scheme must be https")),
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(err("credentials do not belong in the URL"));
+    }
+    Ok(url)
+}
+
+/// Parameters of a history page request.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HistoryQuery {
+    /// Exclusive lower bound: an id or a Unix time.
+    pub start: Option<String>,
+    /// Inclusive upper bound: an id or a Unix time.
+    pub end: Option<String>,
+    /// Offset into the result.
+    pub ofs: u64,
+}
+
+/// One page of a history stream.
+#[derive(Debug, Clone)]
+pub struct Page<T> {
+    /// The entries, in the order Kraken sent them (map order; sort by time yourself).
+    pub items: Vec<RawRecord<T>>,
+    /// Kraken's `count`: entries matching the whole query.
+    pub count: Option<u64>,
+}
+
+/// Client settings.
+#[derive(Debug, Clone)]
+pub struct ClientConfig {
+    /// Base URL (see [`parse_api_url`]).
+    pub api_url: Url,
+    /// The tier whose counter the client paces itself by.
+    pub tier: RateTier,
+    /// Time allowed to connect.
+    pub connect_timeout: Duration,
+    /// Time allowed for a whole request.
+    pub request_timeout: Duration,
+}
+
+impl ClientConfig {
+    /// Defaults for `api_url` and `tier`: 10 s to connect, 60 s per request.
+    pub fn new(api_url: Url, tier: RateTier) -> Self {
+        Self {
+            api_url,
+            tier,
+            connect_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(60),
+        }
+    }
+}
+
+/// Counts of what the client did, for reports and tests.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ClientStats {
+    /// Requests sent, per method.
+    pub calls: BTreeMap<&'static str, u64>,
+    /// Total time spent waiting for the rate counter.
+    pub paced: Duration,
+}
+
+/// A client for one API key. One request at a time (`&mut self`), as Kraken's nonces require.
+pub struct KrakenClient {
+    http: reqwest::Client,
+    config: ClientConfig,
+    credentials: Credentials,
+    key_state: Box<dyn KeyStateStore + Send>,
+    last_nonce: u64,
+    limiter: RateLimiter,
+    stats: ClientStats,
+}
+
+impl std::fmt::Debug for KrakenClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KrakenClient")
+            .field("api_url", &self.config.api_url.as_str())
+            .field("credentials", &self.credentials)
+            .finish_non_exhaustive()
+    }
+}
+
+impl KrakenClient {
+    /// Builds a client; loads the key's last nonce and counter from `key_state`.
+    pub fn new(
+        config: ClientConfig,
+        credentials: Credentials,
+        mut key_state: Box<dyn KeyStateStore + Send>,
+    ) -> Result<Self, KrakenError> {
+        let http = reqwest::Client::builder()
+            .user_agent(concat!("kraken-tax/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(config.connect_timeout)
+            .timeout(config.request_timeout)
+            .build()
+            .map_err(|e| KrakenError::Transport {
+                method: "(setup)",
+                detail: e.to_string(),
+            })?;
+        let state = key_state.load().map_err(KrakenError::KeyState)?;
+        let (level, at) = state.counter.unwrap_or((0.0, Utc::now()));
+        Ok(Self {
+            http,
+            limiter: RateLimiter::new(config.tier, level, at),
+            config,
+            credentials,
+            key_state,
+            last_nonce: state.last_nonce,
+            stats: ClientStats::default(),
+        })
+    }
+
+    /// What the client did so far.
+    pub fn stats(&self) -> &ClientStats {
+        &self.stats
+    }
+
+    /// One page of `Ledgers`.
+    pub async fn ledgers(&mut self, q: &HistoryQuery) -> Result<Page<LedgerEntry>, KrakenError> {
+        let result = self.private("Ledgers", &history_params(q)).await?;
+        let r: LedgersResult = decode("Ledgers", &result)?;
+        let items = r
+            .ledger
+            .iter()
+            .map(|(id, raw)| wire::ledger_entry(id, raw))
+            .collect::<Result<_, _>>()
+            .map_err(|e| decode_err("Ledgers", e))?;
+        Ok(Page {
+            items,
+            count: r.count,
+        })
+    }
+
+    /// One page of `TradesHistory`.
+    pub async fn trades_history(&mut self, q: &HistoryQuery) -> Result<Page<Trade>, KrakenError> {
+        let mut params = history_params(q);
+        params.push(("trades", "true".to_owned()));
+        let result = self.private("TradesHistory", &params).await?;
+        let r: TradesResult = decode("TradesHistory", &result)?;
+        let items = r
+            .trades
+            .iter()
+            .map(|(id, raw)| wire::trade(id, raw))
+            .collect::<Result<_, _>>()
+            .map_err(|e| decode_err("TradesHistory", e))?;
+        Ok(Page {
+            items,
+            count: r.count,
+        })
+    }
+
+    /// `QueryLedgers` for up to 20 ids.
+    pub async fn query_ledgers(
+        &mut self,
+        ids: &[&str],
+    ) -> Result<Vec<RawRecord<LedgerEntry>>, KrakenError> {
+        let result = self
+            .private("QueryLedgers", &[("id", ids.join(","))])
+            .await?;
+        let map: BTreeMap<String, Box<RawValue>> = decode("QueryLedgers", &result)?;
+        map.iter()
+            .map(|(id, raw)| wire::ledger_entry(id, raw))
+            .collect::<Result<_, _>>()
+            .map_err(|e| decode_err("QueryLedgers", e))
+    }
+
+    /// `QueryTrades` for up to 20 ids.
+    pub async fn query_trades(&mut self, ids: &[&str]) -> Result<Vec<RawRecord<Trade>>, KrakenError> {
+        let result = self
+            .private("QueryTrades", &[("txid", ids.join(",")), ("trades", "true".into())])
+            .await?;
+        let map: BTreeMap<String, Box<RawValue>> = decode("QueryTrades", &result)?;
+        map.iter()
+            .map(|(id, raw)| wire::trade(id, raw))
+            .collect::<Result<_, _>>()
+            .map_err(|e| decode_err("QueryTrades", e))
+    }
+
+    /// `Balance`: asset code → balance.
+    pub async fn balance(&mut self) -> Result<BTreeMap<String, Decimal>, KrakenError> {
+        let result = self.private("Balance", &[]).await?;
+        let map: BTreeMap<String, String> = decode("Balance", &result)?;
+        map.into_iter()
+            .map(|(asset, v)| match Decimal::from_str(&v) {
+                Ok(d) => Ok((asset, d)),
+                Err(_) => Err(KrakenError::Decode {
+                    method: "Balance",
+                    detail: format!("balance of {asset} is not a decimal: {v:?}"),
+                }),
+            })
+            .collect()
+    }
+
+    /// Sends one signed private call, paced by the rate counter, and returns its raw `result`.
+    async fn private(
+        &mut self,
+        method: &'static str,
+        params: &[(&str, String)],
+    ) -> Result<Box<RawValue>, KrakenError> {
+        let cost = call_cost(method);
+        let wait = self.limiter.delay_before(Utc::now(), cost);
+        if !wait.is_zero() {
+            tracing::debug!(method, wait_ms = wait.as_millis() as u64, "pacing");
+            tokio::time::sleep(wait).await;
+            self.stats.paced += wait;
+        }
+
+        let now_ms = u64::try_from(Utc::now().timestamp_millis()).unwrap_or(0);
+        let nonce = next_nonce(self.last_nonce, now_ms);
+        self.key_state
+            .save_nonce(nonce)
+            .map_err(KrakenError::KeyState)?;
+        self.last_nonce = nonce;
+
+        let nonce_text = nonce.to_string();
+        let mut body = form_urlencoded::Serializer::new(String::new());
+        body.append_pair("nonce", &nonce_text);
+        for (k, v) in params {
+            body.append_pair(k, v);
+        }
+        let body = body.finish();
+        let path = format!("/0/private/{method}");
+        let signature = api_sign(
+            self.credentials.secret_bytes(),
+            &path,
+            &nonce_text,
+            body.as_bytes(),
+        );
+        let url = self
+            .config
+            .api_url
+            .join(&path)
+            .map_err(|e| KrakenError::Transport {
+                method,
+                detail: e.to_string(),
+            })?;
+
+        *self.stats.calls.entry(method).or_default() += 1;
+        tracing::debug!(method, params = ?params, "request");
+        let sent = self
+            .http
+            .post(url)
+            .header("API-Key", self.credentials.api_key())
+            .header("API-Sign", signature)
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+            .await;
+        // Count the call when its answer arrives: later than Kraken counted it, so the model
+        // errs on the safe side.
+        self.limiter.record(Utc::now(), cost);
+        let (level, at) = self.limiter.snapshot();
+        self.key_state
+            .save_counter(level, at)
+            .map_err(KrakenError::KeyState)?;
+
+        let response = sent.map_err(|e| transport_err(method, e))?;
+        let status = response.status();
+        if !status.is_success() {
+            return Err(KrakenError::HttpStatus {
+                method,
+                status: status.as_u16(),
+            });
+        }
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|e| transport_err(method, e))?;
+        let envelope: Envelope =
+            serde_json::from_slice(&bytes).map_err(|e| KrakenError::Decode {
+                method,
+                detail: format!("body is not Kraken's JSON envelope: {e}"),
+            })?;
+        if let Some(first) = envelope.error.first() {
+            let error = ApiError::parse(first);
+            if error == ApiError::RateLimitExceeded {
+                self.limiter.assume_full(Utc::now());
+            }
+            if error == ApiError::PermissionDenied {
+                return Err(KrakenError::PermissionDenied {
+                    method,
+                    permission: permission_for(method),
+                });
+            }
+            return Err(KrakenError::Api { method, error });
+        }
+        envelope.result.ok_or_else(|| KrakenError::Decode {
+            method,
+            detail: "no `result` and no error".to_owned(),
+        })
+    }
+}
+
+fn history_params(q: &HistoryQuery) -> Vec<(&'static str, String)> {
+    let mut p = Vec::with_capacity(3);
+    if let Some(s) = &q.start {
+        p.push(("start", s.clone()));
+    }
+    if let Some(e) = &q.end {
+        p.push(("end", e.clone()));
+    }
+    if q.ofs > 0 {
+        p.push(("ofs", q.ofs.to_string()));
+    }
+    p
+}
+
+fn decode<T: serde::de::DeserializeOwned>(
+    method: &'static str,
+    raw: &RawValue,
+) -> Result<T, KrakenError> {
+    serde_json::from_str(raw.get()).map_err(|e| KrakenError::Decode {
+        method,
+        detail: format!("result: {e}"),
+    })
+}
+
+fn decode_err(method: &'static str, e: wire::WireError) -> KrakenError {
+    KrakenError::Decode {
+        method,
+        detail: e.to_string(),
+    }
+}
+
+fn transport_err(method: &'static str, e: reqwest::Error) -> KrakenError {
+    // reqwest's message names the URL, which holds no secret; strip it anyway for brevity.
+    let kind = if e.is_timeout() {
+        "timed out"
+    } else if e.is_connect() {
+        "connection failed"
+    } else if e.is_body() || e.is_decode() {
+        "the answer was cut off"
+    } else {
+        "request failed"
+    };
+    KrakenError::Transport {
+        method,
+        detail: kind.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nonce_is_monotonic_even_when_the_clock_steps_back() {
+        assert_eq!(next_nonce(0, 1_700_000_000_000), 1_700_000_000_000);
+        assert_eq!(next_nonce(1_700_000_000_000, 1_700_000_000_000), 1_700_000_000_001);
+        assert_eq!(next_nonce(1_700_000_000_500, 1_699_999_999_000), 1_700_000_000_501);
+    }
+
+    #[test]
+    fn api_url_allows_plain_http_only_on_loopback() {
+        assert!(parse_api_url("https://api.kraken.com").is_ok());
+        assert!(parse_api_url("http://127.0.0.1:8080").is_ok());
+        assert!(parse_api_url("http://localhost:1").is_ok());
+        assert!(parse_api_url("http://[::1]:9").is_ok());
+        let e = parse_api_url("http://api.kraken.com").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "invalid API URL \"http://api.kraken.com\": plain http is only allowed for loopback addresses; use https"
+        );
+        assert!(parse_api_url("ftp://127.0.0.1").is_err());
+        assert!(parse_api_url("nonsense").is_err());
+    }
+}

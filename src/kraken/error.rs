@@ -1,0 +1,263 @@
+//! Kraken's error strings as a typed error, and the client's own failures.
+
+use std::fmt;
+
+/// One error string from Kraken's `error` array, parsed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ApiError {
+    /// `EAPI:Invalid key`.
+    InvalidKey,
+    /// `EAPI:Invalid signature` (also what a 2FA key answers when `otp` is missing).
+    InvalidSignature,
+    /// `EAPI:Invalid nonce`.
+    InvalidNonce,
+    /// `EAPI:Rate limit exceeded`.
+    RateLimitExceeded,
+    /// `EGeneral:Permission denied`.
+    PermissionDenied,
+    /// `EGeneral:Invalid arguments[:detail]`.
+    InvalidArguments(String),
+    /// `EGeneral:Temporary lockout`.
+    TemporaryLockout,
+    /// `EGeneral:Internal error`.
+    InternalError,
+    /// `EService:Unavailable`.
+    Unavailable,
+    /// `EService:Busy`.
+    Busy,
+    /// `EService:Throttled:<unix time>`: retry after that time (when given).
+    Throttled(Option<i64>),
+    /// Any other string, kept verbatim.
+    Other(String),
+}
+
+impl ApiError {
+    /// Parses one of Kraken's error strings.
+    pub fn parse(text: &str) -> ApiError {
+        let text = text.trim();
+        match text {
+            "EAPI:Invalid key" => ApiError::InvalidKey,
+            "EAPI:Invalid signature" => ApiError::InvalidSignature,
+            "EAPI:Invalid nonce" => ApiError::InvalidNonce,
+            "EAPI:Rate limit exceeded" => ApiError::RateLimitExceeded,
+            "EGeneral:Permission denied" => ApiError::PermissionDenied,
+            "EGeneral:Temporary lockout" => ApiError::TemporaryLockout,
+            "EGeneral:Internal error" => ApiError::InternalError,
+            "EService:Unavailable" => ApiError::Unavailable,
+            "EService:Busy" => ApiError::Busy,
+            _ => {
+                if let Some(rest) = text.strip_prefix("EGeneral:Invalid arguments") {
+                    ApiError::InvalidArguments(rest.trim_start_matches(':').to_owned())
+                } else if let Some(rest) = text.strip_prefix("EService:Throttled") {
+                    let when = rest.trim_start_matches(':').trim();
+                    let secs = when.split('.').next().and_then(|s| s.parse().ok());
+                    ApiError::Throttled(secs)
+                } else {
+                    ApiError::Other(text.to_owned())
+                }
+            }
+        }
+    }
+
+    /// True when the same request may succeed later; retrying the others feeds Kraken's lockout.
+    pub fn is_retryable(&self) -> bool {
+        matches!(
+            self,
+            ApiError::RateLimitExceeded
+                | ApiError::InternalError
+                | ApiError::Unavailable
+                | ApiError::Busy
+                | ApiError::Throttled(_)
+        )
+    }
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ApiError::InvalidKey => f.write_str("EAPI:Invalid key"),
+            ApiError::InvalidSignature => f.write_str("EAPI:Invalid signature"),
+            ApiError::InvalidNonce => f.write_str("EAPI:Invalid nonce"),
+            ApiError::RateLimitExceeded => f.write_str("EAPI:Rate limit exceeded"),
+            ApiError::PermissionDenied => f.write_str("EGeneral:Permission denied"),
+            ApiError::InvalidArguments(d) if d.is_empty() => {
+                f.write_str("EGeneral:Invalid arguments")
+            }
+            ApiError::InvalidArguments(d) => write!(f, "EGeneral:Invalid arguments:{d}"),
+            ApiError::TemporaryLockout => f.write_str("EGeneral:Temporary lockout"),
+            ApiError::InternalError => f.write_str("EGeneral:Internal error"),
+            ApiError::Unavailable => f.write_str("EService:Unavailable"),
+            ApiError::Busy => f.write_str("EService:Busy"),
+            ApiError::Throttled(Some(t)) => write!(f, "EService:Throttled:{t}"),
+            ApiError::Throttled(None) => f.write_str("EService:Throttled"),
+            ApiError::Other(s) => f.write_str(s),
+        }
+    }
+}
+
+/// The permission to tick in Kraken's API key settings for a private method.
+pub fn permission_for(method: &str) -> &'static str {
+    match method {
+        "Ledgers" | "QueryLedgers" => "Query Ledger Entries",
+        "TradesHistory" | "QueryTrades" => "Query Closed Orders & Trades",
+        "Balance" | "BalanceEx" => "Query Funds",
+        "AddExport" | "ExportStatus" | "RetrieveExport" | "RemoveExport" => "Export Data",
+        _ => "the permission this call needs",
+    }
+}
+
+/// A failed call to Kraken. Messages never contain credentials.
+#[derive(Debug, thiserror::Error)]
+pub enum KrakenError {
+    /// Kraken answered with an error string.
+    #[error("Kraken refused {method}: {error}")]
+    Api {
+        /// The private or public method called.
+        method: &'static str,
+        /// The first error Kraken gave.
+        error: ApiError,
+    },
+    /// The key lacks the permission for this method.
+    #[error(
+        "the API key lacks the permission for {method}: tick \"{permission}\" in Kraken's API key settings"
+    )]
+    PermissionDenied {
+        /// The method called.
+        method: &'static str,
+        /// The permission to tick.
+        permission: &'static str,
+    },
+    /// A non-200 HTTP status: the request did not reach the API.
+    #[error("Kraken answered {method} with HTTP {status}; try again later")]
+    HttpStatus {
+        /// The method called.
+        method: &'static str,
+        /// The status code.
+        status: u16,
+    },
+    /// Connection failure or timeout.
+    #[error("could not reach Kraken for {method}: {detail}")]
+    Transport {
+        /// The method called.
+        method: &'static str,
+        /// What went wrong (no credentials in it).
+        detail: String,
+    },
+    /// The body was not the JSON Kraken documents (truncated, malformed, missing field).
+    #[error("unexpected answer to {method}: {detail}")]
+    Decode {
+        /// The method called.
+        method: &'static str,
+        /// What could not be read, naming the field where known.
+        detail: String,
+    },
+    /// The nonce or rate-limit state could not be persisted, so no request was sent.
+    #[error("cannot record the API key's nonce or rate-limit state: {0}")]
+    KeyState(String),
+}
+
+impl KrakenError {
+    /// True when the same call may succeed if tried again later.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            KrakenError::Api { error, .. } => error.is_retryable(),
+            KrakenError::HttpStatus { .. }
+            | KrakenError::Transport { .. }
+            | KrakenError::Decode { .. } => true,
+            KrakenError::PermissionDenied { .. } | KrakenError::KeyState(_) => false,
+        }
+    }
+
+    /// True when the run should end with "temporary failure, retry later" (exit 75)
+    /// rather than a configuration error: retryable errors and Kraken's temporary lockout.
+    pub fn is_temporary(&self) -> bool {
+        self.is_retryable()
+            || matches!(
+                self,
+                KrakenError::Api {
+                    error: ApiError::TemporaryLockout,
+                    ..
+                }
+            )
+    }
+
+    /// True when the key or its settings are at fault (exit 2): invalid key or signature,
+    /// missing permission.
+    pub fn is_configuration(&self) -> bool {
+        matches!(
+            self,
+            KrakenError::PermissionDenied { .. }
+                | KrakenError::Api {
+                    error: ApiError::InvalidKey | ApiError::InvalidSignature,
+                    ..
+                }
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_krakens_error_strings() {
+        assert_eq!(ApiError::parse("EAPI:Invalid nonce"), ApiError::InvalidNonce);
+        assert_eq!(
+            ApiError::parse("EGeneral:Invalid arguments:ofs"),
+            ApiError::InvalidArguments("ofs".into())
+        );
+        assert_eq!(
+            ApiError::parse("EService:Throttled:1700000000"),
+            ApiError::Throttled(Some(1_700_000_000))
+        );
+        assert_eq!(
+            ApiError::parse("EOrder:Insufficient funds"),
+            ApiError::Other("EOrder:Insufficient funds".into())
+        );
+        for s in [
+            "EAPI:Invalid key",
+            "EAPI:Rate limit exceeded",
+            "EGeneral:Permission denied",
+            "EService:Throttled:1700000000",
+            "EGeneral:Invalid arguments:ofs",
+        ] {
+            assert_eq!(ApiError::parse(s).to_string(), s);
+        }
+    }
+
+    #[test]
+    fn retryable_versus_fatal() {
+        for s in [
+            "EAPI:Rate limit exceeded",
+            "EService:Unavailable",
+            "EService:Busy",
+            "EGeneral:Internal error",
+            "EService:Throttled:1",
+        ] {
+            assert!(ApiError::parse(s).is_retryable(), "{s}");
+        }
+        for s in [
+            "EAPI:Invalid key",
+            "EAPI:Invalid signature",
+            "EAPI:Invalid nonce",
+            "EGeneral:Permission denied",
+            "EGeneral:Invalid arguments",
+            "EGeneral:Temporary lockout",
+        ] {
+            assert!(!ApiError::parse(s).is_retryable(), "{s}");
+        }
+    }
+
+    #[test]
+    fn permission_denied_names_the_permission() {
+        let e = KrakenError::PermissionDenied {
+            method: "TradesHistory",
+            permission: permission_for("TradesHistory"),
+        };
+        assert_eq!(
+            e.to_string(),
+            "the API key lacks the permission for TradesHistory: tick \"Query Closed Orders & Trades\" in Kraken's API key settings"
+        );
+        assert!(e.is_configuration());
+    }
+}
