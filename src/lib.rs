@@ -16,3 +16,4 @@ pub mod domain;
 pub mod emulator;
 pub mod kraken;
 pub mod secret;
+pub mod store;

@@ -3,6 +3,7 @@
 mod ids;
 mod ledger;
 mod stream;
+mod sync_state;
 mod tier;
 mod time;
 mod trade;
@@ -10,6 +11,7 @@ mod trade;
 pub use ids::{AssetCode, IdError, LedgerId, RefId, TradeId};
 pub use ledger::{KNOWN_LEDGER_TYPES, LedgerEntry, is_known_ledger_type};
 pub use stream::Stream;
+pub use sync_state::{OpenWindow, StreamState, SyncPoint};
 pub use tier::{RateTier, TierError, call_cost};
 pub use time::{KrakenTime, TimeError};
 pub use trade::{PositionClose, Trade, TradeSide};

@@ -1,0 +1,30 @@
+//! Append-only migrations from `schemas/sqlite/`, applied in order through `PRAGMA user_version`.
+
+use super::StoreError;
+use rusqlite::Connection;
+
+/// Every migration, in order; migration `i` brings the schema to version `i + 1`.
+pub(crate) const MIGRATIONS: &[(&str, &str)] = &[(
+    "0001_raw_history",
+    include_str!("../../schemas/sqlite/0001_raw_history.sql"),
+)];
+
+/// Applies the migrations the database lacks, each in its own transaction.
+pub(crate) fn migrate(conn: &Connection) -> Result<(), StoreError> {
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    let known = MIGRATIONS.len() as i64;
+    if version > known {
+        return Err(StoreError::NewerSchema {
+            found: version,
+            known,
+        });
+    }
+    for (i, (name, sql)) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+        tracing::debug!(migration = name, "applying");
+        let tx = conn.unchecked_transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", i as i64 + 1)?;
+        tx.commit()?;
+    }
+    Ok(())
+}

@@ -1,0 +1,124 @@
+//! A record of every sync run: when, how it ended, what it did.
+
+use super::{Store, StoreError, now_text};
+use rusqlite::OptionalExtension;
+
+/// How a run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunOutcome {
+    /// Still running, or killed without a chance to say so.
+    Running,
+    /// Complete.
+    Ok,
+    /// Stopped early with progress kept (temporary failure, time budget, signal).
+    Interrupted,
+    /// Failed (configuration or data error).
+    Failed,
+}
+
+impl RunOutcome {
+    fn as_str(self) -> &'static str {
+        match self {
+            RunOutcome::Running => "running",
+            RunOutcome::Ok => "ok",
+            RunOutcome::Interrupted => "interrupted",
+            RunOutcome::Failed => "failed",
+        }
+    }
+
+    fn parse(s: &str) -> RunOutcome {
+        match s {
+            "ok" => RunOutcome::Ok,
+            "interrupted" => RunOutcome::Interrupted,
+            "failed" => RunOutcome::Failed,
+            _ => RunOutcome::Running,
+        }
+    }
+}
+
+/// One row of `sync_runs`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunRecord {
+    /// When the run started (RFC 3339).
+    pub started_at: String,
+    /// When it ended, if it did.
+    pub finished_at: Option<String>,
+    /// How it ended.
+    pub outcome: RunOutcome,
+    /// The error or summary line.
+    pub detail: Option<String>,
+    /// API calls made.
+    pub calls: u64,
+    /// New ledger entries stored.
+    pub new_ledger: u64,
+    /// New trades stored.
+    pub new_trades: u64,
+}
+
+impl RunOutcome {
+    /// The word shown to users.
+    pub fn label(self) -> &'static str {
+        self.as_str()
+    }
+}
+
+impl Store {
+    /// Records the start of a run; returns its id.
+    pub fn begin_run(&self, account: &str) -> Result<i64, StoreError> {
+        self.ensure_account(account)?;
+        self.conn.execute(
+            "INSERT INTO sync_runs (account, started_at, outcome) VALUES (?1, ?2, 'running')",
+            (account, now_text()),
+        )?;
+        Ok(self.conn.last_insert_rowid())
+    }
+
+    /// Records how a run ended.
+    pub fn finish_run(
+        &self,
+        run_id: i64,
+        outcome: RunOutcome,
+        detail: Option<&str>,
+        calls: u64,
+        new_ledger: u64,
+        new_trades: u64,
+    ) -> Result<(), StoreError> {
+        self.conn.execute(
+            "UPDATE sync_runs SET finished_at = ?2, outcome = ?3, detail = ?4, calls = ?5,
+                 new_ledger = ?6, new_trades = ?7 WHERE run_id = ?1",
+            rusqlite::params![
+                run_id,
+                now_text(),
+                outcome.as_str(),
+                detail,
+                calls as i64,
+                new_ledger as i64,
+                new_trades as i64
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// The most recent run of `account`.
+    pub fn last_run(&self, account: &str) -> Result<Option<RunRecord>, StoreError> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT started_at, finished_at, outcome, detail, calls, new_ledger, new_trades
+                 FROM sync_runs WHERE account = ?1 ORDER BY run_id DESC LIMIT 1",
+                [account],
+                |r| {
+                    Ok(RunRecord {
+                        started_at: r.get(0)?,
+                        finished_at: r.get(1)?,
+                        outcome: RunOutcome::parse(&r.get::<_, String>(2)?),
+                        detail: r.get(3)?,
+                        calls: r.get::<_, i64>(4)? as u64,
+                        new_ledger: r.get::<_, i64>(5)? as u64,
+                        new_trades: r.get::<_, i64>(6)? as u64,
+                    })
+                },
+            )
+            .optional()?)
+    }
+}
