@@ -17,3 +17,4 @@ pub mod emulator;
 pub mod kraken;
 pub mod secret;
 pub mod store;
+pub mod sync;

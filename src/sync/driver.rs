@@ -1,0 +1,277 @@
+//! Runs the window walk of [`super::planner`] against the Kraken client and the store.
+
+use super::planner::{self, PageSummary, PlanError};
+use crate::domain::{LedgerEntry, RawRecord, Stream, SyncPoint, Trade, is_known_ledger_type};
+use crate::kraken::{KeyState, KeyStateStore, KrakenClient, KrakenError, PAGE_SIZE};
+use crate::store::{KeyStateDb, PageRows, Source, Store, StoreError};
+use chrono::{DateTime, Utc};
+use std::collections::BTreeMap;
+
+/// What a sync should do.
+#[derive(Debug, Clone, Default)]
+pub struct SyncOptions {
+    /// Account name in the database.
+    pub account: String,
+    /// Stop (as if interrupted) after this many pages in total; for tests of resumption.
+    pub stop_after_pages: Option<u64>,
+}
+
+/// What happened to one stream.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StreamReport {
+    /// Pages fetched.
+    pub pages: u64,
+    /// New entries stored.
+    pub new: u64,
+    /// Entries fetched again (the inclusive cursor, overlaps).
+    pub duplicates: u64,
+    /// Entries whose stored version differs (kept aside).
+    pub conflicts: u64,
+    /// The stream is complete up to its newest entry.
+    pub complete: bool,
+    /// When a window closed with fewer stored entries than Kraken announced: (announced, stored).
+    pub count_mismatch: Option<(u64, u64)>,
+}
+
+/// What a sync did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SyncReport {
+    /// Per stream.
+    pub streams: BTreeMap<&'static str, StreamReport>,
+    /// New ledger entries of types this version does not know: type → (count, first id).
+    pub unknown_types: BTreeMap<String, (u64, String)>,
+}
+
+impl SyncReport {
+    /// New entries over both streams.
+    pub fn new_entries(&self) -> u64 {
+        self.streams.values().map(|s| s.new).sum()
+    }
+
+    /// Pages fetched over both streams.
+    pub fn pages(&self) -> u64 {
+        self.streams.values().map(|s| s.pages).sum()
+    }
+}
+
+/// Why a sync stopped early. Everything committed before it stays.
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    /// Kraken refused or could not be reached.
+    #[error("{0}")]
+    Kraken(#[from] KrakenError),
+    /// The database failed.
+    #[error("{0}")]
+    Store(#[from] StoreError),
+    /// The walk could not continue.
+    #[error("{0}")]
+    Plan(#[from] PlanError),
+    /// Stopped on request (page limit) with progress saved.
+    #[error("stopped after {0} pages as requested; progress is saved")]
+    Stopped(u64),
+}
+
+/// A sync that stopped early, with what it had done by then.
+#[derive(Debug, thiserror::Error)]
+#[error("{error}")]
+pub struct SyncFailure {
+    /// The cause.
+    pub error: SyncError,
+    /// Progress made before it.
+    pub report: SyncReport,
+}
+
+/// Progress events for a bar or a log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProgressEvent {
+    /// A page was stored.
+    Page {
+        /// Its stream.
+        stream: Stream,
+        /// New entries in the stream so far in this run.
+        new: u64,
+        /// Entries Kraken announced for the open window, if known.
+        expected: Option<u64>,
+    },
+    /// A stream is complete.
+    StreamDone(Stream),
+}
+
+fn point_of(id: &str, micros: i64) -> SyncPoint {
+    SyncPoint {
+        id: id.to_owned(),
+        micros,
+    }
+}
+
+fn summarize<'a>(
+    keys: impl Iterator<Item = (&'a str, i64)>,
+    count: Option<u64>,
+) -> PageSummary {
+    let mut len = 0;
+    let mut newest: Option<(i64, &str)> = None;
+    let mut oldest: Option<(i64, &str)> = None;
+    for (id, micros) in keys {
+        len += 1;
+        if newest.is_none_or(|n| (micros, id) > n) {
+            newest = Some((micros, id));
+        }
+        if oldest.is_none_or(|o| (micros, id) < o) {
+            oldest = Some((micros, id));
+        }
+    }
+    PageSummary {
+        len,
+        newest: newest.map(|(m, id)| point_of(id, m)),
+        oldest: oldest.map(|(m, id)| point_of(id, m)),
+        count,
+    }
+}
+
+/// A fetched page of either stream.
+enum Fetched {
+    Ledgers(Vec<RawRecord<LedgerEntry>>),
+    Trades(Vec<RawRecord<Trade>>),
+}
+
+/// Syncs both streams of one account until complete, or until an error; every page is
+/// committed with its cursor, so a rerun resumes where this one stopped.
+pub async fn sync_account(
+    store: &mut Store,
+    client: &mut KrakenClient,
+    opts: &SyncOptions,
+    progress: &mut dyn FnMut(ProgressEvent),
+) -> Result<SyncReport, SyncFailure> {
+    let mut report = SyncReport::default();
+    match run(store, client, opts, progress, &mut report).await {
+        Ok(()) => Ok(report),
+        Err(error) => Err(SyncFailure { error, report }),
+    }
+}
+
+async fn run(
+    store: &mut Store,
+    client: &mut KrakenClient,
+    opts: &SyncOptions,
+    progress: &mut dyn FnMut(ProgressEvent),
+    report: &mut SyncReport,
+) -> Result<(), SyncError> {
+    let account = opts.account.as_str();
+    store.ensure_account(account)?;
+    let mut pages_total = 0u64;
+    for stream in Stream::ALL {
+        let sr = report.streams.entry(stream.as_str()).or_default().clone();
+        let mut sr = sr;
+        let result = loop {
+            if opts.stop_after_pages.is_some_and(|max| pages_total >= max) {
+                break Err(SyncError::Stopped(pages_total));
+            }
+            let state = store.stream_state(account, stream)?;
+            let query = planner::next_query(&state);
+            let (fetched, count) = match stream {
+                Stream::Ledgers => {
+                    let page = client.ledgers(&query).await?;
+                    (Fetched::Ledgers(page.items), page.count)
+                }
+                Stream::Trades => {
+                    let page = client.trades_history(&query).await?;
+                    (Fetched::Trades(page.items), page.count)
+                }
+            };
+            let summary = match &fetched {
+                Fetched::Ledgers(rows) => summarize(
+                    rows.iter()
+                        .map(|r| (r.item.id.as_str(), r.item.time.micros())),
+                    count,
+                ),
+                Fetched::Trades(rows) => summarize(
+                    rows.iter()
+                        .map(|r| (r.item.id.as_str(), r.item.time.micros())),
+                    count,
+                ),
+            };
+            let step = planner::advance(&state, &summary, PAGE_SIZE)?;
+            if let Fetched::Ledgers(rows) = &fetched {
+                note_unknown_types(store, account, rows, report)?;
+            }
+            let rows = match &fetched {
+                Fetched::Ledgers(r) => PageRows::Ledgers(r),
+                Fetched::Trades(r) => PageRows::Trades(r),
+            };
+            let outcome = store.commit_page(account, rows, Source::Api, &step.state)?;
+            pages_total += 1;
+            sr.pages += 1;
+            sr.new += outcome.inserted;
+            sr.duplicates += outcome.duplicates;
+            sr.conflicts += outcome.conflicts;
+            let expected = step
+                .state
+                .window
+                .as_ref()
+                .and_then(|w| w.expected)
+                .or(summary.count);
+            progress(ProgressEvent::Page {
+                stream,
+                new: sr.new,
+                expected,
+            });
+            if step.closed {
+                if let Some(w) = step.closed_window {
+                    let stored = store.count_between(account, stream, w.lo_micros, w.hi_micros)?;
+                    if let Some(expected) = w.expected.filter(|&e| stored < e) {
+                        tracing::warn!(
+                            "{stream}: Kraken announced {expected} entries for this sync but {stored} are stored; run `kraken-tax verify`"
+                        );
+                        sr.count_mismatch = Some((expected, stored));
+                    }
+                }
+                sr.complete = true;
+                progress(ProgressEvent::StreamDone(stream));
+                break Ok(());
+            }
+        };
+        report.streams.insert(stream.as_str(), sr);
+        result?;
+    }
+    Ok(())
+}
+
+/// Records new entries whose type this version does not know, for the run's warnings.
+fn note_unknown_types(
+    store: &Store,
+    account: &str,
+    rows: &[RawRecord<LedgerEntry>],
+    report: &mut SyncReport,
+) -> Result<(), StoreError> {
+    for r in rows {
+        let e = &r.item;
+        if !is_known_ledger_type(&e.kind) && !store.contains(account, Stream::Ledgers, e.id.as_str())? {
+            let slot = report
+                .unknown_types
+                .entry(e.kind.clone())
+                .or_insert((0, e.id.to_string()));
+            slot.0 += 1;
+        }
+    }
+    Ok(())
+}
+
+/// The database's `key_state` row as the client's nonce and counter store.
+#[derive(Debug)]
+pub struct StoreKeyState(pub KeyStateDb);
+
+impl KeyStateStore for StoreKeyState {
+    fn load(&mut self) -> Result<KeyState, String> {
+        let (last_nonce, counter) = self.0.load().map_err(|e| e.to_string())?;
+        Ok(KeyState {
+            last_nonce,
+            counter,
+        })
+    }
+    fn save_nonce(&mut self, nonce: u64) -> Result<(), String> {
+        self.0.save_nonce(nonce).map_err(|e| e.to_string())
+    }
+    fn save_counter(&mut self, level: f64, at: DateTime<Utc>) -> Result<(), String> {
+        self.0.save_counter(level, at).map_err(|e| e.to_string())
+    }
+}

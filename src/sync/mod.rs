@@ -1,0 +1,9 @@
+//! Gap-free incremental sync: the window planner (pure) and the driver that runs it.
+
+pub mod driver;
+pub mod planner;
+
+pub use driver::{
+    ProgressEvent, StoreKeyState, StreamReport, SyncError, SyncFailure, SyncOptions, SyncReport,
+    sync_account,
+};
