@@ -12,6 +12,9 @@
 //! - Secrets never reach logs, errors, the database or reports.
 #![warn(missing_docs)]
 
+pub mod cli;
+pub mod commands;
+pub mod config;
 pub mod domain;
 pub mod emulator;
 pub mod kraken;

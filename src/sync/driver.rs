@@ -14,6 +14,8 @@ pub struct SyncOptions {
     pub account: String,
     /// Stop (as if interrupted) after this many pages in total; for tests of resumption.
     pub stop_after_pages: Option<u64>,
+    /// Stop between pages once this instant has passed (`--max-duration`).
+    pub deadline: Option<std::time::Instant>,
 }
 
 /// What happened to one stream.
@@ -69,6 +71,9 @@ pub enum SyncError {
     /// Stopped on request (page limit) with progress saved.
     #[error("stopped after {0} pages as requested; progress is saved")]
     Stopped(u64),
+    /// The time budget was spent; progress is saved.
+    #[error("time budget spent after {0} pages; progress is saved, the next run resumes")]
+    TimeBudget(u64),
 }
 
 /// A sync that stopped early, with what it had done by then.
@@ -160,11 +165,16 @@ async fn run(
     store.ensure_account(account)?;
     let mut pages_total = 0u64;
     for stream in Stream::ALL {
-        let sr = report.streams.entry(stream.as_str()).or_default().clone();
-        let mut sr = sr;
+        let mut sr = report.streams.entry(stream.as_str()).or_default().clone();
         let result = loop {
             if opts.stop_after_pages.is_some_and(|max| pages_total >= max) {
                 break Err(SyncError::Stopped(pages_total));
+            }
+            if opts
+                .deadline
+                .is_some_and(|d| std::time::Instant::now() >= d)
+            {
+                break Err(SyncError::TimeBudget(pages_total));
             }
             let state = store.stream_state(account, stream)?;
             let query = planner::next_query(&state);

@@ -1,0 +1,98 @@
+//! Command-line definitions (clap derive). Global options work before or after the command.
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+/// Keeps a complete local copy of a Kraken account's history and exports CARF-style reports.
+#[derive(Debug, Parser)]
+#[command(name = "kraken-tax", version, about, propagate_version = true)]
+pub struct Cli {
+    /// The SQLite database (created with mode 0600).
+    #[arg(long, global = true, env = "KRAKEN_TAX_DB", value_name = "PATH")]
+    pub db: Option<PathBuf>,
+    /// Account name: one database can hold several Kraken accounts.
+    #[arg(long, global = true, env = "KRAKEN_TAX_ACCOUNT", value_name = "NAME")]
+    pub account: Option<String>,
+    /// Optional TOML settings file.
+    #[arg(long, global = true, env = "KRAKEN_TAX_CONFIG", value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// Only errors on stderr (for cron).
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// More detail on stderr (-v info, -vv debug).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// The command to run.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Fetch new ledger entries and trades from Kraken into the database.
+    Sync(SyncArgs),
+    /// Show what the database holds, per account and stream, and the last sync.
+    Status,
+    /// Run the whole job against the built-in Kraken emulator: no key, no network.
+    Demo(DemoArgs),
+    /// Serve a generated account with the built-in Kraken emulator on loopback (tests, benchmarks).
+    Emulator(EmulatorArgs),
+}
+
+/// Options of `sync`.
+#[derive(Debug, Args)]
+pub struct SyncArgs {
+    /// File holding the API key and secret on two lines; must be mode 0600 or stricter.
+    #[arg(long, env = "KRAKEN_KEY_FILE", value_name = "PATH")]
+    pub key_file: Option<PathBuf>,
+    /// Kraken API base URL (plain http only for loopback addresses).
+    #[arg(long, env = "KRAKEN_API_URL", value_name = "URL")]
+    pub api_url: Option<String>,
+    /// Rate-limit tier of the account: starter, intermediate, pro, or MAX:DECAY (e.g. 15:0.33).
+    #[arg(long, value_name = "TIER")]
+    pub tier: Option<String>,
+    /// Stop cleanly after this long (e.g. 20m), progress saved, exit 75.
+    #[arg(long, value_name = "DURATION")]
+    pub max_duration: Option<String>,
+}
+
+/// Options of `demo`.
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Keep the demo database in this directory (default: a temporary directory, removed after).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Seed of the generated account.
+    #[arg(long, default_value_t = 2024)]
+    pub seed: u64,
+    /// Approximate number of ledger entries to generate.
+    #[arg(long, default_value_t = 2000)]
+    pub entries: usize,
+}
+
+/// Options of `emulator`.
+#[derive(Debug, Args)]
+pub struct EmulatorArgs {
+    /// Loopback port to listen on (0: any free port).
+    #[arg(long, default_value_t = 0)]
+    pub port: u16,
+    /// Seed of the generated account.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Approximate number of ledger entries to generate.
+    #[arg(long, default_value_t = 2000)]
+    pub entries: usize,
+    /// Tier whose counter the emulator enforces (before time scaling).
+    #[arg(long, default_value = "pro")]
+    pub tier: String,
+    /// Time runs this many times faster for the rate counter.
+    #[arg(long, default_value_t = 1.0)]
+    pub time_scale: f64,
+    /// Write a key file (mode 0600) that `sync --key-file` accepts for this emulator.
+    #[arg(long, value_name = "PATH")]
+    pub key_file_out: Option<PathBuf>,
+    /// Write the generated account's ground truth as JSON.
+    #[arg(long, value_name = "PATH")]
+    pub truth: Option<PathBuf>,
+}

@@ -1,0 +1,108 @@
+//! `kraken-tax emulator`: serve a generated account on loopback until interrupted.
+
+use super::Failure;
+use crate::cli::EmulatorArgs;
+use crate::domain::RateTier;
+use crate::emulator::{EmulatorConfig, EmulatorHandle, GeneratorConfig, generate};
+use anyhow::{Context as _, anyhow};
+use base64::Engine as _;
+use rand::RngExt as _;
+use std::io::Write as _;
+use std::net::{Ipv4Addr, SocketAddr};
+
+/// A random key pair for an emulator (never a real Kraken key).
+pub(super) fn throwaway_key() -> (String, String) {
+    let mut rng = rand::rng();
+    let key: String = (0..56)
+        .map(|_| {
+            let c = rng.random_range(0..62u8);
+            (match c {
+                0..=25 => b'A' + c,
+                26..=51 => b'a' + c - 26,
+                _ => b'0' + c - 52,
+            }) as char
+        })
+        .collect();
+    let secret: [u8; 64] = rng.random();
+    (
+        key,
+        base64::engine::general_purpose::STANDARD.encode(secret),
+    )
+}
+
+pub(super) async fn run(args: &EmulatorArgs) -> Result<(), Failure> {
+    let tier: RateTier = args.tier.parse().map_err(Failure::usage)?;
+    if !(args.time_scale.is_finite() && args.time_scale > 0.0) {
+        return Err(Failure::usage(anyhow!(
+            "--time-scale must be a positive number"
+        )));
+    }
+    let tier = tier.scaled(args.time_scale);
+    let dataset = generate(&GeneratorConfig::new(args.seed, args.entries));
+    if let Some(path) = &args.truth {
+        dataset
+            .write_truth(path)
+            .with_context(|| format!("writing {}", path.display()))
+            .map_err(Failure::failure)?;
+    }
+    let (api_key, api_secret_b64) = throwaway_key();
+    if let Some(path) = &args.key_file_out {
+        use std::os::unix::fs::OpenOptionsExt;
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(path)
+            .and_then(|mut f| {
+                writeln!(f, "{api_key}\n{api_secret_b64}")?;
+                Ok(f)
+            })
+            .with_context(|| format!("writing {}", path.display()))
+            .map_err(Failure::failure)?;
+        f.flush().map_err(|e| Failure::failure(anyhow!(e)))?;
+    }
+    let (ledger_n, trades_n) = (dataset.ledger.len(), dataset.trades.len());
+    let handle = EmulatorHandle::start_on(
+        SocketAddr::from((Ipv4Addr::LOCALHOST, args.port)),
+        dataset,
+        EmulatorConfig {
+            tier,
+            api_key,
+            api_secret_b64,
+            page_size: 50,
+        },
+    )
+    .await
+    .context("starting the emulator")
+    .map_err(Failure::failure)?;
+    println!(
+        "emulator listening on {} ({ledger_n} ledger entries, {trades_n} trades; tier {tier}); Ctrl-C to stop",
+        handle.url()
+    );
+    let _ = std::io::stdout().flush();
+    wait_for_signal().await;
+    let stats = handle.stats();
+    eprintln!(
+        "emulator: {} history calls, {} refused by the rate limit",
+        handle.history_calls(),
+        stats.rate_limited
+    );
+    handle.shutdown();
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+        }
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}

@@ -1,0 +1,83 @@
+//! `kraken-tax status`.
+
+use super::{Context, Failure};
+use crate::domain::Stream;
+use crate::store::Store;
+use anyhow::Context as _;
+
+pub(super) fn run(ctx: &Context) -> Result<(), Failure> {
+    if !ctx.db.exists() {
+        return Err(Failure::usage(anyhow::anyhow!(
+            "no database at {}: run `kraken-tax sync` first, or pass --db PATH",
+            ctx.db.display()
+        )));
+    }
+    let store = Store::open(&ctx.db)
+        .with_context(|| format!("opening {}", ctx.db.display()))
+        .map_err(Failure::failure)?;
+    print!("{}", render(&store, &ctx.account).map_err(Failure::failure)?);
+    Ok(())
+}
+
+/// The status report of one account as text.
+pub(super) fn render(store: &Store, account: &str) -> anyhow::Result<String> {
+    use std::fmt::Write;
+    let mut out = String::new();
+    let accounts = store.accounts()?;
+    if !accounts.iter().any(|a| a == account) {
+        writeln!(
+            out,
+            "account {account:?}: nothing synced yet (accounts here: {})",
+            if accounts.is_empty() {
+                "none".to_owned()
+            } else {
+                accounts.join(", ")
+            }
+        )?;
+        return Ok(out);
+    }
+    writeln!(out, "account {account:?}")?;
+    let fmt_t = |t: Option<chrono::DateTime<chrono::Utc>>| {
+        t.map_or("-".to_owned(), |t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
+    };
+    for stream in Stream::ALL {
+        let s = store.stream_summary(account, stream)?;
+        let state = store.stream_state(account, stream)?;
+        let sync = if state.window.is_some() {
+            "sync in progress (resumes on the next run)"
+        } else if state.synced_to.is_some() {
+            "complete"
+        } else {
+            "never synced"
+        };
+        writeln!(
+            out,
+            "  {:<8} {:>9} entries  oldest {}  newest {}  {sync}",
+            stream.as_str(),
+            s.count,
+            fmt_t(s.oldest),
+            fmt_t(s.newest),
+        )?;
+    }
+    let conflicts = store.conflict_count(account)?;
+    if conflicts > 0 {
+        writeln!(
+            out,
+            "  warning: {conflicts} conflicting versions of stored entries were kept aside"
+        )?;
+    }
+    match store.last_run(account)? {
+        None => writeln!(out, "  last sync: none")?,
+        Some(r) => writeln!(
+            out,
+            "  last sync: started {}, {}{}; {} calls, +{} ledger entries, +{} trades",
+            r.started_at,
+            r.outcome.label(),
+            r.detail.map(|d| format!(" ({d})")).unwrap_or_default(),
+            r.calls,
+            r.new_ledger,
+            r.new_trades
+        )?,
+    }
+    Ok(out)
+}

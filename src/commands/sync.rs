@@ -1,0 +1,190 @@
+//! `kraken-tax sync`.
+
+use super::{Context, Failure};
+use crate::cli::SyncArgs;
+use crate::config;
+use crate::domain::RateTier;
+use crate::kraken::{ClientConfig, DEFAULT_API_URL, KrakenClient, parse_api_url};
+use crate::secret::{CredentialError, Credentials};
+use crate::store::{KeyStateDb, RunOutcome, Store};
+use crate::sync::{ProgressEvent, StoreKeyState, SyncError, SyncOptions, SyncReport, sync_account};
+use anyhow::{Context as _, anyhow};
+use indicatif::{ProgressBar, ProgressStyle};
+use std::io::IsTerminal;
+use std::path::Path;
+use std::time::{Duration, Instant};
+use url::Url;
+
+/// Where and how to sync, fully resolved.
+pub(super) struct Target {
+    pub api_url: Url,
+    pub tier: RateTier,
+    pub credentials: Credentials,
+    pub max_duration: Option<Duration>,
+}
+
+pub(super) async fn run(ctx: &Context, args: &SyncArgs) -> Result<(), Failure> {
+    let file = &ctx.file.sync;
+    let api_url = args
+        .api_url
+        .as_deref()
+        .or(file.api_url.as_deref())
+        .unwrap_or(DEFAULT_API_URL);
+    let api_url = parse_api_url(api_url).map_err(Failure::usage)?;
+    let tier = config::resolve_tier(args.tier.as_deref(), &ctx.file).map_err(Failure::usage)?;
+    let max_duration = match args.max_duration.as_deref().or(file.max_duration.as_deref()) {
+        None => None,
+        Some(text) => Some(humantime::parse_duration(text).map_err(|e| {
+            Failure::usage(anyhow!(
+                "invalid --max-duration {text:?}: {e}; use e.g. 20m or 1h30m"
+            ))
+        })?),
+    };
+    let key_file = args.key_file.as_deref().or(file.key_file.as_deref());
+    let credentials = load_credentials(key_file).map_err(Failure::usage)?;
+    let target = Target {
+        api_url,
+        tier,
+        credentials,
+        max_duration,
+    };
+    let report = sync_into(&ctx.db, &ctx.account, target, ctx.quiet).await?;
+    if !ctx.quiet {
+        println!("{}", summary_line(&ctx.account, &report));
+    }
+    Ok(())
+}
+
+/// Key file if given, else the environment.
+fn load_credentials(key_file: Option<&Path>) -> Result<Credentials, CredentialError> {
+    if let Some(path) = key_file {
+        return Credentials::from_key_file(path);
+    }
+    Credentials::from_env_with(|name| std::env::var(name).ok())?.ok_or(CredentialError::Missing)
+}
+
+fn summary_line(account: &str, report: &SyncReport) -> String {
+    let parts: Vec<String> = report
+        .streams
+        .iter()
+        .map(|(name, s)| format!("{name} +{} ({} pages)", s.new, s.pages))
+        .collect();
+    format!(
+        "synced account {account:?}: {}; history complete",
+        parts.join(", ")
+    )
+}
+
+/// Runs one sync of `account` into the database at `db`, recording the run. Shared by `sync`
+/// and `demo`.
+pub(super) async fn sync_into(
+    db: &Path,
+    account: &str,
+    target: Target,
+    quiet: bool,
+) -> Result<SyncReport, Failure> {
+    let mut store = Store::open(db)
+        .with_context(|| format!("opening {}", db.display()))
+        .map_err(Failure::failure)?;
+    let key_state = KeyStateDb::open(db, &target.credentials.fingerprint())
+        .map_err(Failure::failure)?;
+    let mut client = KrakenClient::new(
+        ClientConfig::new(target.api_url, target.tier),
+        target.credentials,
+        Box::new(StoreKeyState(key_state)),
+    )
+    .map_err(Failure::failure)?;
+    let run_id = store.begin_run(account).map_err(Failure::failure)?;
+    let opts = SyncOptions {
+        account: account.to_owned(),
+        stop_after_pages: None,
+        deadline: target.max_duration.map(|d| Instant::now() + d),
+    };
+
+    let bar = progress_bar(quiet);
+    let mut on_progress = |ev: ProgressEvent| {
+        if let Some(bar) = &bar {
+            match ev {
+                ProgressEvent::Page {
+                    stream,
+                    new,
+                    expected,
+                } => {
+                    if let Some(e) = expected {
+                        bar.set_length(e.max(new));
+                    }
+                    bar.set_position(new);
+                    bar.set_message(stream.as_str());
+                }
+                ProgressEvent::StreamDone(stream) => {
+                    bar.println(format!("{stream}: complete"));
+                    bar.set_position(0);
+                }
+            }
+        }
+    };
+    let result = sync_account(&mut store, &mut client, &opts, &mut on_progress).await;
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    let calls: u64 = client.stats().calls.values().sum();
+    let (report, outcome, detail, failure) = match result {
+        Ok(report) => (report, RunOutcome::Ok, None, None),
+        Err(f) => {
+            let failure = classify(f.error);
+            let outcome = if failure.code == super::EXIT_TEMPFAIL {
+                RunOutcome::Interrupted
+            } else {
+                RunOutcome::Failed
+            };
+            let detail = format!("{:#}", failure.error);
+            (f.report, outcome, Some(detail), Some(failure))
+        }
+    };
+    for (kind, (n, example)) in &report.unknown_types {
+        tracing::warn!(
+            "stored {n} ledger entr{} of unknown type {kind:?} (e.g. {example}); they are kept and will be reported as unclassified",
+            if *n == 1 { "y" } else { "ies" }
+        );
+    }
+    let new_of = |s: &str| report.streams.get(s).map_or(0, |r| r.new);
+    store
+        .finish_run(
+            run_id,
+            outcome,
+            detail.as_deref(),
+            calls,
+            new_of("ledgers"),
+            new_of("trades"),
+        )
+        .map_err(Failure::failure)?;
+    match failure {
+        None => Ok(report),
+        Some(f) => Err(f),
+    }
+}
+
+/// Maps a sync error to an exit code and a sentence.
+fn classify(error: SyncError) -> Failure {
+    match error {
+        SyncError::Kraken(e) if e.is_configuration() => Failure::usage(e),
+        SyncError::Kraken(e) if e.is_temporary() => Failure::temporary(
+            anyhow::Error::new(e).context("sync interrupted; progress is saved, run it again later"),
+        ),
+        SyncError::Stopped(_) | SyncError::TimeBudget(_) => Failure::temporary(error),
+        other => Failure::failure(other),
+    }
+}
+
+fn progress_bar(quiet: bool) -> Option<ProgressBar> {
+    if quiet || !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let bar = ProgressBar::new(0);
+    bar.set_style(
+        ProgressStyle::with_template("{msg:>8} [{bar:40}] {pos}/{len} new entries ({elapsed})")
+            .expect("valid template")
+            .progress_chars("=> "),
+    );
+    Some(bar)
+}

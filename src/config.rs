@@ -1,0 +1,156 @@
+//! Settings resolved in one place: defaults → TOML file → environment → flags.
+//!
+//! clap already merges flags over environment variables; this module fills what both left
+//! unset from the TOML file, then from the defaults.
+
+use crate::domain::RateTier;
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+
+/// The optional TOML file (`--config`, `KRAKEN_TAX_CONFIG`, or the XDG default).
+#[derive(Debug, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    /// Database path.
+    pub db: Option<PathBuf>,
+    /// Account name.
+    pub account: Option<String>,
+    /// `[sync]` settings.
+    #[serde(default)]
+    pub sync: SyncFileConfig,
+}
+
+/// The `[sync]` table.
+#[derive(Debug, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct SyncFileConfig {
+    /// API base URL.
+    pub api_url: Option<String>,
+    /// Tier name or MAX:DECAY.
+    pub tier: Option<String>,
+    /// Key file path.
+    pub key_file: Option<PathBuf>,
+    /// Time budget per run, e.g. "20m".
+    pub max_duration: Option<String>,
+}
+
+/// Why the configuration could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// An explicitly named config file could not be read.
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML for these settings.
+    #[error("config file {path} is invalid: {message}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// The parser's message (line and column included).
+        message: String,
+    },
+    /// The file holds credentials in clear text, which this tool refuses to read from it.
+    #[error(
+        "config file {0} must not contain the API key or secret; use a key file (mode 0600) or the environment"
+    )]
+    SecretInConfig(PathBuf),
+    /// No home directory to place the default database in.
+    #[error("cannot find a data directory for the database; pass --db PATH")]
+    NoDataDir,
+}
+
+/// The default config path: `$XDG_CONFIG_HOME/kraken-tax/config.toml`.
+pub fn default_config_path() -> Option<PathBuf> {
+    dirs::config_dir().map(|d| d.join("kraken-tax").join("config.toml"))
+}
+
+/// The default database path: `$XDG_DATA_HOME/kraken-tax/kraken-tax.sqlite`.
+pub fn default_db_path() -> Result<PathBuf, ConfigError> {
+    dirs::data_dir()
+        .map(|d| d.join("kraken-tax").join("kraken-tax.sqlite"))
+        .ok_or(ConfigError::NoDataDir)
+}
+
+/// Loads the config file. An explicitly given file must exist; the default one may be absent.
+pub fn load(explicit: Option<&Path>) -> Result<FileConfig, ConfigError> {
+    let (path, required) = match explicit {
+        Some(p) => (p.to_owned(), true),
+        None => match default_config_path() {
+            Some(p) => (p, false),
+            None => return Ok(FileConfig::default()),
+        },
+    };
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if !required && e.kind() == std::io::ErrorKind::NotFound => {
+            return Ok(FileConfig::default());
+        }
+        Err(source) => return Err(ConfigError::Read { path, source }),
+    };
+    parse(&text, &path)
+}
+
+/// Parses config text (`path` is for messages).
+pub fn parse(text: &str, path: &Path) -> Result<FileConfig, ConfigError> {
+    // Refuse secrets before anything else, without echoing them.
+    if let Ok(value) = text.parse::<toml::Table>() {
+        let has_secret = |t: &toml::Table| {
+            ["api_key", "api_secret", "key", "secret"]
+                .iter()
+                .any(|k| t.contains_key(*k))
+        };
+        let sync_has = value
+            .get("sync")
+            .and_then(|v| v.as_table())
+            .is_some_and(has_secret);
+        if has_secret(&value) || sync_has {
+            return Err(ConfigError::SecretInConfig(path.to_owned()));
+        }
+    }
+    toml::from_str(text).map_err(|e| ConfigError::Parse {
+        path: path.to_owned(),
+        message: e.message().to_owned(),
+    })
+}
+
+/// Resolves the tier: flag, then file, then Starter.
+pub fn resolve_tier(
+    flag: Option<&str>,
+    file: &FileConfig,
+) -> Result<RateTier, crate::domain::TierError> {
+    match flag.or(file.sync.tier.as_deref()) {
+        Some(t) => t.parse(),
+        None => Ok(RateTier::STARTER),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_settings_and_refuses_secrets() {
+        let c = parse(
+            "account = \"main\"\n[sync]\ntier = \"pro\"\nkey_file = \"/k\"\n",
+            Path::new("c.toml"),
+        )
+        .unwrap();
+        assert_eq!(c.account.as_deref(), Some("main"));
+        assert_eq!(resolve_tier(None, &c).unwrap(), RateTier::PRO);
+        assert_eq!(
+            resolve_tier(Some("starter"), &c).unwrap(),
+            RateTier::STARTER
+        );
+        let err = parse("[sync]\napi_secret = \"abc\"\n", Path::new("c.toml")).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "config file c.toml must not contain the API key or secret; use a key file (mode 0600) or the environment"
+        );
+        assert!(!err.to_string().contains("abc"));
+        assert!(parse("bogus = 1\n", Path::new("c.toml")).is_err());
+    }
+}

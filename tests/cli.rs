@@ -1,0 +1,158 @@
+//! The real binary: exit codes and one clear sentence for each kind of bad input.
+
+use crate::harness::{Env, KEY, SECRET, run_bin, stderr};
+use kraken_tax::domain::{AssetCode, KrakenTime, LedgerEntry, LedgerId, RefId};
+use kraken_tax::emulator::Fault;
+use rust_decimal_macros::dec;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sync_with_a_key_file_succeeds_and_prints_nothing_with_q() {
+    let env = Env::generated(11, 300).await;
+    let key_file = env.key_file();
+    let out = env
+        .run_sync_bin(&["--key-file", key_file.to_str().unwrap(), "-q"], &[])
+        .await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(out.stdout.is_empty() && out.stderr.is_empty(), "{}", stderr(&out));
+    env.assert_equals_ground_truth();
+    // Global options also work before the command name.
+    let out = run_bin(
+        vec![
+            "-q".into(),
+            "--db".into(),
+            env.db.display().to_string(),
+            "--account".into(),
+            "test".into(),
+            "status".into(),
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("complete"), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_secret_that_is_not_base64_exits_2() {
+    let env = Env::generated(12, 20).await;
+    let out = env
+        .run_sync_bin(&[], &[("KRAKEN_API_KEY", KEY), ("KRAKEN_API_SECRET", "not*base64")])
+        .await;
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        stderr(&out),
+        "error: the API secret from the environment is not valid base64: copy the Private Key exactly as Kraken shows it (it ends with '==')\n"
+    );
+    assert_eq!(env.emu.stats().by_method.values().sum::<u64>(), 0, "no request sent");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_file_readable_by_others_is_refused_with_exit_2() {
+    use std::os::unix::fs::PermissionsExt;
+    let env = Env::generated(13, 20).await;
+    let path = env.key_file();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let out = env.run_sync_bin(&["--key-file", path.to_str().unwrap()], &[]).await;
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        stderr(&out),
+        format!(
+            "error: refusing key file {0}: its mode is 0644, readable by others; run `chmod 600 {0}`\n",
+            path.display()
+        )
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn missing_credentials_exit_2() {
+    let env = Env::generated(14, 20).await;
+    let out = env.run_sync_bin(&[], &[]).await;
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).starts_with("error: no API credentials: set KRAKEN_API_KEY"), "{}", stderr(&out));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plain_http_to_a_remote_host_is_refused() {
+    let out = run_bin(
+        vec!["sync".into(), "--api-url".into(), "http://api.kraken.com".into(), "--db".into(), "/tmp/unused-kt.sqlite".into()],
+        &[("KRAKEN_API_KEY", KEY), ("KRAKEN_API_SECRET", SECRET)],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        stderr(&out),
+        "error: invalid API URL \"http://api.kraken.com\": plain http is only allowed for loopback addresses; use https\n"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_http_500_page_exits_75_and_keeps_progress() {
+    let env = Env::generated(15, 400).await;
+    // Two pages are stored, then a page fails with HTTP 500: the run ends "retry later".
+    env.sync(Some(2)).await.expect_err("stopped after two pages");
+    env.emu.push_fault(Fault::HttpStatus(500));
+    let key_file = env.key_file();
+    let kf = key_file.to_str().unwrap();
+    let out = env.run_sync_bin(&["--key-file", kf], &[]).await;
+    assert_eq!(out.status.code(), Some(75), "{}", stderr(&out));
+    assert_eq!(
+        stderr(&out),
+        "error: sync interrupted; progress is saved, run it again later: Kraken answered Ledgers with HTTP 500; try again later\n"
+    );
+    let stored = kraken_tax::store::Store::open(&env.db)
+        .unwrap()
+        .ledger_entries(crate::harness::ACCOUNT)
+        .unwrap()
+        .len();
+    assert!(stored >= 99, "the two pages before the failure are kept ({stored})");
+    // The next run (as cron would do) completes.
+    let out = env.run_sync_bin(&["--key-file", kf, "-q"], &[]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    env.assert_equals_ground_truth();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn permission_denied_exits_2_naming_the_permission() {
+    let env = Env::generated(16, 100).await;
+    env.emu.deny("TradesHistory");
+    let key_file = env.key_file();
+    let out = env.run_sync_bin(&["--key-file", key_file.to_str().unwrap()], &[]).await;
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        stderr(&out),
+        "error: the API key lacks the permission for TradesHistory: tick \"Query Closed Orders & Trades\" in Kraken's API key settings\n"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unknown_ledger_type_is_stored_and_reported() {
+    let mut dataset = kraken_tax::emulator::generate(&kraken_tax::emulator::GeneratorConfig::new(17, 40));
+    let last = dataset.ledger.last().unwrap().clone();
+    dataset.ledger.push(LedgerEntry {
+        id: LedgerId::new("LNEWTY-PE0001-ABCDEF").unwrap(),
+        refid: RefId::new("RNEWTY-PE0001-ABCDEF").unwrap(),
+        time: KrakenTime::from_micros(last.time.micros() + 1_000_000, 6),
+        kind: "futuresbonus".into(),
+        subtype: Some("".into()),
+        aclass: "currency".into(),
+        subclass: None,
+        asset: AssetCode::new("ZEUR").unwrap(),
+        wallet: None,
+        amount: dec!(5.0000),
+        fee: dec!(0.0000),
+        balance: None,
+    });
+    let env = Env::with_dataset(dataset).await;
+    let key_file = env.key_file();
+    let out = env.run_sync_bin(&["--key-file", key_file.to_str().unwrap()], &[]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(
+            "stored 1 ledger entry of unknown type \"futuresbonus\" (e.g. LNEWTY-PE0001-ABCDEF); they are kept and will be reported as unclassified"
+        ),
+        "{}",
+        stderr(&out)
+    );
+    env.assert_equals_ground_truth();
+}

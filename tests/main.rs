@@ -1,0 +1,7 @@
+//! Integration tests: one target, a shared harness (temp database, emulator on a free
+//! loopback port, binary runner).
+
+mod harness;
+
+mod cli;
+mod sync;
