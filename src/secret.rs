@@ -21,7 +21,9 @@ pub enum CredentialError {
     #[error("{0} is set but {1} is not: set both, or use --key-file")]
     Incomplete(&'static str, &'static str),
     /// The key is empty or has characters Kraken never uses.
-    #[error("the API key from {0} is empty or contains spaces: copy the API Key exactly as Kraken shows it")]
+    #[error(
+        "the API key from {0} is empty or contains spaces: copy the API Key exactly as Kraken shows it"
+    )]
     BadKey(String),
     /// The secret is not base64.
     #[error(
@@ -164,7 +166,8 @@ mod tests {
     use super::*;
     use std::os::unix::fs::PermissionsExt;
 
-    const SECRET: &str = "kQH5HW/8p1uGOVjbgWA7FunAmGO8lsSUXNsu3eow76sz84Q18fWxnyRzBHCd3pd5nE9qa99HAZtuZuj6F1huXg==";
+    const SECRET: &str =
+        "kQH5HW/8p1uGOVjbgWA7FunAmGO8lsSUXNsu3eow76sz84Q18fWxnyRzBHCd3pd5nE9qa99HAZtuZuj6F1huXg==";
 
     #[test]
     fn debug_never_shows_key_or_secret() {

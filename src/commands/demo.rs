@@ -96,8 +96,16 @@ pub(super) async fn run(args: &DemoArgs, quiet: bool) -> Result<(), Failure> {
             .collect::<Vec<_>>()
             .join(", ")
     };
-    let _ = writeln!(out, "\nledger entries per type:  {}", join(by(LedgerGrouping::Type)?));
-    let _ = writeln!(out, "ledger entries per asset: {}", join(by(LedgerGrouping::Asset)?));
+    let _ = writeln!(
+        out,
+        "\nledger entries per type:  {}",
+        join(by(LedgerGrouping::Type)?)
+    );
+    let _ = writeln!(
+        out,
+        "ledger entries per asset: {}",
+        join(by(LedgerGrouping::Asset)?)
+    );
     let _ = writeln!(
         out,
         "\n{} history calls for {} entries (Pro tier, clock x{DEMO_TIME_SCALE}); {} pages; identical to the ground truth; {:.1} s",
@@ -108,10 +116,17 @@ pub(super) async fn run(args: &DemoArgs, quiet: bool) -> Result<(), Failure> {
     );
     match &args.out {
         Some(dir) => {
-            let _ = writeln!(out, "database kept at {}", dir.join("kraken-tax-demo.sqlite").display());
+            let _ = writeln!(
+                out,
+                "database kept at {}",
+                dir.join("kraken-tax-demo.sqlite").display()
+            );
         }
         None => {
-            let _ = writeln!(out, "(temporary database removed; pass --out DIR to keep it)");
+            let _ = writeln!(
+                out,
+                "(temporary database removed; pass --out DIR to keep it)"
+            );
         }
     }
     print!("{out}");

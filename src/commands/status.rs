@@ -15,7 +15,10 @@ pub(super) fn run(ctx: &Context) -> Result<(), Failure> {
     let store = Store::open(&ctx.db)
         .with_context(|| format!("opening {}", ctx.db.display()))
         .map_err(Failure::failure)?;
-    print!("{}", render(&store, &ctx.account).map_err(Failure::failure)?);
+    print!(
+        "{}",
+        render(&store, &ctx.account).map_err(Failure::failure)?
+    );
     Ok(())
 }
 
@@ -38,7 +41,9 @@ pub(super) fn render(store: &Store, account: &str) -> anyhow::Result<String> {
     }
     writeln!(out, "account {account:?}")?;
     let fmt_t = |t: Option<chrono::DateTime<chrono::Utc>>| {
-        t.map_or("-".to_owned(), |t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
+        t.map_or("-".to_owned(), |t| {
+            t.format("%Y-%m-%d %H:%M:%S UTC").to_string()
+        })
     };
     for stream in Stream::ALL {
         let s = store.stream_summary(account, stream)?;

@@ -32,7 +32,11 @@ pub(super) async fn run(ctx: &Context, args: &SyncArgs) -> Result<(), Failure> {
         .unwrap_or(DEFAULT_API_URL);
     let api_url = parse_api_url(api_url).map_err(Failure::usage)?;
     let tier = config::resolve_tier(args.tier.as_deref(), &ctx.file).map_err(Failure::usage)?;
-    let max_duration = match args.max_duration.as_deref().or(file.max_duration.as_deref()) {
+    let max_duration = match args
+        .max_duration
+        .as_deref()
+        .or(file.max_duration.as_deref())
+    {
         None => None,
         Some(text) => Some(humantime::parse_duration(text).map_err(|e| {
             Failure::usage(anyhow!(
@@ -86,8 +90,8 @@ pub(super) async fn sync_into(
     let mut store = Store::open(db)
         .with_context(|| format!("opening {}", db.display()))
         .map_err(Failure::failure)?;
-    let key_state = KeyStateDb::open(db, &target.credentials.fingerprint())
-        .map_err(Failure::failure)?;
+    let key_state =
+        KeyStateDb::open(db, &target.credentials.fingerprint()).map_err(Failure::failure)?;
     let mut client = KrakenClient::new(
         ClientConfig::new(target.api_url, target.tier),
         target.credentials,
@@ -169,7 +173,8 @@ fn classify(error: SyncError) -> Failure {
     match error {
         SyncError::Kraken(e) if e.is_configuration() => Failure::usage(e),
         SyncError::Kraken(e) if e.is_temporary() => Failure::temporary(
-            anyhow::Error::new(e).context("sync interrupted; progress is saved, run it again later"),
+            anyhow::Error::new(e)
+                .context("sync interrupted; progress is saved, run it again later"),
         ),
         SyncError::Stopped(_) | SyncError::TimeBudget(_) => Failure::temporary(error),
         other => Failure::failure(other),

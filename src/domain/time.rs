@@ -113,7 +113,10 @@ mod tests {
         assert_eq!(t.micros(), 1_546_992_921_777_000);
         let t = KrakenTime::parse("1700000000.123456").unwrap();
         assert_eq!(t.micros(), 1_700_000_000_123_456);
-        assert_eq!(KrakenTime::parse("1700000000").unwrap().micros(), 1_700_000_000_000_000);
+        assert_eq!(
+            KrakenTime::parse("1700000000").unwrap().micros(),
+            1_700_000_000_000_000
+        );
     }
 
     #[test]

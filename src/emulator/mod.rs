@@ -1,1 +1,15 @@
 //! The Kraken emulator and the synthetic account generator.
+//!
+//! [`generate`] builds a seeded account (ledger and trades with consistent balances);
+//! [`EmulatorHandle`] serves it on loopback with Kraken's private-API semantics
+//! (authentication, nonces, the rate counter, paging), plus hooks to inject faults and
+//! entries that arrive mid-sync. Used by `demo`, the tests and the benchmarks.
+
+mod generator;
+mod rules;
+mod server;
+mod wire;
+
+pub use generator::{Dataset, GeneratorConfig, generate};
+pub use server::{CallStats, EmulatorConfig, EmulatorHandle, Fault};
+pub use wire::{ledger_entry_json, trade_json};

@@ -87,7 +87,9 @@ pub fn parse_api_url(text: &str) -> Result<Url, ApiUrlError> {
         "http" => {
             let host = host.trim_start_matches('[').trim_end_matches(']');
             let loopback = host == "localhost"
-                || IpAddr::from_str(host).map(|ip| ip.is_loopback()).unwrap_or(false);
+                || IpAddr::from_str(host)
+                    .map(|ip| ip.is_loopback())
+                    .unwrap_or(false);
             if !loopback {
                 return Err(err(
                     "plain http is only allowed for loopback addresses; use https",
@@ -260,9 +262,15 @@ impl KrakenClient {
     }
 
     /// `QueryTrades` for up to 20 ids.
-    pub async fn query_trades(&mut self, ids: &[&str]) -> Result<Vec<RawRecord<Trade>>, KrakenError> {
+    pub async fn query_trades(
+        &mut self,
+        ids: &[&str],
+    ) -> Result<Vec<RawRecord<Trade>>, KrakenError> {
         let result = self
-            .private("QueryTrades", &[("txid", ids.join(",")), ("trades", "true".into())])
+            .private(
+                "QueryTrades",
+                &[("txid", ids.join(",")), ("trades", "true".into())],
+            )
             .await?;
         let map: BTreeMap<String, Box<RawValue>> = decode("QueryTrades", &result)?;
         map.iter()
@@ -441,8 +449,14 @@ mod tests {
     #[test]
     fn nonce_is_monotonic_even_when_the_clock_steps_back() {
         assert_eq!(next_nonce(0, 1_700_000_000_000), 1_700_000_000_000);
-        assert_eq!(next_nonce(1_700_000_000_000, 1_700_000_000_000), 1_700_000_000_001);
-        assert_eq!(next_nonce(1_700_000_000_500, 1_699_999_999_000), 1_700_000_000_501);
+        assert_eq!(
+            next_nonce(1_700_000_000_000, 1_700_000_000_000),
+            1_700_000_000_001
+        );
+        assert_eq!(
+            next_nonce(1_700_000_000_500, 1_699_999_999_000),
+            1_700_000_000_501
+        );
     }
 
     #[test]

@@ -201,7 +201,10 @@ mod tests {
 
     #[test]
     fn parses_krakens_error_strings() {
-        assert_eq!(ApiError::parse("EAPI:Invalid nonce"), ApiError::InvalidNonce);
+        assert_eq!(
+            ApiError::parse("EAPI:Invalid nonce"),
+            ApiError::InvalidNonce
+        );
         assert_eq!(
             ApiError::parse("EGeneral:Invalid arguments:ofs"),
             ApiError::InvalidArguments("ofs".into())

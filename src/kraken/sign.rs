@@ -31,9 +31,15 @@ mod tests {
         let secret = STANDARD
             .decode("kQH5HW/8p1uGOVjbgWA7FunAmGO8lsSUXNsu3eow76sz84Q18fWxnyRzBHCd3pd5nE9qa99HAZtuZuj6F1huXg==")
             .unwrap();
-        let body = "nonce=1616492376594&ordertype=limit&pair=XBTUSD&price=37500&type=buy&volume=1.25";
+        let body =
+            "nonce=1616492376594&ordertype=limit&pair=XBTUSD&price=37500&type=buy&volume=1.25";
         assert_eq!(
-            api_sign(&secret, "/0/private/AddOrder", "1616492376594", body.as_bytes()),
+            api_sign(
+                &secret,
+                "/0/private/AddOrder",
+                "1616492376594",
+                body.as_bytes()
+            ),
             "4/dpxb3iT4tp/ZCVEwSnEsLxx0bqyhLpdfOpc6fn7OR8+UClSV5n9E6aSS8MPtnRfp32bAb0nmbRn6H8ndwLUQ=="
         );
     }

@@ -341,7 +341,10 @@ mod tests {
             "ledger entry L1: field `amount`: not a decimal: \"1.2.3\""
         );
         let err = ledger_entry("L1", &raw(r#"{"refid":"R","type":"trade"}"#)).unwrap_err();
-        assert!(err.to_string().starts_with("ledger entry L1: field `(entry)`: missing field"));
+        assert!(
+            err.to_string()
+                .starts_with("ledger entry L1: field `(entry)`: missing field")
+        );
     }
 
     #[test]

@@ -91,7 +91,9 @@ impl Store {
 
     /// Every account in the database.
     pub fn accounts(&self) -> Result<Vec<String>, StoreError> {
-        let mut stmt = self.conn.prepare("SELECT name FROM accounts ORDER BY name")?;
+        let mut stmt = self
+            .conn
+            .prepare("SELECT name FROM accounts ORDER BY name")?;
         let rows = stmt.query_map([], |r| r.get(0))?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
@@ -164,7 +166,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("sub/dir/k.sqlite");
         let store = Store::open(&path).unwrap();
-        assert_eq!(store.schema_version().unwrap(), migrate::MIGRATIONS.len() as i64);
+        assert_eq!(
+            store.schema_version().unwrap(),
+            migrate::MIGRATIONS.len() as i64
+        );
         let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600);
         let journal: String = store
@@ -180,7 +185,10 @@ mod tests {
         drop(store);
         // Reopening is a no-op for migrations.
         let store = Store::open(&path).unwrap();
-        assert_eq!(store.schema_version().unwrap(), migrate::MIGRATIONS.len() as i64);
+        assert_eq!(
+            store.schema_version().unwrap(),
+            migrate::MIGRATIONS.len() as i64
+        );
     }
 
     #[test]
@@ -191,6 +199,9 @@ mod tests {
         store.conn.pragma_update(None, "user_version", 999).unwrap();
         drop(store);
         let err = Store::open(&path).unwrap_err();
-        assert!(matches!(err, StoreError::NewerSchema { found: 999, .. }), "{err}");
+        assert!(
+            matches!(err, StoreError::NewerSchema { found: 999, .. }),
+            "{err}"
+        );
     }
 }

@@ -109,7 +109,9 @@ pub(super) fn insert_ledger_rows(
             e.refid.as_str(),
             e.time.text(),
             e.time.micros(),
-            e.time.utc().to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+            e.time
+                .utc()
+                .to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
             e.kind,
             e.subtype,
             e.aclass,
@@ -182,7 +184,9 @@ pub(super) fn insert_trade_rows(
             t.pair,
             t.time.text(),
             t.time.micros(),
-            t.time.utc().to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+            t.time
+                .utc()
+                .to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
             t.side.as_str(),
             t.ordertype,
             t.price.to_string(),
@@ -222,7 +226,8 @@ pub(super) fn insert_trade_rows(
             && existing.cost == t.cost
             && existing.fee == t.fee
             && existing.vol == t.vol
-            && existing.time.micros().div_euclid(1_000_000) == t.time.micros().div_euclid(1_000_000);
+            && existing.time.micros().div_euclid(1_000_000)
+                == t.time.micros().div_euclid(1_000_000);
         if same {
             out.duplicates += 1;
         } else {
@@ -255,7 +260,10 @@ fn opt_dec(field: &str, text: Option<String>) -> Result<Option<Decimal>, String>
     text.map(|t| dec(field, t)).transpose()
 }
 
-fn ids<T>(text: String, make: impl Fn(String) -> Result<T, crate::domain::IdError>) -> Result<Vec<T>, String> {
+fn ids<T>(
+    text: String,
+    make: impl Fn(String) -> Result<T, crate::domain::IdError>,
+) -> Result<Vec<T>, String> {
     text.split(',')
         .filter(|s| !s.is_empty())
         .map(|s| make(s.to_owned()).map_err(|e| e.to_string()))
@@ -307,7 +315,14 @@ fn trade_from_row(r: &Row<'_>) -> rusqlite::Result<Result<Trade, String>> {
         Option<String>,
         Option<String>,
         Option<String>,
-    ) = (r.get(18)?, r.get(19)?, r.get(20)?, r.get(21)?, r.get(22)?, r.get(23)?);
+    ) = (
+        r.get(18)?,
+        r.get(19)?,
+        r.get(20)?,
+        r.get(21)?,
+        r.get(22)?,
+        r.get(23)?,
+    );
     let (ordertxid, postxid, pair, ordertype, leverage, misc, trade_id, maker, posstatus) = (
         r.get(1)?,
         r.get(2)?,
@@ -430,14 +445,18 @@ impl Store {
     }
 
     /// Count and time span of a stream.
-    pub fn stream_summary(&self, account: &str, stream: Stream) -> Result<StreamSummary, StoreError> {
+    pub fn stream_summary(
+        &self,
+        account: &str,
+        stream: Stream,
+    ) -> Result<StreamSummary, StoreError> {
         let sql = format!(
             "SELECT count(*), min(time_us), max(time_us) FROM {} WHERE account = ?1",
             table(stream)
         );
-        let (count, lo, hi): (i64, Option<i64>, Option<i64>) = self
-            .conn
-            .query_row(&sql, [account], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+        let (count, lo, hi): (i64, Option<i64>, Option<i64>) =
+            self.conn
+                .query_row(&sql, [account], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
         let at = |us: Option<i64>| us.and_then(|us| Utc.timestamp_micros(us).single());
         Ok(StreamSummary {
             count: count as u64,

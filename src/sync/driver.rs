@@ -109,10 +109,7 @@ fn point_of(id: &str, micros: i64) -> SyncPoint {
     }
 }
 
-fn summarize<'a>(
-    keys: impl Iterator<Item = (&'a str, i64)>,
-    count: Option<u64>,
-) -> PageSummary {
+fn summarize<'a>(keys: impl Iterator<Item = (&'a str, i64)>, count: Option<u64>) -> PageSummary {
     let mut len = 0;
     let mut newest: Option<(i64, &str)> = None;
     let mut oldest: Option<(i64, &str)> = None;
@@ -255,7 +252,9 @@ fn note_unknown_types(
 ) -> Result<(), StoreError> {
     for r in rows {
         let e = &r.item;
-        if !is_known_ledger_type(&e.kind) && !store.contains(account, Stream::Ledgers, e.id.as_str())? {
+        if !is_known_ledger_type(&e.kind)
+            && !store.contains(account, Stream::Ledgers, e.id.as_str())?
+        {
             let slot = report
                 .unknown_types
                 .entry(e.kind.clone())

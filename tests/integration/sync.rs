@@ -20,13 +20,36 @@ async fn full_sync_equals_ground_truth_for_several_seeds_and_sizes() {
         let env = Env::generated(seed, entries).await;
         let report = env.sync(None).await.expect("sync completes");
         env.assert_equals_ground_truth();
-        assert_eq!(report.streams["ledgers"].new as usize, env.dataset.ledger.len());
-        assert_eq!(report.streams["trades"].new as usize, env.dataset.trades.len());
-        assert!(report.streams.values().all(|s| s.complete && s.count_mismatch.is_none()));
-        assert_eq!(env.emu.stats().rate_limited, 0, "seed {seed}: the client must pace itself");
+        assert_eq!(
+            report.streams["ledgers"].new as usize,
+            env.dataset.ledger.len()
+        );
+        assert_eq!(
+            report.streams["trades"].new as usize,
+            env.dataset.trades.len()
+        );
+        assert!(
+            report
+                .streams
+                .values()
+                .all(|s| s.complete && s.count_mismatch.is_none())
+        );
+        assert_eq!(
+            env.emu.stats().rate_limited,
+            0,
+            "seed {seed}: the client must pace itself"
+        );
         let (ln, tn) = (env.dataset.ledger.len(), env.dataset.trades.len());
-        assert!(calls(&env, "Ledgers") <= max_calls(ln), "seed {seed}: {} Ledgers calls for {ln}", calls(&env, "Ledgers"));
-        assert!(calls(&env, "TradesHistory") <= max_calls(tn), "seed {seed}: {} TradesHistory calls for {tn}", calls(&env, "TradesHistory"));
+        assert!(
+            calls(&env, "Ledgers") <= max_calls(ln),
+            "seed {seed}: {} Ledgers calls for {ln}",
+            calls(&env, "Ledgers")
+        );
+        assert!(
+            calls(&env, "TradesHistory") <= max_calls(tn),
+            "seed {seed}: {} TradesHistory calls for {tn}",
+            calls(&env, "TradesHistory")
+        );
     }
 }
 
@@ -47,11 +70,18 @@ async fn a_sync_stopped_after_any_page_and_resumed_equals_ground_truth() {
     let reference = Env::generated(6, 260).await;
     let full = reference.sync(None).await.unwrap();
     let total_pages = full.pages();
-    assert!(total_pages >= 6, "the account should span several pages, got {total_pages}");
+    assert!(
+        total_pages >= 6,
+        "the account should span several pages, got {total_pages}"
+    );
     for k in 1..total_pages {
         let env = Env::with_dataset(reference.dataset.clone()).await;
         let err = env.sync(Some(k)).await.expect_err("stops early");
-        assert!(matches!(err.error, SyncError::Stopped(n) if n == k), "{}", err.error);
+        assert!(
+            matches!(err.error, SyncError::Stopped(n) if n == k),
+            "{}",
+            err.error
+        );
         let first = err.report.new_entries();
         let rest = env.sync(None).await.expect("resumes");
         env.assert_equals_ground_truth();
@@ -75,7 +105,10 @@ async fn entries_arriving_during_a_sync_are_fetched_by_the_next_one() {
     let first = env.sync(None).await.unwrap();
     let store = Store::open(&env.db).unwrap();
     let after_first = store.ledger_entries(ACCOUNT).unwrap().len();
-    assert!(after_first < all.len(), "the window fixed before the arrivals cannot include them");
+    assert!(
+        after_first < all.len(),
+        "the window fixed before the arrivals cannot include them"
+    );
     assert_eq!(
         after_first,
         all.iter().filter(|e| e.time.micros() <= cut).count(),

@@ -13,7 +13,8 @@ use std::process::Output;
 /// The emulator's test key: any non-empty text works.
 pub const KEY: &str = "TESTKEY0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLM";
 /// A 64-byte secret in base64 (Kraken's published test secret).
-pub const SECRET: &str = "kQH5HW/8p1uGOVjbgWA7FunAmGO8lsSUXNsu3eow76sz84Q18fWxnyRzBHCd3pd5nE9qa99HAZtuZuj6F1huXg==";
+pub const SECRET: &str =
+    "kQH5HW/8p1uGOVjbgWA7FunAmGO8lsSUXNsu3eow76sz84Q18fWxnyRzBHCd3pd5nE9qa99HAZtuZuj6F1huXg==";
 /// Account name used by the tests.
 pub const ACCOUNT: &str = "test";
 
@@ -94,7 +95,11 @@ impl Env {
         let store = Store::open(&self.db).unwrap();
         let ledger = store.ledger_entries(ACCOUNT).unwrap();
         let trades = store.trades(ACCOUNT).unwrap();
-        assert_eq!(ledger.len(), self.dataset.ledger.len(), "ledger entry count");
+        assert_eq!(
+            ledger.len(),
+            self.dataset.ledger.len(),
+            "ledger entry count"
+        );
         assert_eq!(trades.len(), self.dataset.trades.len(), "trade count");
         for (got, want) in ledger.iter().zip(&self.dataset.ledger) {
             assert_eq!(got, want);
