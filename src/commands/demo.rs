@@ -37,7 +37,7 @@ pub(super) async fn run(args: &DemoArgs, quiet: bool) -> Result<(), Failure> {
     )
     .await
     .context("starting the emulator on loopback")
-    .map_err(Failure::failure)?;
+    .map_err(Failure::bad)?;
 
     let tmp;
     let db = match &args.out {
@@ -50,28 +50,28 @@ pub(super) async fn run(args: &DemoArgs, quiet: bool) -> Result<(), Failure> {
         None => {
             tmp = tempfile::tempdir()
                 .context("creating a temporary directory")
-                .map_err(Failure::failure)?;
+                .map_err(Failure::bad)?;
             tmp.path().join("kraken-tax-demo.sqlite")
         }
     };
     let account = "demo";
     let target = Target {
-        api_url: parse_api_url(&emulator.url()).map_err(Failure::failure)?,
+        api_url: parse_api_url(&emulator.url()).map_err(Failure::bad)?,
         tier,
         credentials: Credentials::new(&api_key, &api_secret_b64, "the demo emulator")
-            .map_err(Failure::failure)?,
+            .map_err(Failure::bad)?,
         max_duration: None,
     };
     let report = sync_into(&db, account, target, quiet).await?;
     let history_calls = emulator.history_calls();
     emulator.shutdown();
 
-    let store = Store::open(&db).map_err(Failure::failure)?;
-    let ledger = store.ledger_entries(account).map_err(Failure::failure)?;
-    let trades = store.trades(account).map_err(Failure::failure)?;
+    let store = Store::open(&db).map_err(Failure::bad)?;
+    let ledger = store.ledger_entries(account).map_err(Failure::bad)?;
+    let trades = store.trades(account).map_err(Failure::bad)?;
     let exact = ledger == dataset.ledger && trades == dataset.trades;
     if !exact {
-        return Err(Failure::failure(anyhow::anyhow!(
+        return Err(Failure::bad(anyhow::anyhow!(
             "the synced history differs from the emulator's ground truth ({} of {} ledger entries, {} of {} trades): this is a bug",
             ledger.len(),
             dataset.ledger.len(),
@@ -88,8 +88,8 @@ pub(super) async fn run(args: &DemoArgs, quiet: bool) -> Result<(), Failure> {
         "kraken-tax demo: synced a generated account (seed {}) from the built-in Kraken emulator over HTTP\n",
         args.seed
     );
-    out.push_str(&status::render(&store, account).map_err(Failure::failure)?);
-    let by = |g| store.ledger_counts_by(account, g).map_err(Failure::failure);
+    out.push_str(&status::render(&store, account).map_err(Failure::bad)?);
+    let by = |g| store.ledger_counts_by(account, g).map_err(Failure::bad);
     let join = |v: Vec<(String, u64)>| {
         v.iter()
             .map(|(k, n)| format!("{k} {n}"))

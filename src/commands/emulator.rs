@@ -43,7 +43,7 @@ pub(super) async fn run(args: &EmulatorArgs) -> Result<(), Failure> {
         dataset
             .write_truth(path)
             .with_context(|| format!("writing {}", path.display()))
-            .map_err(Failure::failure)?;
+            .map_err(Failure::bad)?;
     }
     let (api_key, api_secret_b64) = throwaway_key();
     if let Some(path) = &args.key_file_out {
@@ -59,8 +59,8 @@ pub(super) async fn run(args: &EmulatorArgs) -> Result<(), Failure> {
                 Ok(f)
             })
             .with_context(|| format!("writing {}", path.display()))
-            .map_err(Failure::failure)?;
-        f.flush().map_err(|e| Failure::failure(anyhow!(e)))?;
+            .map_err(Failure::bad)?;
+        f.flush().map_err(|e| Failure::bad(anyhow!(e)))?;
     }
     let (ledger_n, trades_n) = (dataset.ledger.len(), dataset.trades.len());
     let handle = EmulatorHandle::start_on(
@@ -75,7 +75,7 @@ pub(super) async fn run(args: &EmulatorArgs) -> Result<(), Failure> {
     )
     .await
     .context("starting the emulator")
-    .map_err(Failure::failure)?;
+    .map_err(Failure::bad)?;
     println!(
         "emulator listening on {} ({ledger_n} ledger entries, {trades_n} trades; tier {tier}); Ctrl-C to stop",
         handle.url()

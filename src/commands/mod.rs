@@ -44,7 +44,7 @@ impl Failure {
         }
     }
     /// Exit 1.
-    pub fn failure(error: impl Into<anyhow::Error>) -> Self {
+    pub fn bad(error: impl Into<anyhow::Error>) -> Self {
         Self {
             code: EXIT_FAILURE,
             error: error.into(),

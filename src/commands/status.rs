@@ -14,11 +14,8 @@ pub(super) fn run(ctx: &Context) -> Result<(), Failure> {
     }
     let store = Store::open(&ctx.db)
         .with_context(|| format!("opening {}", ctx.db.display()))
-        .map_err(Failure::failure)?;
-    print!(
-        "{}",
-        render(&store, &ctx.account).map_err(Failure::failure)?
-    );
+        .map_err(Failure::bad)?;
+    print!("{}", render(&store, &ctx.account).map_err(Failure::bad)?);
     Ok(())
 }
 

@@ -89,16 +89,16 @@ pub(super) async fn sync_into(
 ) -> Result<SyncReport, Failure> {
     let mut store = Store::open(db)
         .with_context(|| format!("opening {}", db.display()))
-        .map_err(Failure::failure)?;
+        .map_err(Failure::bad)?;
     let key_state =
-        KeyStateDb::open(db, &target.credentials.fingerprint()).map_err(Failure::failure)?;
+        KeyStateDb::open(db, &target.credentials.fingerprint()).map_err(Failure::bad)?;
     let mut client = KrakenClient::new(
         ClientConfig::new(target.api_url, target.tier),
         target.credentials,
         Box::new(StoreKeyState(key_state)),
     )
-    .map_err(Failure::failure)?;
-    let run_id = store.begin_run(account).map_err(Failure::failure)?;
+    .map_err(Failure::bad)?;
+    let run_id = store.begin_run(account).map_err(Failure::bad)?;
     let opts = SyncOptions {
         account: account.to_owned(),
         stop_after_pages: None,
@@ -161,7 +161,7 @@ pub(super) async fn sync_into(
             new_of("ledgers"),
             new_of("trades"),
         )
-        .map_err(Failure::failure)?;
+        .map_err(Failure::bad)?;
     match failure {
         None => Ok(report),
         Some(f) => Err(f),
@@ -177,7 +177,7 @@ fn classify(error: SyncError) -> Failure {
                 .context("sync interrupted; progress is saved, run it again later"),
         ),
         SyncError::Stopped(_) | SyncError::TimeBudget(_) => Failure::temporary(error),
-        other => Failure::failure(other),
+        other => Failure::bad(other),
     }
 }
 

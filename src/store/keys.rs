@@ -6,6 +6,9 @@ use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension};
 use std::path::Path;
 
+/// A rate counter's level and the instant it was measured.
+pub type CounterSnapshot = (f64, DateTime<Utc>);
+
 /// The `key_state` row of one key fingerprint.
 pub struct KeyStateDb {
     conn: Connection,
@@ -36,7 +39,7 @@ impl KeyStateDb {
     }
 
     /// Last nonce used and the counter's last known level.
-    pub fn load(&self) -> Result<(u64, Option<(f64, DateTime<Utc>)>), StoreError> {
+    pub fn load(&self) -> Result<(u64, Option<CounterSnapshot>), StoreError> {
         let row: Option<(i64, Option<f64>, Option<String>)> = self
             .conn
             .query_row(

@@ -106,14 +106,15 @@ fn open_connection(path: &Path) -> Result<Connection, StoreError> {
         path: path.to_owned(),
         detail,
     };
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        if !dir.exists() {
-            std::fs::DirBuilder::new()
-                .recursive(true)
-                .mode(0o700)
-                .create(dir)
-                .map_err(|e| err(e.to_string()))?;
-        }
+    if let Some(dir) = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty() && !d.exists())
+    {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(|e| err(e.to_string()))?;
     }
     // Create the file ourselves so that it is never, even briefly, readable by others.
     match std::fs::OpenOptions::new()

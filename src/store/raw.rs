@@ -308,20 +308,14 @@ fn trade_from_row(r: &Row<'_>) -> rusqlite::Result<Result<Trade, String>> {
     let margin: Option<String> = r.get(11)?;
     let ledgers: String = r.get(14)?;
     let closing: String = r.get(24)?;
-    let (cprice, ccost, cfee, cvol, cmargin, net): (
-        Option<String>,
-        Option<String>,
-        Option<String>,
-        Option<String>,
-        Option<String>,
-        Option<String>,
-    ) = (
-        r.get(18)?,
-        r.get(19)?,
-        r.get(20)?,
-        r.get(21)?,
-        r.get(22)?,
-        r.get(23)?,
+    let text = |i| r.get::<_, Option<String>>(i);
+    let (cprice, ccost, cfee, cvol, cmargin, net) = (
+        text(18)?,
+        text(19)?,
+        text(20)?,
+        text(21)?,
+        text(22)?,
+        text(23)?,
     );
     let (ordertxid, postxid, pair, ordertype, leverage, misc, trade_id, maker, posstatus) = (
         r.get(1)?,
