@@ -273,7 +273,7 @@ impl Gen {
         loop {
             let mut s = String::with_capacity(19);
             s.push(prefix);
-            for i in 0..17 {
+            for i in 0..18 {
                 if i == 5 || i == 11 {
                     s.push('-');
                 } else {
@@ -355,6 +355,11 @@ impl Gen {
         }
     }
 
+    /// Cash on the account, in EUR.
+    fn fiat_eur(&self) -> Decimal {
+        self.bal("ZEUR") + self.bal("ZUSD") * self.eur("ZUSD")
+    }
+
     /// A trade size in EUR: mostly small, sometimes large.
     fn value_eur(&mut self) -> Decimal {
         let v: i64 = match self.rng.random_range(0..10) {
@@ -382,6 +387,8 @@ impl Gen {
             pick -= w;
         }
         let ev = match kind {
+            // Users top up when their cash runs low, not forever: keep fiat balances plausible.
+            Kind::FiatDeposit if self.fiat_eur() > Decimal::from(3000) => self.trade(FIAT_PAIRS),
             Kind::FiatDeposit => None,
             Kind::FiatTrade => self.trade(FIAT_PAIRS),
             Kind::StableTrade => self.trade(STABLE_PAIRS),
