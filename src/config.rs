@@ -32,6 +32,12 @@ pub struct SyncFileConfig {
     pub key_file: Option<PathBuf>,
     /// Time budget per run, e.g. "20m".
     pub max_duration: Option<String>,
+    /// First retry backoff, e.g. "1s" (doubles per attempt).
+    pub retry_base: Option<String>,
+    /// Longest retry backoff, e.g. "60s".
+    pub retry_cap: Option<String>,
+    /// Attempts per call before the run ends with exit 75.
+    pub retry_attempts: Option<u32>,
 }
 
 /// Why the configuration could not be used.
@@ -115,6 +121,28 @@ pub fn parse(text: &str, path: &Path) -> Result<FileConfig, ConfigError> {
         path: path.to_owned(),
         message: e.message().to_owned(),
     })
+}
+
+/// The retry policy: the file's `[sync]` settings over the defaults.
+pub fn resolve_retry(file: &FileConfig) -> Result<crate::kraken::RetryPolicy, String> {
+    let mut policy = crate::kraken::RetryPolicy::default();
+    let dur = |name: &str, text: &str| {
+        humantime::parse_duration(text)
+            .map_err(|e| format!("invalid [sync] {name} {text:?} in the config file: {e}"))
+    };
+    if let Some(t) = &file.sync.retry_base {
+        policy.base = dur("retry_base", t)?;
+    }
+    if let Some(t) = &file.sync.retry_cap {
+        policy.cap = dur("retry_cap", t)?;
+    }
+    if let Some(n) = file.sync.retry_attempts {
+        if n == 0 {
+            return Err("[sync] retry_attempts must be at least 1".to_owned());
+        }
+        policy.max_attempts = n;
+    }
+    Ok(policy)
 }
 
 /// Resolves the tier: flag, then file, then Starter.

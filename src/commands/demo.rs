@@ -61,6 +61,7 @@ pub(super) async fn run(args: &DemoArgs, quiet: bool) -> Result<(), Failure> {
         credentials: Credentials::new(&api_key, &api_secret_b64, "the demo emulator")
             .map_err(Failure::bad)?,
         max_duration: None,
+        retry: crate::kraken::RetryPolicy::default(),
     };
     let report = sync_into(&db, account, target, quiet).await?;
     let history_calls = emulator.history_calls();

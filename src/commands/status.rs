@@ -70,16 +70,26 @@ pub(super) fn render(store: &Store, account: &str) -> anyhow::Result<String> {
     }
     match store.last_run(account)? {
         None => writeln!(out, "  last sync: none")?,
-        Some(r) => writeln!(
-            out,
-            "  last sync: started {}, {}{}; {} calls, +{} ledger entries, +{} trades",
-            r.started_at,
-            r.outcome.label(),
-            r.detail.map(|d| format!(" ({d})")).unwrap_or_default(),
-            r.calls,
-            r.new_ledger,
-            r.new_trades
-        )?,
+        Some(r) => {
+            writeln!(
+                out,
+                "  last sync: started {}, {}{}",
+                r.started_at,
+                r.outcome.label(),
+                r.detail.map(|d| format!(": {d}")).unwrap_or_default(),
+            )?;
+            writeln!(
+                out,
+                "             {} calls, +{} ledger entries, +{} trades, {:.1} s waiting for the rate limit{}",
+                r.calls,
+                r.new_ledger,
+                r.new_trades,
+                r.waited_ms as f64 / 1000.0,
+                r.retries
+                    .map(|t| format!("; retried: {t}"))
+                    .unwrap_or_default()
+            )?;
+        }
     }
     Ok(out)
 }

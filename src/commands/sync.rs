@@ -4,10 +4,14 @@ use super::{Context, Failure};
 use crate::cli::SyncArgs;
 use crate::config;
 use crate::domain::RateTier;
-use crate::kraken::{ClientConfig, DEFAULT_API_URL, KrakenClient, parse_api_url};
+use crate::kraken::{
+    ApiError, ClientConfig, DEFAULT_API_URL, KrakenClient, KrakenError, RetryPolicy, parse_api_url,
+};
 use crate::secret::{CredentialError, Credentials};
-use crate::store::{KeyStateDb, RunOutcome, Store};
-use crate::sync::{ProgressEvent, StoreKeyState, SyncError, SyncOptions, SyncReport, sync_account};
+use crate::store::{KeyStateDb, LockError, RunLock, RunOutcome, RunTotals, Store};
+use crate::sync::{
+    ProgressEvent, StoreKeyState, SyncError, SyncOptions, SyncReport, sync_account_into,
+};
 use anyhow::{Context as _, anyhow};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::IsTerminal;
@@ -21,6 +25,7 @@ pub(super) struct Target {
     pub tier: RateTier,
     pub credentials: Credentials,
     pub max_duration: Option<Duration>,
+    pub retry: RetryPolicy,
 }
 
 pub(super) async fn run(ctx: &Context, args: &SyncArgs) -> Result<(), Failure> {
@@ -45,12 +50,14 @@ pub(super) async fn run(ctx: &Context, args: &SyncArgs) -> Result<(), Failure> {
         })?),
     };
     let key_file = args.key_file.as_deref().or(file.key_file.as_deref());
+    let retry = config::resolve_retry(&ctx.file).map_err(|e| Failure::usage(anyhow!(e)))?;
     let credentials = load_credentials(key_file).map_err(Failure::usage)?;
     let target = Target {
         api_url,
         tier,
         credentials,
         max_duration,
+        retry,
     };
     let report = sync_into(&ctx.db, &ctx.account, target, ctx.quiet).await?;
     if !ctx.quiet {
@@ -87,11 +94,23 @@ pub(super) async fn sync_into(
     target: Target,
     quiet: bool,
 ) -> Result<SyncReport, Failure> {
+    // The lock comes first: a second run must not even send a request (it would spoil the
+    // running one's nonce sequence).
+    let lock = RunLock::acquire(db, account).map_err(|e| match e {
+        LockError::Held { .. } => Failure::temporary(e),
+        other => Failure::bad(other),
+    })?;
+    if let Some(previous) = &lock.stale_holder {
+        tracing::info!(
+            "the previous sync ({previous}) ended without releasing its lock; continuing where it stopped"
+        );
+    }
     let mut store = Store::open(db)
         .with_context(|| format!("opening {}", db.display()))
         .map_err(Failure::bad)?;
     let key_state =
         KeyStateDb::open(db, &target.credentials.fingerprint()).map_err(Failure::bad)?;
+    let retry = target.retry.clone();
     let mut client = KrakenClient::new(
         ClientConfig::new(target.api_url, target.tier),
         target.credentials,
@@ -103,6 +122,7 @@ pub(super) async fn sync_into(
         account: account.to_owned(),
         stop_after_pages: None,
         deadline: target.max_duration.map(|d| Instant::now() + d),
+        retry,
     };
 
     let bar = progress_bar(quiet);
@@ -127,22 +147,38 @@ pub(super) async fn sync_into(
             }
         }
     };
-    let result = sync_account(&mut store, &mut client, &opts, &mut on_progress).await;
+    // SIGINT / SIGTERM drop the sync between two awaits: a page is either committed with its
+    // cursor or not at all, so the next run resumes exactly.
+    let mut report = SyncReport::default();
+    let result = {
+        let sync = sync_account_into(
+            &mut store,
+            &mut client,
+            &opts,
+            &mut on_progress,
+            &mut report,
+        );
+        tokio::pin!(sync);
+        tokio::select! {
+            r = &mut sync => r.map_err(classify),
+            signal = termination_signal() => Err(Failure::temporary(anyhow!(
+                "interrupted by {signal}; progress is saved, the next run resumes"
+            ))),
+        }
+    };
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
-    let calls: u64 = client.stats().calls.values().sum();
-    let (report, outcome, detail, failure) = match result {
-        Ok(report) => (report, RunOutcome::Ok, None, None),
-        Err(f) => {
-            let failure = classify(f.error);
+    let (outcome, detail, failure) = match result {
+        Ok(()) => (RunOutcome::Ok, None, None),
+        Err(failure) => {
             let outcome = if failure.code == super::EXIT_TEMPFAIL {
                 RunOutcome::Interrupted
             } else {
                 RunOutcome::Failed
             };
             let detail = format!("{:#}", failure.error);
-            (f.report, outcome, Some(detail), Some(failure))
+            (outcome, Some(detail), Some(failure))
         }
     };
     for (kind, (n, example)) in &report.unknown_types {
@@ -151,26 +187,58 @@ pub(super) async fn sync_into(
             if *n == 1 { "y" } else { "ies" }
         );
     }
-    let new_of = |s: &str| report.streams.get(s).map_or(0, |r| r.new);
+    let stats = client.stats();
+    let totals = RunTotals {
+        calls: stats.calls.values().sum(),
+        new_ledger: report.streams.get("ledgers").map_or(0, |r| r.new),
+        new_trades: report.streams.get("trades").map_or(0, |r| r.new),
+        waited_ms: stats.paced.as_millis() as u64,
+        retries: (!report.retries.is_empty()).then(|| {
+            report
+                .retries
+                .iter()
+                .map(|(k, n)| format!("{k} x{n}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        }),
+    };
     store
-        .finish_run(
-            run_id,
-            outcome,
-            detail.as_deref(),
-            calls,
-            new_of("ledgers"),
-            new_of("trades"),
-        )
+        .finish_run(run_id, outcome, detail.as_deref(), &totals)
         .map_err(Failure::bad)?;
+    drop(lock);
     match failure {
         None => Ok(report),
         Some(f) => Err(f),
     }
 }
 
+/// Resolves on SIGINT or SIGTERM, naming it.
+async fn termination_signal() -> &'static str {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut int), Ok(mut term)) = (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) else {
+        // Without signal handlers the default action (termination) applies; never resolve.
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = int.recv() => "SIGINT",
+        _ = term.recv() => "SIGTERM",
+    }
+}
+
 /// Maps a sync error to an exit code and a sentence.
 fn classify(error: SyncError) -> Failure {
     match error {
+        SyncError::Kraken(
+            e @ KrakenError::Api {
+                error: ApiError::InvalidNonce,
+                ..
+            },
+        ) => Failure::usage(anyhow::Error::new(e).context(
+            "Kraken keeps refusing the nonce: another program (or another kraken-tax database) is probably using this API key; give kraken-tax a key of its own",
+        )),
         SyncError::Kraken(e) if e.is_configuration() => Failure::usage(e),
         SyncError::Kraken(e) if e.is_temporary() => Failure::temporary(
             anyhow::Error::new(e)

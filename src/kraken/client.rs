@@ -212,6 +212,18 @@ impl KrakenClient {
         &self.stats
     }
 
+    /// Moves the nonce floor ten seconds ahead of the clock, after Kraken said a nonce was too
+    /// small (another run or program used a larger one recently). Persisted like any nonce.
+    pub fn raise_nonce_floor(&mut self) -> Result<(), KrakenError> {
+        let now_ms = u64::try_from(Utc::now().timestamp_millis()).unwrap_or(0);
+        let floor = now_ms.saturating_add(10_000).max(self.last_nonce);
+        self.key_state
+            .save_nonce(floor)
+            .map_err(KrakenError::KeyState)?;
+        self.last_nonce = floor;
+        Ok(())
+    }
+
     /// One page of `Ledgers`.
     pub async fn ledgers(&mut self, q: &HistoryQuery) -> Result<Page<LedgerEntry>, KrakenError> {
         let result = self.private("Ledgers", &history_params(q)).await?;

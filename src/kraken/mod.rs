@@ -6,6 +6,7 @@
 pub mod client;
 pub mod error;
 pub mod ratelimit;
+pub mod retry;
 pub mod sign;
 pub mod wire;
 
@@ -14,3 +15,4 @@ pub use client::{
     MemoryKeyState, PAGE_SIZE, Page, parse_api_url,
 };
 pub use error::{ApiError, KrakenError, permission_for};
+pub use retry::{Decision, RetryPolicy};

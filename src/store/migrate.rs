@@ -4,10 +4,16 @@ use super::StoreError;
 use rusqlite::Connection;
 
 /// Every migration, in order; migration `i` brings the schema to version `i + 1`.
-pub(crate) const MIGRATIONS: &[(&str, &str)] = &[(
-    "0001_raw_history",
-    include_str!("../../schemas/sqlite/0001_raw_history.sql"),
-)];
+pub(crate) const MIGRATIONS: &[(&str, &str)] = &[
+    (
+        "0001_raw_history",
+        include_str!("../../schemas/sqlite/0001_raw_history.sql"),
+    ),
+    (
+        "0002_run_details",
+        include_str!("../../schemas/sqlite/0002_run_details.sql"),
+    ),
+];
 
 /// Applies the migrations the database lacks, each in its own transaction.
 pub(crate) fn migrate(conn: &Connection) -> Result<(), StoreError> {

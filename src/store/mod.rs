@@ -2,14 +2,16 @@
 //! run records and per-key client state.
 
 mod keys;
+mod lock;
 mod migrate;
 mod raw;
 mod runs;
 mod state;
 
 pub use keys::KeyStateDb;
+pub use lock::{LockError, RunLock, lock_path};
 pub use raw::{LedgerGrouping, PageOutcome, Source, StreamSummary};
-pub use runs::{RunOutcome, RunRecord};
+pub use runs::{RunOutcome, RunRecord, RunTotals};
 pub use state::PageRows;
 
 use rusqlite::Connection;

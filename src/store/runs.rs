@@ -53,12 +53,36 @@ pub struct RunRecord {
     pub new_ledger: u64,
     /// New trades stored.
     pub new_trades: u64,
+    /// Time spent waiting for the rate counter, in milliseconds.
+    pub waited_ms: u64,
+    /// Failures retried, e.g. `HTTP 502 ×2, EService:Busy ×1`.
+    pub retries: Option<String>,
+}
+
+/// What a finished run did, for [`Store::finish_run`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RunTotals {
+    /// API calls made.
+    pub calls: u64,
+    /// New ledger entries stored.
+    pub new_ledger: u64,
+    /// New trades stored.
+    pub new_trades: u64,
+    /// Time spent waiting for the rate counter, in milliseconds.
+    pub waited_ms: u64,
+    /// Failures retried, as text.
+    pub retries: Option<String>,
 }
 
 impl RunOutcome {
     /// The word shown to users.
     pub fn label(self) -> &'static str {
-        self.as_str()
+        match self {
+            RunOutcome::Running => "running, or killed before it could finish",
+            RunOutcome::Ok => "complete",
+            RunOutcome::Interrupted => "partial",
+            RunOutcome::Failed => "failed",
+        }
     }
 }
 
@@ -79,21 +103,22 @@ impl Store {
         run_id: i64,
         outcome: RunOutcome,
         detail: Option<&str>,
-        calls: u64,
-        new_ledger: u64,
-        new_trades: u64,
+        totals: &RunTotals,
     ) -> Result<(), StoreError> {
         self.conn.execute(
             "UPDATE sync_runs SET finished_at = ?2, outcome = ?3, detail = ?4, calls = ?5,
-                 new_ledger = ?6, new_trades = ?7 WHERE run_id = ?1",
+                 new_ledger = ?6, new_trades = ?7, waited_ms = ?8, retries = ?9
+             WHERE run_id = ?1",
             rusqlite::params![
                 run_id,
                 now_text(),
                 outcome.as_str(),
                 detail,
-                calls as i64,
-                new_ledger as i64,
-                new_trades as i64
+                totals.calls as i64,
+                totals.new_ledger as i64,
+                totals.new_trades as i64,
+                totals.waited_ms as i64,
+                totals.retries,
             ],
         )?;
         Ok(())
@@ -104,7 +129,8 @@ impl Store {
         Ok(self
             .conn
             .query_row(
-                "SELECT started_at, finished_at, outcome, detail, calls, new_ledger, new_trades
+                "SELECT started_at, finished_at, outcome, detail, calls, new_ledger, new_trades,
+                        waited_ms, retries
                  FROM sync_runs WHERE account = ?1 ORDER BY run_id DESC LIMIT 1",
                 [account],
                 |r| {
@@ -116,6 +142,8 @@ impl Store {
                         calls: r.get::<_, i64>(4)? as u64,
                         new_ledger: r.get::<_, i64>(5)? as u64,
                         new_trades: r.get::<_, i64>(6)? as u64,
+                        waited_ms: r.get::<_, i64>(7)? as u64,
+                        retries: r.get(8)?,
                     })
                 },
             )

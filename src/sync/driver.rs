@@ -1,11 +1,14 @@
 //! Runs the window walk of [`super::planner`] against the Kraken client and the store.
 
 use super::planner::{self, PageSummary, PlanError};
+use crate::domain::StreamState;
 use crate::domain::{LedgerEntry, RawRecord, Stream, SyncPoint, Trade, is_known_ledger_type};
-use crate::kraken::{KeyState, KeyStateStore, KrakenClient, KrakenError, PAGE_SIZE};
+use crate::kraken::retry::{Decision, RetryPolicy, decide};
+use crate::kraken::{HistoryQuery, KeyState, KeyStateStore, KrakenClient, KrakenError, PAGE_SIZE};
 use crate::store::{KeyStateDb, PageRows, Source, Store, StoreError};
 use chrono::{DateTime, Utc};
 use std::collections::BTreeMap;
+use std::time::Instant;
 
 /// What a sync should do.
 #[derive(Debug, Clone, Default)]
@@ -15,7 +18,9 @@ pub struct SyncOptions {
     /// Stop (as if interrupted) after this many pages in total; for tests of resumption.
     pub stop_after_pages: Option<u64>,
     /// Stop between pages once this instant has passed (`--max-duration`).
-    pub deadline: Option<std::time::Instant>,
+    pub deadline: Option<Instant>,
+    /// How failed calls are retried.
+    pub retry: RetryPolicy,
 }
 
 /// What happened to one stream.
@@ -42,6 +47,8 @@ pub struct SyncReport {
     pub streams: BTreeMap<&'static str, StreamReport>,
     /// New ledger entries of types this version does not know: type → (count, first id).
     pub unknown_types: BTreeMap<String, (u64, String)>,
+    /// Failed attempts that were retried or ended the run, by kind of failure.
+    pub retries: BTreeMap<String, u64>,
 }
 
 impl SyncReport {
@@ -145,10 +152,22 @@ pub async fn sync_account(
     progress: &mut dyn FnMut(ProgressEvent),
 ) -> Result<SyncReport, SyncFailure> {
     let mut report = SyncReport::default();
-    match run(store, client, opts, progress, &mut report).await {
+    match sync_account_into(store, client, opts, progress, &mut report).await {
         Ok(()) => Ok(report),
         Err(error) => Err(SyncFailure { error, report }),
     }
+}
+
+/// [`sync_account`], filling a report owned by the caller, so that the progress made is known
+/// even when the future is dropped (on a signal).
+pub async fn sync_account_into(
+    store: &mut Store,
+    client: &mut KrakenClient,
+    opts: &SyncOptions,
+    progress: &mut dyn FnMut(ProgressEvent),
+    report: &mut SyncReport,
+) -> Result<(), SyncError> {
+    run(store, client, opts, progress, report).await
 }
 
 async fn run(
@@ -161,42 +180,20 @@ async fn run(
     let account = opts.account.as_str();
     store.ensure_account(account)?;
     let mut pages_total = 0u64;
+    let mut retry = RetryState::default();
     for stream in Stream::ALL {
         let mut sr = report.streams.entry(stream.as_str()).or_default().clone();
         let result = loop {
             if opts.stop_after_pages.is_some_and(|max| pages_total >= max) {
                 break Err(SyncError::Stopped(pages_total));
             }
-            if opts
-                .deadline
-                .is_some_and(|d| std::time::Instant::now() >= d)
-            {
+            if opts.deadline.is_some_and(|d| Instant::now() >= d) {
                 break Err(SyncError::TimeBudget(pages_total));
             }
             let state = store.stream_state(account, stream)?;
             let query = planner::next_query(&state);
-            let (fetched, count) = match stream {
-                Stream::Ledgers => {
-                    let page = client.ledgers(&query).await?;
-                    (Fetched::Ledgers(page.items), page.count)
-                }
-                Stream::Trades => {
-                    let page = client.trades_history(&query).await?;
-                    (Fetched::Trades(page.items), page.count)
-                }
-            };
-            let summary = match &fetched {
-                Fetched::Ledgers(rows) => summarize(
-                    rows.iter()
-                        .map(|r| (r.item.id.as_str(), r.item.time.micros())),
-                    count,
-                ),
-                Fetched::Trades(rows) => summarize(
-                    rows.iter()
-                        .map(|r| (r.item.id.as_str(), r.item.time.micros())),
-                    count,
-                ),
-            };
+            let (fetched, summary) =
+                fetch_with_retry(client, stream, &query, &state, opts, &mut retry, report).await?;
             let step = planner::advance(&state, &summary, PAGE_SIZE)?;
             if let Fetched::Ledgers(rows) = &fetched {
                 note_unknown_types(store, account, rows, report)?;
@@ -241,6 +238,155 @@ async fn run(
         result?;
     }
     Ok(())
+}
+
+/// Retry bookkeeping across one run.
+#[derive(Default)]
+struct RetryState {
+    /// The nonce floor was raised once already.
+    nonce_resynced: bool,
+    /// The previous successful page: its query and its ids, to detect a replayed answer.
+    last_page: Option<(HistoryQuery, Vec<String>)>,
+}
+
+impl Fetched {
+    fn keys(&self) -> Vec<(&str, i64)> {
+        match self {
+            Fetched::Ledgers(rows) => rows
+                .iter()
+                .map(|r| (r.item.id.as_str(), r.item.time.micros()))
+                .collect(),
+            Fetched::Trades(rows) => rows
+                .iter()
+                .map(|r| (r.item.id.as_str(), r.item.time.micros()))
+                .collect(),
+        }
+    }
+}
+
+/// Checks that a page can be the answer to `query` in `state`: every entry newer than the
+/// synced point and not newer than the cursor, and not a repeat of the previous answer to a
+/// different query. A page that fails is treated like a garbled answer: fetched again.
+fn check_page(
+    stream: Stream,
+    query: &HistoryQuery,
+    state: &StreamState,
+    page: &Fetched,
+    last_page: &Option<(HistoryQuery, Vec<String>)>,
+) -> Result<(), KrakenError> {
+    let method = match stream {
+        Stream::Ledgers => "Ledgers",
+        Stream::Trades => "TradesHistory",
+    };
+    let keys = page.keys();
+    let bad = |detail: String| KrakenError::Decode { method, detail };
+    for &(id, micros) in &keys {
+        if let Some(lo) = &state.synced_to {
+            if micros < lo.micros {
+                return Err(bad(format!(
+                    "the page holds {id}, older than the start {} asked for",
+                    lo.id
+                )));
+            }
+        }
+        if let Some(w) = &state.window {
+            if micros > w.cursor.micros {
+                return Err(bad(format!(
+                    "the page holds {id}, newer than the end {} asked for",
+                    w.cursor.id
+                )));
+            }
+        }
+    }
+    if let Some((last_query, last_ids)) = last_page {
+        if last_query != query && !keys.is_empty() {
+            let mut ids: Vec<&str> = keys.iter().map(|k| k.0).collect();
+            ids.sort_unstable();
+            if ids.iter().copied().eq(last_ids.iter().map(String::as_str)) {
+                return Err(bad("the answer repeats the previous page".to_owned()));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Fetches one page, retrying transient failures as the retry policy says. Waits respect the
+/// run's deadline.
+async fn fetch_with_retry(
+    client: &mut KrakenClient,
+    stream: Stream,
+    query: &HistoryQuery,
+    state: &StreamState,
+    opts: &SyncOptions,
+    retry: &mut RetryState,
+    report: &mut SyncReport,
+) -> Result<(Fetched, PageSummary), SyncError> {
+    let mut attempt = 0u32;
+    loop {
+        let result = match stream {
+            Stream::Ledgers => client
+                .ledgers(query)
+                .await
+                .map(|p| (Fetched::Ledgers(p.items), p.count)),
+            Stream::Trades => client
+                .trades_history(query)
+                .await
+                .map(|p| (Fetched::Trades(p.items), p.count)),
+        }
+        .and_then(|(page, count)| {
+            check_page(stream, query, state, &page, &retry.last_page)?;
+            Ok((page, count))
+        });
+        let error = match result {
+            Ok((page, count)) => {
+                let summary = summarize(page.keys().into_iter(), count);
+                let mut ids: Vec<String> = page.keys().iter().map(|k| k.0.to_owned()).collect();
+                ids.sort_unstable();
+                retry.last_page = Some((query.clone(), ids));
+                return Ok((page, summary));
+            }
+            Err(e) => e,
+        };
+        let decision = decide(
+            &opts.retry,
+            &error,
+            attempt,
+            Utc::now(),
+            rand::random::<f64>(),
+            retry.nonce_resynced,
+        );
+        tracing::info!(%error, attempt, ?decision, "{stream} page failed");
+        *report.retries.entry(error_kind(&error)).or_default() += 1;
+        match decision {
+            Decision::RetryAfter(wait) => {
+                if opts.deadline.is_some_and(|d| Instant::now() + wait >= d) {
+                    return Err(SyncError::TimeBudget(report.pages()));
+                }
+                tokio::time::sleep(wait).await;
+            }
+            Decision::ResyncNonce => {
+                client.raise_nonce_floor()?;
+                retry.nonce_resynced = true;
+            }
+            Decision::GiveUpForNow | Decision::Fatal => return Err(error.into()),
+        }
+        attempt += 1;
+    }
+}
+
+/// A short name for a failure, for the run's retry counts.
+fn error_kind(e: &KrakenError) -> String {
+    match e {
+        KrakenError::Api { error, .. } => match error {
+            crate::kraken::ApiError::Throttled(_) => "EService:Throttled".to_owned(),
+            other => other.to_string(),
+        },
+        KrakenError::PermissionDenied { .. } => "EGeneral:Permission denied".to_owned(),
+        KrakenError::HttpStatus { status, .. } => format!("HTTP {status}"),
+        KrakenError::Transport { detail, .. } => detail.clone(),
+        KrakenError::Decode { .. } => "malformed answer".to_owned(),
+        KrakenError::KeyState(_) => "key state".to_owned(),
+    }
 }
 
 /// Records new entries whose type this version does not know, for the run's warnings.

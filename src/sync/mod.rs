@@ -5,5 +5,5 @@ pub mod planner;
 
 pub use driver::{
     ProgressEvent, StoreKeyState, StreamReport, SyncError, SyncFailure, SyncOptions, SyncReport,
-    sync_account,
+    sync_account, sync_account_into,
 };

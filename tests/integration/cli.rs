@@ -112,14 +112,21 @@ async fn plain_http_to_a_remote_host_is_refused() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_http_500_page_exits_75_and_keeps_progress() {
     let env = Env::generated(15, 400).await;
-    // Two pages are stored, then a page fails with HTTP 500: the run ends "retry later".
+    // Two pages are stored, then the next page fails with HTTP 500 on every attempt: the run
+    // ends "retry later" with what it had.
     env.sync(Some(2))
         .await
         .expect_err("stopped after two pages");
-    env.emu.push_fault(Fault::HttpStatus(500));
+    for _ in 0..3 {
+        env.emu.push_fault(Fault::HttpStatus(500));
+    }
+    let config = env.fast_retry_config(3);
     let key_file = env.key_file();
     let kf = key_file.to_str().unwrap();
-    let out = env.run_sync_bin(&["--key-file", kf], &[]).await;
+    let cf = config.to_str().unwrap();
+    let out = env
+        .run_sync_bin(&["--key-file", kf, "--config", cf], &[])
+        .await;
     assert_eq!(out.status.code(), Some(75), "{}", stderr(&out));
     assert_eq!(
         stderr(&out),
@@ -134,8 +141,11 @@ async fn an_http_500_page_exits_75_and_keeps_progress() {
         stored >= 99,
         "the two pages before the failure are kept ({stored})"
     );
-    // The next run (as cron would do) completes.
-    let out = env.run_sync_bin(&["--key-file", kf, "-q"], &[]).await;
+    // A single 500 is retried within the run; the next run (as cron would do) completes.
+    env.emu.push_fault(Fault::HttpStatus(500));
+    let out = env
+        .run_sync_bin(&["--key-file", kf, "--config", cf, "-q"], &[])
+        .await;
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     env.assert_equals_ground_truth();
 }

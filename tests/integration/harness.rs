@@ -3,12 +3,13 @@
 
 use kraken_tax::domain::RateTier;
 use kraken_tax::emulator::{Dataset, EmulatorConfig, EmulatorHandle, GeneratorConfig, generate};
-use kraken_tax::kraken::{ClientConfig, KrakenClient, parse_api_url};
+use kraken_tax::kraken::{ClientConfig, KrakenClient, RetryPolicy, parse_api_url};
 use kraken_tax::secret::Credentials;
 use kraken_tax::store::{KeyStateDb, Store};
 use kraken_tax::sync::{StoreKeyState, SyncFailure, SyncOptions, SyncReport, sync_account};
 use std::path::PathBuf;
 use std::process::Output;
+use std::time::Duration;
 
 /// The emulator's test key: any non-empty text works.
 pub const KEY: &str = "TESTKEY0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLM";
@@ -22,6 +23,16 @@ pub const ACCOUNT: &str = "test";
 /// wait for real rate limits, yet the client's pacing is exercised.
 pub fn fast_tier() -> RateTier {
     RateTier::PRO.scaled(1000.0)
+}
+
+/// The default retry policy with waits shrunk to milliseconds.
+pub fn fast_retry() -> RetryPolicy {
+    RetryPolicy {
+        base: Duration::from_millis(2),
+        cap: Duration::from_millis(40),
+        max_attempts: 8,
+        max_throttle_wait: Duration::from_secs(3),
+    }
 }
 
 /// A temporary database and an emulator serving one dataset.
@@ -86,6 +97,7 @@ impl Env {
             account: ACCOUNT.to_owned(),
             stop_after_pages,
             deadline: None,
+            retry: fast_retry(),
         };
         sync_account(&mut store, &mut client, &opts, &mut |_| {}).await
     }
@@ -108,6 +120,19 @@ impl Env {
             assert_eq!(got, want);
         }
         assert_eq!(store.conflict_count(ACCOUNT).unwrap(), 0);
+    }
+
+    /// A config file giving the binary millisecond retries and `attempts` attempts per call.
+    pub fn fast_retry_config(&self, attempts: u32) -> PathBuf {
+        let path = self.dir.path().join("config.toml");
+        std::fs::write(
+            &path,
+            format!(
+                "[sync]\nretry_base = \"2ms\"\nretry_cap = \"40ms\"\nretry_attempts = {attempts}\n"
+            ),
+        )
+        .unwrap();
+        path
     }
 
     /// A key file (mode 0600) for the binary.
