@@ -281,30 +281,31 @@ fn check_page(
     let keys = page.keys();
     let bad = |detail: String| KrakenError::Decode { method, detail };
     for &(id, micros) in &keys {
-        if let Some(lo) = &state.synced_to {
-            if micros < lo.micros {
-                return Err(bad(format!(
-                    "the page holds {id}, older than the start {} asked for",
-                    lo.id
-                )));
-            }
+        if let Some(lo) = &state.synced_to
+            && micros < lo.micros
+        {
+            return Err(bad(format!(
+                "the page holds {id}, older than the start {} asked for",
+                lo.id
+            )));
         }
-        if let Some(w) = &state.window {
-            if micros > w.cursor.micros {
-                return Err(bad(format!(
-                    "the page holds {id}, newer than the end {} asked for",
-                    w.cursor.id
-                )));
-            }
+        if let Some(w) = &state.window
+            && micros > w.cursor.micros
+        {
+            return Err(bad(format!(
+                "the page holds {id}, newer than the end {} asked for",
+                w.cursor.id
+            )));
         }
     }
-    if let Some((last_query, last_ids)) = last_page {
-        if last_query != query && !keys.is_empty() {
-            let mut ids: Vec<&str> = keys.iter().map(|k| k.0).collect();
-            ids.sort_unstable();
-            if ids.iter().copied().eq(last_ids.iter().map(String::as_str)) {
-                return Err(bad("the answer repeats the previous page".to_owned()));
-            }
+    if let Some((last_query, last_ids)) = last_page
+        && last_query != query
+        && !keys.is_empty()
+    {
+        let mut ids: Vec<&str> = keys.iter().map(|k| k.0).collect();
+        ids.sort_unstable();
+        if ids.iter().copied().eq(last_ids.iter().map(String::as_str)) {
+            return Err(bad("the answer repeats the previous page".to_owned()));
         }
     }
     Ok(())
