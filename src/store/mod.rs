@@ -91,6 +91,13 @@ impl Store {
         Ok(())
     }
 
+    /// `PRAGMA integrity_check`: `ok`, or SQLite's list of problems.
+    pub fn integrity_check(&self) -> Result<String, StoreError> {
+        let mut stmt = self.conn.prepare("PRAGMA integrity_check")?;
+        let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?.join("; "))
+    }
+
     /// Every account in the database.
     pub fn accounts(&self) -> Result<Vec<String>, StoreError> {
         let mut stmt = self

@@ -1,0 +1,290 @@
+//! The real binary under interruption: run lock, signals, time budget, SIGKILL at random
+//! moments, and secrets never written anywhere.
+
+use crate::harness::{ACCOUNT, Env, KEY, SECRET, stderr};
+use kraken_tax::emulator::Fault;
+use kraken_tax::store::lock_path;
+use rand::{RngExt, SeedableRng};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A tier slow enough that a sync of a few thousand entries lasts about a second.
+const SLOW_TIER: &str = "20:150";
+
+fn spawn_sync(env: &Env, extra: &[&str]) -> Child {
+    spawn_sync_at(env, SLOW_TIER, extra)
+}
+
+fn spawn_sync_at(env: &Env, tier: &str, extra: &[&str]) -> Child {
+    let key_file = env.key_file();
+    Command::new(env!("CARGO_BIN_EXE_kraken-tax"))
+        .args([
+            "sync",
+            "--db",
+            env.db.to_str().unwrap(),
+            "--account",
+            ACCOUNT,
+            "--api-url",
+            &env.emu.url(),
+            "--key-file",
+            key_file.to_str().unwrap(),
+            "--tier",
+            tier,
+        ])
+        .args(extra)
+        .env_remove("RUST_LOG")
+        .env("XDG_CONFIG_HOME", "/nonexistent-kraken-tax-test")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("binary starts")
+}
+
+async fn wait_output(child: Child) -> std::process::Output {
+    tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
+        .await
+        .unwrap()
+}
+
+/// Waits until the running sync holds its lock (its pid is in the lock file).
+async fn wait_for_lock(env: &Env, pid: u32) {
+    let path = lock_path(&env.db, ACCOUNT);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        if std::fs::read_to_string(&path).is_ok_and(|t| t.contains(&format!("pid {pid},"))) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    panic!("the sync never took its lock");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_sync_exits_75_at_once_naming_the_running_one() {
+    let env = Env::generated(21, 3000).await;
+    let first = spawn_sync(&env, &["-q"]);
+    let pid = first.id();
+    wait_for_lock(&env, pid).await;
+    let calls_before: u64 = env.emu.stats().by_method.values().sum();
+    let started = Instant::now();
+    let second = wait_output(spawn_sync(&env, &[])).await;
+    assert!(started.elapsed() < Duration::from_secs(2));
+    assert_eq!(second.status.code(), Some(75), "{}", stderr(&second));
+    let err = stderr(&second);
+    assert!(
+        err.starts_with(&format!(
+            "error: another sync of account \"test\" is running (pid {pid}, started "
+        )) && err.ends_with("); try again later\n")
+            && err.lines().count() == 1,
+        "{err}"
+    );
+    let first = wait_output(first).await;
+    assert_eq!(first.status.code(), Some(0), "{}", stderr(&first));
+    // The second run sent nothing: no nonce was spoiled, every call of the first succeeded.
+    assert_eq!(env.emu.stats().rejected, 0);
+    assert!(env.emu.stats().by_method.values().sum::<u64>() > calls_before);
+    env.assert_equals_ground_truth();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_ends_the_run_with_75_and_the_next_run_completes() {
+    let env = Env::generated(22, 3000).await;
+    let child = spawn_sync(&env, &["-q"]);
+    let pid = child.id();
+    wait_for_lock(&env, pid).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let status = Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = wait_output(child).await;
+    assert_eq!(out.status.code(), Some(75), "{}", stderr(&out));
+    assert_eq!(
+        stderr(&out),
+        "error: interrupted by SIGTERM; progress is saved, the next run resumes\n"
+    );
+    let status = crate::harness::run_bin(
+        vec![
+            "status".into(),
+            "--db".into(),
+            env.db.display().to_string(),
+            "--account".into(),
+            ACCOUNT.into(),
+        ],
+        &[],
+    )
+    .await;
+    let text = String::from_utf8_lossy(&status.stdout);
+    assert!(text.contains("partial: interrupted by SIGTERM"), "{text}");
+    let out = wait_output(spawn_sync(&env, &["-q"])).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    env.assert_equals_ground_truth();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn max_duration_stops_between_pages_and_the_next_run_resumes() {
+    let env = Env::generated(23, 3000).await;
+    let out = wait_output(spawn_sync(&env, &["--max-duration", "250ms", "-q"])).await;
+    assert_eq!(out.status.code(), Some(75), "{}", stderr(&out));
+    assert!(
+        stderr(&out).starts_with("error: time budget spent after "),
+        "{}",
+        stderr(&out)
+    );
+    let stored = kraken_tax::store::Store::open(&env.db)
+        .unwrap()
+        .ledger_entries(ACCOUNT)
+        .unwrap()
+        .len();
+    assert!(
+        stored > 0 && stored < env.dataset.ledger.len(),
+        "partial progress kept: {stored}"
+    );
+    let out = wait_output(spawn_sync(&env, &["-q"])).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    env.assert_equals_ground_truth();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_at_random_moments_never_loses_or_duplicates_an_entry() {
+    // About 160 calls at 40 per second of counter decay: 8 s of syncing to cut into pieces.
+    let env = Env::generated(24, 6000).await;
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(24);
+    let mut kills = 0;
+    let mut completed_early = 0;
+    while kills < 25 {
+        let mut child = spawn_sync_at(&env, "20:40", &["-q"]);
+        let delay = Duration::from_millis(rng.random_range(20..200));
+        tokio::time::sleep(delay).await;
+        match child.try_wait().unwrap() {
+            None => {
+                child.kill().unwrap(); // SIGKILL
+                child.wait().unwrap();
+                kills += 1;
+            }
+            Some(_) => completed_early += 1,
+        }
+        assert_eq!(
+            completed_early, 0,
+            "the sync should be slow enough to be killed mid-way"
+        );
+    }
+    // The kills landed mid-sync: some history stored, not all of it.
+    let stored = kraken_tax::store::Store::open(&env.db)
+        .unwrap()
+        .ledger_entries(ACCOUNT)
+        .unwrap()
+        .len();
+    assert!(
+        stored > 0 && stored < env.dataset.ledger.len(),
+        "{stored} stored after the kills"
+    );
+    let out = wait_output(spawn_sync(&env, &["-q"])).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    env.assert_equals_ground_truth();
+    let conn = rusqlite_integrity(&env);
+    assert_eq!(conn, "ok");
+}
+
+/// `PRAGMA integrity_check` through the store's own connection.
+fn rusqlite_integrity(env: &Env) -> String {
+    kraken_tax::store::Store::open(&env.db)
+        .unwrap()
+        .integrity_check()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn secrets_never_reach_output_logs_or_the_database() {
+    let env = Env::generated(25, 600).await;
+    for f in [
+        Fault::HttpStatus(502),
+        Fault::KrakenError("EService:Unavailable".into()),
+        Fault::KrakenError("EAPI:Invalid signature".into()),
+    ] {
+        env.emu.push_fault(f);
+    }
+    let config = env.fast_retry_config(4);
+    let mut outputs = Vec::new();
+    for _ in 0..2 {
+        let out = env
+            .run_sync_bin(
+                &[
+                    "--key-file",
+                    env.key_file().to_str().unwrap(),
+                    "--config",
+                    config.to_str().unwrap(),
+                    "-vv",
+                ],
+                &[("RUST_LOG", "trace")],
+            )
+            .await;
+        outputs.push(out);
+    }
+    // The same with credentials from the environment, and a panic-free bad secret.
+    outputs.push(
+        env.run_sync_bin(
+            &["-vv"],
+            &[
+                ("KRAKEN_API_KEY", KEY),
+                ("KRAKEN_API_SECRET", SECRET),
+                ("RUST_LOG", "trace"),
+            ],
+        )
+        .await,
+    );
+    outputs.push(
+        env.run_sync_bin(
+            &["-vv"],
+            &[
+                ("KRAKEN_API_KEY", KEY),
+                ("KRAKEN_API_SECRET", "%%%"),
+                ("RUST_LOG", "trace"),
+            ],
+        )
+        .await,
+    );
+    assert_eq!(outputs[2].status.code(), Some(0), "{}", stderr(&outputs[2]));
+    let secret_bytes = base64_decode(SECRET);
+    let secret_hex: String = secret_bytes.iter().map(|b| format!("{b:02x}")).collect();
+    let needles: Vec<Vec<u8>> = vec![
+        KEY.as_bytes().to_vec(),
+        SECRET.as_bytes().to_vec(),
+        SECRET[..20].as_bytes().to_vec(),
+        secret_bytes.clone(),
+        secret_hex.as_bytes().to_vec(),
+    ];
+    let mut haystacks: Vec<(String, Vec<u8>)> = Vec::new();
+    for (i, o) in outputs.iter().enumerate() {
+        assert!(!stderr(o).contains("panicked"), "{}", stderr(o));
+        haystacks.push((format!("stdout {i}"), o.stdout.clone()));
+        haystacks.push((format!("stderr {i}"), o.stderr.clone()));
+    }
+    assert!(
+        outputs
+            .iter()
+            .any(|o| stderr(o).contains("TRACE") || stderr(o).contains("DEBUG")),
+        "the most verbose level was on"
+    );
+    for entry in std::fs::read_dir(env.dir.path()).unwrap() {
+        let path = entry.unwrap().path();
+        if path.file_name().unwrap() == "kraken.key" {
+            continue;
+        }
+        haystacks.push((path.display().to_string(), std::fs::read(&path).unwrap()));
+    }
+    for (name, hay) in &haystacks {
+        for needle in &needles {
+            assert!(
+                !hay.windows(needle.len()).any(|w| w == needle.as_slice()),
+                "a secret appears in {name}"
+            );
+        }
+    }
+}
+
+fn base64_decode(s: &str) -> Vec<u8> {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.decode(s).unwrap()
+}
