@@ -251,7 +251,7 @@ async fn secrets_never_reach_output_logs_or_the_database() {
     let needles: Vec<Vec<u8>> = vec![
         KEY.as_bytes().to_vec(),
         SECRET.as_bytes().to_vec(),
-        SECRET[..20].as_bytes().to_vec(),
+        SECRET.as_bytes()[..20].to_vec(),
         secret_bytes.clone(),
         secret_hex.as_bytes().to_vec(),
     ];
