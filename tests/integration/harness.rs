@@ -45,6 +45,8 @@ pub struct Env {
     pub emu: EmulatorHandle,
     /// What the emulator serves.
     pub dataset: Dataset,
+    /// The tier of both the emulator and the client.
+    pub tier: RateTier,
 }
 
 impl Env {
@@ -55,10 +57,15 @@ impl Env {
 
     /// Serves `dataset`.
     pub async fn with_dataset(dataset: Dataset) -> Env {
+        Env::with_tier(dataset, fast_tier()).await
+    }
+
+    /// Serves `dataset` with the emulator (and the in-process client) on `tier`.
+    pub async fn with_tier(dataset: Dataset, tier: RateTier) -> Env {
         let emu = EmulatorHandle::start(
             dataset.clone(),
             EmulatorConfig {
-                tier: fast_tier(),
+                tier,
                 api_key: KEY.to_owned(),
                 api_secret_b64: SECRET.to_owned(),
                 page_size: 50,
@@ -73,6 +80,7 @@ impl Env {
             db,
             emu,
             dataset,
+            tier,
         }
     }
 
@@ -82,7 +90,7 @@ impl Env {
         let creds = Credentials::new(KEY, SECRET, "test").unwrap();
         let key_state = KeyStateDb::open(&self.db, &creds.fingerprint()).unwrap();
         KrakenClient::new(
-            ClientConfig::new(parse_api_url(&self.emu.url()).unwrap(), fast_tier()),
+            ClientConfig::new(parse_api_url(&self.emu.url()).unwrap(), self.tier),
             creds,
             Box::new(StoreKeyState(key_state)),
         )
