@@ -12,12 +12,14 @@
 //! - Secrets never reach logs, errors, the database or reports.
 #![warn(missing_docs)]
 
+pub mod classify;
 pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod domain;
 pub mod emulator;
 pub mod kraken;
+pub mod normalize;
 pub mod secret;
 pub mod store;
 pub mod sync;

@@ -1,5 +1,6 @@
 //! Pure domain types: no I/O, no external systems.
 
+mod carf;
 mod ids;
 mod ledger;
 mod stream;
@@ -8,6 +9,7 @@ mod tier;
 mod time;
 mod trade;
 
+pub use carf::{Classification, Element, TYPE_CODES, type_label};
 pub use ids::{AssetCode, IdError, LedgerId, RefId, TradeId};
 pub use ledger::{KNOWN_LEDGER_TYPES, LedgerEntry, is_known_ledger_type};
 pub use stream::Stream;

@@ -1,0 +1,270 @@
+//! Ledger legs → CARF elements and codes, following carf.md's mapping table. Pure: the same
+//! legs and rules always give the same classification.
+
+use crate::domain::{Classification, Element, LedgerEntry};
+use crate::normalize::events::LegContext;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+
+/// Bumped whenever the classifier's output can change, so derived tables are rebuilt.
+pub const CLASSIFIER_VERSION: i64 = 1;
+
+/// Subtypes of moves between the user's own wallets.
+const INTERNAL_SUBTYPES: &[&str] = &[
+    "spottostaking",
+    "stakingfromspot",
+    "stakingtospot",
+    "spotfromstaking",
+    "spottofutures",
+    "spotfromfutures",
+    "allocation",
+    "deallocation",
+    "autoallocate",
+    "autoallocation",
+    "migration",
+];
+
+/// Types never classified automatically.
+const UNCLASSIFIED_TYPES: &[&str] = &[
+    "margin",
+    "rollover",
+    "settled",
+    "dividend",
+    "custodytransfer",
+];
+
+/// A user rule from the config file (`[[classify.rules]]`): the first matching rule wins over
+/// the built-in mapping.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Rule {
+    /// Kraken ledger type to match.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Subtype to match (absent: any).
+    pub subtype: Option<String>,
+    /// Raw or reported asset to match (absent: any).
+    pub asset: Option<String>,
+    /// The element to assign.
+    pub element: String,
+    /// The type code to assign (for transfer elements).
+    pub code: Option<String>,
+}
+
+/// What the user says about a deposit's source or a withdrawal's destination.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Counterparty {
+    /// Another exchange or custodial provider.
+    Exchange,
+    /// A wallet of the user's own, not at a provider.
+    PrivateWallet,
+}
+
+/// Classification settings (`[classify]` in the config file).
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Rules {
+    /// Extra rules, tried in order before the built-in mapping.
+    #[serde(default)]
+    pub rules: Vec<Rule>,
+    /// Labels for deposits and withdrawals, by ledger id or refid.
+    #[serde(default)]
+    pub labels: BTreeMap<String, Counterparty>,
+}
+
+/// Why a rule in the config cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("classification rule {index} (type {kind:?}): {reason}")]
+pub struct RuleError {
+    /// 1-based position in the config.
+    pub index: usize,
+    /// The rule's type.
+    pub kind: String,
+    /// What is wrong.
+    pub reason: String,
+}
+
+impl Rules {
+    /// Checks every rule's element and code.
+    pub fn validate(&self) -> Result<(), RuleError> {
+        for (i, r) in self.rules.iter().enumerate() {
+            let err = |reason: String| RuleError {
+                index: i + 1,
+                kind: r.kind.clone(),
+                reason,
+            };
+            let element = Element::parse(&r.element)
+                .ok_or_else(|| err(format!("unknown element {:?}", r.element)))?;
+            if let Some(code) = &r.code {
+                if crate::domain::type_label(code).is_none() {
+                    return Err(err(format!("unknown type code {code:?}")));
+                }
+            }
+            if r.code.is_none()
+                && matches!(
+                    element,
+                    Element::CryptoTransferIn | Element::CryptoTransferOut
+                )
+            {
+                return Err(err(format!(
+                    "{} needs a code (CARF5xx / CARF6xx)",
+                    r.element
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    fn matching(&self, e: &LedgerEntry, ctx: &LegContext) -> Option<Classification> {
+        let (i, r) = self.rules.iter().enumerate().find(|(_, r)| {
+            r.kind == e.kind
+                && r.subtype
+                    .as_deref()
+                    .is_none_or(|s| s == e.subtype.as_deref().unwrap_or(""))
+                && r.asset
+                    .as_deref()
+                    .is_none_or(|a| a == e.asset.as_str() || a == ctx.asset.code)
+        })?;
+        let element = Element::parse(&r.element)?;
+        let code = r
+            .code
+            .as_deref()
+            .and_then(|c| crate::domain::TYPE_CODES.iter().find(|(k, _)| *k == c))
+            .map(|(k, _)| *k);
+        Some(Classification {
+            element,
+            type_code: code,
+            note: format!("config rule {}", i + 1),
+        })
+    }
+
+    fn label(&self, e: &LedgerEntry) -> Option<Counterparty> {
+        self.labels
+            .get(e.id.as_str())
+            .or_else(|| self.labels.get(e.refid.as_str()))
+            .copied()
+    }
+}
+
+/// Classifies one leg. The result is exactly one element; `TransferWallet` legs are
+/// `CryptoTransferOut` legs that the report lists again (see [`also_transfer_wallet`]).
+pub fn classify(e: &LedgerEntry, ctx: &LegContext, rules: &Rules) -> Classification {
+    use Element::*;
+    if let Some(c) = rules.matching(e, ctx) {
+        return c;
+    }
+    let a = &ctx.asset;
+    let subtype = e.subtype.as_deref().unwrap_or("");
+    let kind = e.kind.as_str();
+    if a.is_fee_credit {
+        return Classification::new(NotReportable, "KFEE fee credit, not a crypto-asset");
+    }
+    if INTERNAL_SUBTYPES.contains(&subtype) && matches!(kind, "transfer" | "earn" | "staking") {
+        return Classification::new(Internal, format!("move between own wallets ({subtype})"));
+    }
+    if a.is_fiat {
+        let reason = match kind {
+            "deposit" => "fiat deposit",
+            "withdrawal" => "fiat withdrawal",
+            _ if ctx.exchange.is_some() => "fiat leg of an exchange",
+            _ => "fiat movement",
+        };
+        return Classification::new(NotReportable, reason);
+    }
+    if e.amount.is_zero() {
+        return Classification::new(NotReportable, "zero amount");
+    }
+    let credit = e.amount.is_sign_positive();
+    if let Some(x) = &ctx.exchange {
+        return match x.counter_of(&a.code, e.amount) {
+            Some(counter) if counter.is_fiat => Classification::new(
+                if credit { CryptoFiatIn } else { CryptoFiatOut },
+                format!("{kind} against {}", counter.asset),
+            ),
+            Some(counter) => Classification::new(
+                if credit {
+                    CryptoToCryptoIn
+                } else {
+                    CryptoToCryptoOut
+                },
+                format!("{kind} against {}", counter.asset),
+            ),
+            None => Classification::new(
+                Unclassified,
+                format!("{kind} leg without a counterpart in its event"),
+            ),
+        };
+    }
+    if UNCLASSIFIED_TYPES.contains(&kind) || kind.starts_with("nft") {
+        return Classification::new(
+            Unclassified,
+            format!("type {kind} is not classified automatically"),
+        );
+    }
+    match (kind, subtype, credit) {
+        ("staking", _, true) | ("reward", _, true) | ("earn", "reward", true) => {
+            Classification::with_code(CryptoTransferIn, "CARF502", "staking or earn reward")
+        }
+        ("transfer", "airdrop", true) => {
+            Classification::with_code(CryptoTransferIn, "CARF501", "airdrop")
+        }
+        ("transfer", "", true) => {
+            Classification::with_code(CryptoTransferIn, "CARF501", "fork or airdrop credit")
+        }
+        ("deposit", _, true) => match rules.label(e) {
+            Some(Counterparty::Exchange) => Classification::with_code(
+                CryptoTransferIn,
+                "CARF505",
+                "deposit from another provider (labelled)",
+            ),
+            _ => Classification::with_code(CryptoTransferIn, "CARF509", "deposit, origin unknown"),
+        },
+        ("withdrawal", _, false) => match rules.label(e) {
+            Some(Counterparty::Exchange) => Classification::with_code(
+                CryptoTransferOut,
+                "CARF601",
+                "withdrawal to another provider (labelled)",
+            ),
+            Some(Counterparty::PrivateWallet) => Classification::with_code(
+                CryptoTransferOut,
+                "CARF606",
+                "withdrawal to a private wallet (labelled)",
+            ),
+            None => Classification::with_code(
+                CryptoTransferOut,
+                "CARF606",
+                "withdrawal, destination unknown",
+            ),
+        },
+        ("credit", _, true) | ("invite bonus", _, true) | ("adjustment", _, true) => {
+            Classification::with_code(CryptoTransferIn, "CARF508", format!("{kind} credit"))
+        }
+        _ if !crate::domain::is_known_ledger_type(kind) => {
+            Classification::new(Unclassified, format!("unknown ledger type {kind:?}"))
+        }
+        _ => Classification::new(
+            Unclassified,
+            format!(
+                "{kind}{} {} has no rule",
+                if subtype.is_empty() {
+                    String::new()
+                } else {
+                    format!("/{subtype}")
+                },
+                if credit { "credit" } else { "debit" }
+            ),
+        ),
+    }
+}
+
+/// True when a `CryptoTransferOut` leg is also reported as `TransferWallet`: the user labelled
+/// its destination a private wallet.
+pub fn also_transfer_wallet(e: &LedgerEntry, c: &Classification, rules: &Rules) -> bool {
+    c.element == Element::CryptoTransferOut
+        && e.kind == "withdrawal"
+        && rules.label(e) == Some(Counterparty::PrivateWallet)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,751 @@
+//! One case per row of carf.md's mapping table, on realistic ledger rows.
+
+use super::*;
+use crate::domain::{AssetCode, KrakenTime, LedgerId, RefId};
+use crate::normalize::assets::AssetTable;
+use crate::normalize::events::group;
+use rust_decimal::Decimal;
+use std::str::FromStr;
+
+/// (id, refid, time, type, subtype, asset, amount, fee)
+type Row<'a> = (
+    &'a str,
+    &'a str,
+    i64,
+    &'a str,
+    Option<&'a str>,
+    &'a str,
+    &'a str,
+    &'a str,
+);
+
+fn entries(rows: &[Row<'_>]) -> Vec<LedgerEntry> {
+    rows.iter()
+        .map(
+            |&(id, refid, t, kind, subtype, asset, amount, fee)| LedgerEntry {
+                id: LedgerId::new(id).unwrap(),
+                refid: RefId::new(refid).unwrap(),
+                time: KrakenTime::from_micros(1_700_000_000_000_000 + t * 1_000_000, 4),
+                kind: kind.into(),
+                subtype: subtype.map(Into::into),
+                aclass: "currency".into(),
+                subclass: None,
+                asset: AssetCode::new(asset).unwrap(),
+                wallet: None,
+                amount: Decimal::from_str(amount).unwrap(),
+                fee: Decimal::from_str(fee).unwrap(),
+                balance: None,
+            },
+        )
+        .collect()
+}
+
+/// Classifies every row; returns (id, element, code) per row.
+fn run(rows: &[Row<'_>], rules: &Rules) -> Vec<(String, Element, Option<&'static str>)> {
+    let es = entries(rows);
+    let ctx = group(&es, &AssetTable::default());
+    es.iter()
+        .zip(&ctx)
+        .map(|(e, c)| {
+            let k = classify(e, c, rules);
+            (e.id.to_string(), k.element, k.type_code)
+        })
+        .collect()
+}
+
+fn el(id: &str, e: Element, code: Option<&'static str>) -> (String, Element, Option<&'static str>) {
+    (id.to_owned(), e, code)
+}
+
+use Element::*;
+
+#[test]
+fn trade_against_fiat_is_crypto_fiat_in_and_out() {
+    let got = run(
+        &[
+            (
+                "L1",
+                "T1",
+                0,
+                "trade",
+                Some("tradespot"),
+                "ZEUR",
+                "-1000.0000",
+                "2.6000",
+            ),
+            (
+                "L2",
+                "T1",
+                0,
+                "trade",
+                Some("tradespot"),
+                "XXBT",
+                "0.0250000000",
+                "0",
+            ),
+            (
+                "L3",
+                "T2",
+                9,
+                "trade",
+                Some("tradespot"),
+                "XXBT",
+                "-0.0100000000",
+                "0",
+            ),
+            (
+                "L4",
+                "T2",
+                9,
+                "trade",
+                Some("tradespot"),
+                "ZUSD",
+                "450.0000",
+                "1.1700",
+            ),
+        ],
+        &Rules::default(),
+    );
+    assert_eq!(
+        got,
+        [
+            el("L1", NotReportable, None),
+            el("L2", CryptoFiatIn, None),
+            el("L3", CryptoFiatOut, None),
+            el("L4", NotReportable, None),
+        ]
+    );
+}
+
+#[test]
+fn swap_between_two_crypto_assets_is_crypto_to_crypto_out_and_in() {
+    let got = run(
+        &[
+            (
+                "L1",
+                "T1",
+                0,
+                "trade",
+                Some("tradespot"),
+                "XXBT",
+                "-0.0500000000",
+                "0.0001300000",
+            ),
+            (
+                "L2",
+                "T1",
+                0,
+                "trade",
+                Some("tradespot"),
+                "XETH",
+                "1.2000000000",
+                "0",
+            ),
+        ],
+        &Rules::default(),
+    );
+    assert_eq!(
+        got,
+        [
+            el("L1", CryptoToCryptoOut, None),
+            el("L2", CryptoToCryptoIn, None)
+        ]
+    );
+}
+
+#[test]
+fn stablecoins_are_crypto_not_fiat() {
+    let got = run(
+        &[
+            (
+                "L1",
+                "T1",
+                0,
+                "trade",
+                Some("tradespot"),
+                "XXBT",
+                "-0.0100000000",
+                "0",
+            ),
+            (
+                "L2",
+                "T1",
+                0,
+                "trade",
+                Some("tradespot"),
+                "USDT",
+                "400.00000000",
+                "0.80000000",
+            ),
+        ],
+        &Rules::default(),
+    );
+    assert_eq!(
+        got,
+        [
+            el("L1", CryptoToCryptoOut, None),
+            el("L2", CryptoToCryptoIn, None)
+        ]
+    );
+}
+
+#[test]
+fn spend_receive_purchase_and_two_wallet_fill() {
+    let got = run(
+        &[
+            (
+                "L1",
+                "Q1",
+                0,
+                "spend",
+                Some(""),
+                "ZEUR",
+                "-50.0000",
+                "0.7500",
+            ),
+            (
+                "L2",
+                "Q1",
+                0,
+                "receive",
+                Some(""),
+                "XXBT",
+                "0.0012000000",
+                "0",
+            ),
+            // One order filled from the spot and the earn wallet: two ETH legs, one refid.
+            (
+                "L3",
+                "T9",
+                5,
+                "trade",
+                Some("tradespot"),
+                "XETH",
+                "-0.4000000000",
+                "0",
+            ),
+            (
+                "L4",
+                "T9",
+                5,
+                "trade",
+                Some("tradespot"),
+                "XETH",
+                "-0.1000000000",
+                "0",
+            ),
+            (
+                "L5",
+                "T9",
+                5,
+                "trade",
+                Some("tradespot"),
+                "ZEUR",
+                "1000.0000",
+                "2.6000",
+            ),
+        ],
+        &Rules::default(),
+    );
+    assert_eq!(
+        got,
+        [
+            el("L1", NotReportable, None),
+            el("L2", CryptoFiatIn, None),
+            el("L3", CryptoFiatOut, None),
+            el("L4", CryptoFiatOut, None),
+            el("L5", NotReportable, None),
+        ]
+    );
+    let es = entries(&[
+        (
+            "L3",
+            "T9",
+            5,
+            "trade",
+            Some("tradespot"),
+            "XETH",
+            "-0.4000000000",
+            "0",
+        ),
+        (
+            "L4",
+            "T9",
+            5,
+            "trade",
+            Some("tradespot"),
+            "XETH",
+            "-0.1000000000",
+            "0",
+        ),
+        (
+            "L5",
+            "T9",
+            5,
+            "trade",
+            Some("tradespot"),
+            "ZEUR",
+            "1000.0000",
+            "2.6000",
+        ),
+    ]);
+    let ctx = group(&es, &AssetTable::default());
+    let x = ctx[0].exchange.as_ref().unwrap();
+    assert_eq!(x.sides.len(), 2);
+    assert_eq!(
+        x.sides[0].amount,
+        Decimal::from_str("-0.5").unwrap(),
+        "fills summed"
+    );
+}
+
+#[test]
+fn staking_life_cycle() {
+    let got = run(
+        &[
+            (
+                "L1",
+                "R1",
+                0,
+                "transfer",
+                Some("spottostaking"),
+                "DOT",
+                "-10.0000000000",
+                "0",
+            ),
+            (
+                "L2",
+                "R2",
+                3,
+                "transfer",
+                Some("stakingfromspot"),
+                "DOT.S",
+                "10.0000000000",
+                "0",
+            ),
+            (
+                "L3",
+                "R3",
+                86_400,
+                "staking",
+                Some(""),
+                "DOT.S",
+                "0.0350000000",
+                "0",
+            ),
+            (
+                "L4",
+                "R4",
+                99_000,
+                "transfer",
+                Some("stakingtospot"),
+                "DOT.S",
+                "-10.0350000000",
+                "0",
+            ),
+            (
+                "L5",
+                "R5",
+                99_004,
+                "transfer",
+                Some("spotfromstaking"),
+                "DOT",
+                "10.0350000000",
+                "0",
+            ),
+            (
+                "L6",
+                "R6",
+                99_100,
+                "earn",
+                Some("reward"),
+                "USDC",
+                "0.12000000",
+                "0",
+            ),
+            (
+                "L7",
+                "R7",
+                99_200,
+                "earn",
+                Some("allocation"),
+                "USDC",
+                "-100.00000000",
+                "0",
+            ),
+        ],
+        &Rules::default(),
+    );
+    assert_eq!(
+        got,
+        [
+            el("L1", Internal, None),
+            el("L2", Internal, None),
+            el("L3", CryptoTransferIn, Some("CARF502")),
+            el("L4", Internal, None),
+            el("L5", Internal, None),
+            el("L6", CryptoTransferIn, Some("CARF502")),
+            el("L7", Internal, None),
+        ]
+    );
+}
+
+#[test]
+fn airdrops_forks_deposits_withdrawals_credits() {
+    let got = run(
+        &[
+            (
+                "L1",
+                "A1",
+                0,
+                "transfer",
+                Some("airdrop"),
+                "FLR",
+                "15.0000000000",
+                "0",
+            ),
+            ("L2", "A2", 1, "transfer", None, "BCH", "1.0000000000", "0"),
+            (
+                "L3",
+                "D1",
+                2,
+                "deposit",
+                Some(""),
+                "XXBT",
+                "0.5000000000",
+                "0",
+            ),
+            (
+                "L4",
+                "W1",
+                3,
+                "withdrawal",
+                Some(""),
+                "XETH",
+                "-1.0000000000",
+                "0.0035000000",
+            ),
+            (
+                "L5",
+                "C1",
+                4,
+                "credit",
+                Some(""),
+                "XXBT",
+                "0.0001000000",
+                "0",
+            ),
+            (
+                "L6",
+                "B1",
+                5,
+                "invite bonus",
+                Some(""),
+                "USDC",
+                "10.00000000",
+                "0",
+            ),
+            ("L7", "D2", 6, "deposit", Some(""), "ZEUR", "500.0000", "0"),
+            (
+                "L8",
+                "W2",
+                7,
+                "withdrawal",
+                Some(""),
+                "ZUSD",
+                "-100.0000",
+                "0.3500",
+            ),
+            ("L9", "K1", 8, "deposit", Some(""), "KFEE", "1000.00", "0"),
+        ],
+        &Rules::default(),
+    );
+    assert_eq!(
+        got,
+        [
+            el("L1", CryptoTransferIn, Some("CARF501")),
+            el("L2", CryptoTransferIn, Some("CARF501")),
+            el("L3", CryptoTransferIn, Some("CARF509")),
+            el("L4", CryptoTransferOut, Some("CARF606")),
+            el("L5", CryptoTransferIn, Some("CARF508")),
+            el("L6", CryptoTransferIn, Some("CARF508")),
+            el("L7", NotReportable, None),
+            el("L8", NotReportable, None),
+            el("L9", NotReportable, None),
+        ]
+    );
+}
+
+#[test]
+fn kfee_paid_trade_keeps_the_fee_leg_out_of_the_report() {
+    let got = run(
+        &[
+            (
+                "L1",
+                "T1",
+                0,
+                "trade",
+                Some("tradespot"),
+                "ZEUR",
+                "-200.0000",
+                "0",
+            ),
+            (
+                "L2",
+                "T1",
+                0,
+                "trade",
+                Some("tradespot"),
+                "SOL",
+                "2.0000000000",
+                "0",
+            ),
+            (
+                "L3",
+                "T1",
+                0,
+                "trade",
+                Some("tradespot"),
+                "KFEE",
+                "0.00",
+                "52.00",
+            ),
+        ],
+        &Rules::default(),
+    );
+    assert_eq!(
+        got,
+        [
+            el("L1", NotReportable, None),
+            el("L2", CryptoFiatIn, None),
+            el("L3", NotReportable, None),
+        ]
+    );
+}
+
+#[test]
+fn dust_sweep_with_two_refids_is_paired_by_subtype_and_time() {
+    let got = run(
+        &[
+            (
+                "L1",
+                "S1",
+                0,
+                "adjustment",
+                Some("dustsweeping"),
+                "ADA",
+                "-0.4000000000",
+                "0",
+            ),
+            (
+                "L2",
+                "S2",
+                600,
+                "adjustment",
+                Some("dustsweeping"),
+                "ZEUR",
+                "0.1500",
+                "0",
+            ),
+            (
+                "L3",
+                "S3",
+                900,
+                "adjustment",
+                Some("delistingconversion"),
+                "OLDCOIN",
+                "-12.0000000000",
+                "0",
+            ),
+            (
+                "L4",
+                "S4",
+                90_000,
+                "adjustment",
+                Some("delistingconversion"),
+                "XXBT",
+                "0.0000100000",
+                "0",
+            ),
+        ],
+        &Rules::default(),
+    );
+    assert_eq!(
+        got,
+        [
+            el("L1", CryptoFiatOut, None),
+            el("L2", NotReportable, None),
+            el("L3", CryptoToCryptoOut, None),
+            el("L4", CryptoToCryptoIn, None),
+        ]
+    );
+    let es = entries(&[
+        (
+            "L1",
+            "S1",
+            0,
+            "adjustment",
+            Some("dustsweeping"),
+            "ADA",
+            "-0.4000000000",
+            "0",
+        ),
+        (
+            "L2",
+            "S2",
+            600,
+            "adjustment",
+            Some("dustsweeping"),
+            "ZEUR",
+            "0.1500",
+            "0",
+        ),
+    ]);
+    let ctx = group(&es, &AssetTable::default());
+    assert_eq!(ctx[0].event_id, "pair:S1+S2");
+    assert_eq!(ctx[1].event_id, "pair:S1+S2");
+}
+
+#[test]
+fn unknown_and_unsupported_types_are_unclassified() {
+    let got = run(
+        &[
+            (
+                "L1",
+                "X1",
+                0,
+                "voucher",
+                Some(""),
+                "XXBT",
+                "0.0100000000",
+                "0",
+            ),
+            (
+                "L2",
+                "X2",
+                1,
+                "margin",
+                Some(""),
+                "XXBT",
+                "-0.0100000000",
+                "0",
+            ),
+            (
+                "L3",
+                "X3",
+                2,
+                "nftrebate",
+                Some(""),
+                "XETH",
+                "0.0100000000",
+                "0",
+            ),
+            (
+                "L4",
+                "Unknown",
+                3,
+                "trade",
+                Some("tradespot"),
+                "XETH",
+                "0.0100000000",
+                "0",
+            ),
+        ],
+        &Rules::default(),
+    );
+    assert_eq!(
+        got,
+        [
+            el("L1", Unclassified, None),
+            el("L2", Unclassified, None),
+            el("L3", Unclassified, None),
+            el("L4", Unclassified, None),
+        ]
+    );
+}
+
+#[test]
+fn config_rules_and_labels_override_the_defaults() {
+    let rules: Rules = toml::from_str(
+        r#"
+        [[rules]]
+        type = "voucher"
+        element = "CryptoTransferIn"
+        code = "CARF508"
+
+        [labels]
+        D1 = "exchange"
+        L4 = "private_wallet"
+        W9 = "exchange"
+        "#,
+    )
+    .unwrap();
+    rules.validate().unwrap();
+    let rows: &[Row<'_>] = &[
+        (
+            "L1",
+            "X1",
+            0,
+            "voucher",
+            Some(""),
+            "XXBT",
+            "0.0100000000",
+            "0",
+        ),
+        (
+            "L3",
+            "D1",
+            2,
+            "deposit",
+            Some(""),
+            "XXBT",
+            "0.5000000000",
+            "0",
+        ),
+        (
+            "L4",
+            "W1",
+            3,
+            "withdrawal",
+            Some(""),
+            "XETH",
+            "-1.0000000000",
+            "0.0035000000",
+        ),
+        (
+            "L5",
+            "W9",
+            4,
+            "withdrawal",
+            Some(""),
+            "XETH",
+            "-1.0000000000",
+            "0.0035000000",
+        ),
+    ];
+    assert_eq!(
+        run(rows, &rules),
+        [
+            el("L1", CryptoTransferIn, Some("CARF508")),
+            el("L3", CryptoTransferIn, Some("CARF505")),
+            el("L4", CryptoTransferOut, Some("CARF606")),
+            el("L5", CryptoTransferOut, Some("CARF601")),
+        ]
+    );
+    let es = entries(rows);
+    let ctx = group(&es, &AssetTable::default());
+    let c = classify(&es[2], &ctx[2], &rules);
+    assert!(also_transfer_wallet(&es[2], &c, &rules));
+    assert!(!also_transfer_wallet(
+        &es[3],
+        &classify(&es[3], &ctx[3], &rules),
+        &rules
+    ));
+
+    let bad: Rules =
+        toml::from_str("[[rules]]\ntype = \"x\"\nelement = \"CryptoTransferIn\"\n").unwrap();
+    assert_eq!(
+        bad.validate().unwrap_err().to_string(),
+        "classification rule 1 (type \"x\"): CryptoTransferIn needs a code (CARF5xx / CARF6xx)"
+    );
+}

@@ -1,0 +1,4 @@
+//! Asset codes and the grouping of ledger legs into events.
+
+pub mod assets;
+pub mod events;
