@@ -147,10 +147,14 @@ async fn the_nonce_is_persisted_so_a_second_run_never_reuses_one() {
 async fn a_run_right_after_another_respects_the_counter_kraken_remembers() {
     // 20 max, 20 per second: the first run ends with a full counter; a second run that forgot
     // it would burst straight into EAPI:Rate limit exceeded.
-    let tier = kraken_tax::domain::RateTier { max: 20.0, decay_per_sec: 20.0 };
+    let tier = kraken_tax::domain::RateTier {
+        max: 20.0,
+        decay_per_sec: 20.0,
+    };
     let env = Env::with_tier(generate(&GeneratorConfig::new(10, 900)), tier).await;
     let all = &env.dataset.ledger;
-    env.emu.set_visible_until(Some(all[all.len() - 200].time.micros()));
+    env.emu
+        .set_visible_until(Some(all[all.len() - 200].time.micros()));
     env.sync(None).await.unwrap();
     env.emu.set_visible_until(None);
     env.sync(None).await.unwrap();
