@@ -5,11 +5,13 @@
 //! (authentication, nonces, the rate counter, paging), plus hooks to inject faults and
 //! entries that arrive mid-sync. Used by `demo`, the tests and the benchmarks.
 
+mod faults;
 mod generator;
 mod rules;
 mod server;
 mod wire;
 
+pub use faults::{FaultKind, FaultPlan};
 pub use generator::{Dataset, GeneratorConfig, generate};
 pub use server::{CallStats, EmulatorConfig, EmulatorHandle, Fault};
 pub use wire::{ledger_entry_json, trade_json};

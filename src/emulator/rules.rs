@@ -194,6 +194,62 @@ pub(crate) fn parse_params(body: &[u8], json: bool) -> Vec<(String, String)> {
     }
 }
 
+/// The time in `EService:Throttled:<time>`: one second after `now_unix` (seconds since the
+/// epoch), rounded up to whole seconds.
+pub(crate) fn throttled_until(now_unix: f64) -> u64 {
+    (now_unix + 1.0).ceil().max(0.0) as u64
+}
+
+/// The new visibility limit after revealing about `n` more entries of `a` and `b` together
+/// (both sorted oldest first), or `None` when nothing is hidden. Entries with the same time
+/// are revealed together: at most `n` entries, unless the first hidden time alone has more.
+pub(crate) fn reveal_more<A: Timed, B: Timed>(
+    a: &[A],
+    b: &[B],
+    visible_until: i64,
+    n: usize,
+) -> Option<i64> {
+    let a = &a[a.partition_point(|e| e.micros() <= visible_until)..];
+    let b = &b[b.partition_point(|e| e.micros() <= visible_until)..];
+    // Hidden times, oldest first, merged; only the first n + 1 are needed.
+    let mut times = Vec::with_capacity(n + 1);
+    let (mut i, mut j) = (0, 0);
+    while times.len() <= n && (i < a.len() || j < b.len()) {
+        let take_a = j >= b.len() || (i < a.len() && a[i].micros() <= b[j].micros());
+        if take_a {
+            times.push(a[i].micros());
+            i += 1;
+        } else {
+            times.push(b[j].micros());
+            j += 1;
+        }
+    }
+    let first = *times.first()?;
+    if times.len() <= n {
+        return times.last().copied();
+    }
+    // times[n] stays hidden: reveal up to the newest time before it.
+    let next = times[n];
+    Some(
+        times[..n]
+            .iter()
+            .rev()
+            .find(|&&t| t < next)
+            .copied()
+            .unwrap_or(first),
+    )
+}
+
+/// The first half of `text` (at a character boundary): never the whole text, so a JSON
+/// object cut this way is never valid JSON.
+pub(crate) fn truncate_body(text: &str) -> &str {
+    let mut cut = text.len() / 2;
+    while !text.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    &text[..cut]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -411,5 +467,41 @@ mod tests {
         // A clock going backwards does not decay.
         assert!(c.admit(500.0, 2.0, &tier));
         assert_eq!(c.level(), 4.0);
+    }
+
+    #[test]
+    fn throttled_time_is_one_second_later_rounded_up() {
+        assert_eq!(throttled_until(100.0), 101);
+        assert_eq!(throttled_until(100.3), 102);
+        assert_eq!(throttled_until(1_700_000_000.999), 1_700_000_002);
+    }
+
+    #[test]
+    fn reveal_more_merges_ledger_and_trades_and_keeps_ties_together() {
+        let a = vec![E(10, "A"), E(20, "B"), E(20, "C"), E(40, "D"), E(60, "E")];
+        let b = vec![E(15, "t1"), E(20, "t2"), E(50, "t3")];
+        // Hidden after 10: 15, 20, 20, 20, 40, 50, 60.
+        assert_eq!(reveal_more(&a, &b, 10, 1), Some(15));
+        // The second entry is at 20, shared by three: not split, so only 15.
+        assert_eq!(reveal_more(&a, &b, 10, 2), Some(15));
+        assert_eq!(reveal_more(&a, &b, 10, 4), Some(20));
+        assert_eq!(reveal_more(&a, &b, 10, 5), Some(40));
+        assert_eq!(reveal_more(&a, &b, 10, 60), Some(60));
+        // A first group larger than n is revealed whole.
+        assert_eq!(reveal_more(&a, &b, 15, 1), Some(20));
+        assert_eq!(reveal_more(&a, &b, 60, 5), None);
+        assert_eq!(reveal_more(&a, &[] as &[E], 40, 5), Some(60));
+    }
+
+    #[test]
+    fn truncated_body_is_never_valid_json() {
+        for text in [r#"{"error":[],"result":{}}"#, "{}", r#"{"a":"ééé"}"#] {
+            let cut = truncate_body(text);
+            assert!(cut.len() < text.len() && text.starts_with(cut));
+            assert!(
+                serde_json::from_str::<serde_json::Value>(cut).is_err(),
+                "{cut}"
+            );
+        }
     }
 }
