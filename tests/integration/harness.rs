@@ -86,15 +86,18 @@ impl Env {
 
     /// A client with the database's key state, as the `sync` command builds it.
     pub fn client(&self) -> KrakenClient {
+        self.client_with_timeout(Duration::from_secs(60))
+    }
+
+    /// A client whose requests time out after `timeout`.
+    pub fn client_with_timeout(&self, timeout: Duration) -> KrakenClient {
         Store::open(&self.db).unwrap();
         let creds = Credentials::new(KEY, SECRET, "test").unwrap();
         let key_state = KeyStateDb::open(&self.db, &creds.fingerprint()).unwrap();
-        KrakenClient::new(
-            ClientConfig::new(parse_api_url(&self.emu.url()).unwrap(), self.tier),
-            creds,
-            Box::new(StoreKeyState(key_state)),
-        )
-        .unwrap()
+        let mut config = ClientConfig::new(parse_api_url(&self.emu.url()).unwrap(), self.tier);
+        config.request_timeout = timeout;
+        config.connect_timeout = timeout;
+        KrakenClient::new(config, creds, Box::new(StoreKeyState(key_state))).unwrap()
     }
 
     /// One sync run in-process, optionally stopped after `stop_after_pages` pages.

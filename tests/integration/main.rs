@@ -4,5 +4,6 @@
 mod harness;
 
 mod cli;
+mod faults;
 mod robustness;
 mod sync;
