@@ -38,6 +38,25 @@ pub enum Command {
     Demo(DemoArgs),
     /// Serve a generated account with the built-in Kraken emulator on loopback (tests, benchmarks).
     Emulator(EmulatorArgs),
+    /// Check the stored history for gaps: balance chains, trade legs, Kraken's balances.
+    Verify(VerifyArgs),
+}
+
+/// Options of `verify`.
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// Print the report as JSON (for scripts).
+    #[arg(long)]
+    pub json: bool,
+    /// Do not ask Kraken for the current balances, even when credentials are available.
+    #[arg(long)]
+    pub offline: bool,
+    /// Key file for the balance comparison (needs the Query Funds permission); mode 0600.
+    #[arg(long, env = "KRAKEN_KEY_FILE", value_name = "PATH")]
+    pub key_file: Option<PathBuf>,
+    /// Kraken API base URL (plain http only for loopback addresses).
+    #[arg(long, env = "KRAKEN_API_URL", value_name = "URL")]
+    pub api_url: Option<String>,
 }
 
 /// Options of `sync`.

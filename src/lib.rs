@@ -23,3 +23,4 @@ pub mod normalize;
 pub mod secret;
 pub mod store;
 pub mod sync;
+pub mod verify;

@@ -5,6 +5,7 @@ mod demo;
 mod emulator;
 mod status;
 mod sync;
+mod verify;
 
 use crate::cli::{Cli, Command};
 use crate::config::{self, FileConfig};
@@ -95,5 +96,6 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Status => status::run(&resolve_ctx(file)?),
         Command::Demo(args) => demo::run(args, cli.quiet).await,
         Command::Emulator(args) => emulator::run(args).await,
+        Command::Verify(args) => verify::run(&resolve_ctx(file)?, args).await,
     }
 }

@@ -68,6 +68,7 @@ pub(super) fn render(store: &Store, account: &str) -> anyhow::Result<String> {
             "  warning: {conflicts} conflicting versions of stored entries were kept aside"
         )?;
     }
+    let verify_lines = super::verify::status_lines(store, account)?;
     match store.last_run(account)? {
         None => writeln!(out, "  last sync: none")?,
         Some(r) => {
@@ -91,5 +92,6 @@ pub(super) fn render(store: &Store, account: &str) -> anyhow::Result<String> {
             )?;
         }
     }
+    out.push_str(&verify_lines);
     Ok(out)
 }

@@ -205,6 +205,9 @@ pub(super) async fn sync_into(
     store
         .finish_run(run_id, outcome, detail.as_deref(), &totals)
         .map_err(Failure::bad)?;
+    if failure.is_none() {
+        super::verify::after_sync(&store, account, run_id);
+    }
     drop(lock);
     match failure {
         None => Ok(report),

@@ -13,6 +13,10 @@ pub(crate) const MIGRATIONS: &[(&str, &str)] = &[
         "0002_run_details",
         include_str!("../../schemas/sqlite/0002_run_details.sql"),
     ),
+    (
+        "0003_verify_results",
+        include_str!("../../schemas/sqlite/0003_verify_results.sql"),
+    ),
 ];
 
 /// Applies the migrations the database lacks, each in its own transaction.

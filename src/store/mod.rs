@@ -7,12 +7,14 @@ mod migrate;
 mod raw;
 mod runs;
 mod state;
+mod verify;
 
 pub use keys::KeyStateDb;
 pub use lock::{LockError, RunLock, lock_path};
 pub use raw::{LedgerGrouping, PageOutcome, Source, StreamSummary};
 pub use runs::{RunOutcome, RunRecord, RunTotals};
 pub use state::PageRows;
+pub use verify::{VerifyRecord, VerifyTrigger};
 
 use rusqlite::Connection;
 use std::path::{Path, PathBuf};

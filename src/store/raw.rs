@@ -239,12 +239,14 @@ pub(super) fn insert_trade_rows(
     Ok(out)
 }
 
-const LEDGER_COLUMNS: &str = "ledger_id, refid, time_text, type, subtype, aclass, subclass, asset,
+pub(super) const LEDGER_COLUMNS: &str =
+    "ledger_id, refid, time_text, type, subtype, aclass, subclass, asset,
     wallet, amount, fee, balance";
 const LEDGER_SELECT_BY_ID: &str = "SELECT ledger_id, refid, time_text, type, subtype, aclass,
     subclass, asset, wallet, amount, fee, balance FROM ledger_entries
     WHERE account = ?1 AND ledger_id = ?2";
-const TRADE_COLUMNS: &str = "trade_id, ordertxid, postxid, pair, time_text, type, ordertype,
+pub(super) const TRADE_COLUMNS: &str =
+    "trade_id, ordertxid, postxid, pair, time_text, type, ordertype,
     price, cost, fee, vol, margin, leverage, misc, ledgers, kraken_trade_id, maker, posstatus,
     cprice, ccost, cfee, cvol, cmargin, net, closing_trades";
 const TRADE_SELECT_BY_ID: &str = "SELECT trade_id, ordertxid, postxid, pair, time_text, type,
@@ -271,7 +273,7 @@ fn ids<T>(
 }
 
 /// Reads a ledger row; the outer result is SQLite's, the inner one a damaged value.
-fn ledger_from_row(r: &Row<'_>) -> rusqlite::Result<Result<LedgerEntry, String>> {
+pub(super) fn ledger_from_row(r: &Row<'_>) -> rusqlite::Result<Result<LedgerEntry, String>> {
     let id: String = r.get(0)?;
     let refid: String = r.get(1)?;
     let time: String = r.get(2)?;
@@ -299,7 +301,7 @@ fn ledger_from_row(r: &Row<'_>) -> rusqlite::Result<Result<LedgerEntry, String>>
     })())
 }
 
-fn trade_from_row(r: &Row<'_>) -> rusqlite::Result<Result<Trade, String>> {
+pub(super) fn trade_from_row(r: &Row<'_>) -> rusqlite::Result<Result<Trade, String>> {
     let id: String = r.get(0)?;
     let time: String = r.get(4)?;
     let side: String = r.get(5)?;
