@@ -34,6 +34,8 @@ pub enum Command {
     Sync(SyncArgs),
     /// Show what the database holds, per account and stream, and the last sync.
     Status,
+    /// Recompute events and classifications from the stored raw history (after changing rules).
+    Rebuild,
     /// Run the whole job against the built-in Kraken emulator: no key, no network.
     Demo(DemoArgs),
     /// Serve a generated account with the built-in Kraken emulator on loopback (tests, benchmarks).

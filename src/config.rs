@@ -18,6 +18,9 @@ pub struct FileConfig {
     /// `[sync]` settings.
     #[serde(default)]
     pub sync: SyncFileConfig,
+    /// `[classify]` rules and labels.
+    #[serde(default)]
+    pub classify: crate::classify::Rules,
 }
 
 /// The `[sync]` table.
@@ -180,5 +183,15 @@ mod tests {
         );
         assert!(!err.to_string().contains("abc"));
         assert!(parse("bogus = 1\n", Path::new("c.toml")).is_err());
+        let c = parse(
+            "[[classify.rules]]\ntype = \"voucher\"\nelement = \"CryptoTransferIn\"\ncode = \"CARF508\"\n[classify.labels]\nQ123 = \"private_wallet\"\n",
+            Path::new("c.toml"),
+        )
+        .unwrap();
+        assert_eq!(c.classify.rules.len(), 1);
+        assert_eq!(
+            c.classify.labels["Q123"],
+            crate::classify::Counterparty::PrivateWallet
+        );
     }
 }

@@ -9,6 +9,8 @@ use std::collections::BTreeMap;
 /// Bumped whenever the classifier's output can change, so derived tables are rebuilt.
 pub const CLASSIFIER_VERSION: i64 = 1;
 
+pub mod build;
+
 /// Subtypes of moves between the user's own wallets.
 const INTERNAL_SUBTYPES: &[&str] = &[
     "spottostaking",

@@ -749,3 +749,78 @@ fn config_rules_and_labels_override_the_defaults() {
         "classification rule 1 (type \"x\"): CryptoTransferIn needs a code (CARF5xx / CARF6xx)"
     );
 }
+
+#[test]
+fn every_generated_leg_is_classified_exactly_once_and_sensibly() {
+    use crate::emulator::{GeneratorConfig, generate};
+    use std::collections::HashMap;
+    for seed in [1, 2, 3] {
+        let data = generate(&GeneratorConfig::new(seed, 3000));
+        let legs = build::derive(&data.ledger, &AssetTable::default(), &Rules::default());
+        assert_eq!(legs.len(), data.ledger.len());
+        let mut ids: Vec<&str> = legs.iter().map(|l| l.ledger_id.as_str()).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        assert_eq!(ids.len(), data.ledger.len(), "one leg per ledger entry");
+        let by_id: HashMap<&str, &crate::store::DerivedLeg> =
+            legs.iter().map(|l| (l.ledger_id.as_str(), l)).collect();
+        for e in &data.ledger {
+            let l = by_id[e.id.as_str()];
+            match (e.kind.as_str(), l.is_fiat, l.asset.as_str()) {
+                (_, _, "KFEE") | (_, true, _) => assert_eq!(l.element, NotReportable, "{e:?}"),
+                ("voucher", ..) => assert_eq!(l.element, Unclassified),
+                ("trade" | "spend" | "receive", false, _) => {
+                    let counter_fiat = matches!(l.counter_asset.as_deref(), Some("EUR" | "USD"));
+                    let want = match (e.amount.is_sign_positive(), counter_fiat) {
+                        (true, true) => CryptoFiatIn,
+                        (false, true) => CryptoFiatOut,
+                        (true, false) => CryptoToCryptoIn,
+                        (false, false) => CryptoToCryptoOut,
+                    };
+                    assert_eq!(l.element, want, "{e:?}");
+                }
+                ("staking", ..) | ("earn", ..) if e.subtype.as_deref() == Some("reward") || e.kind == "staking" => {
+                    assert_eq!((l.element, l.type_code.as_deref()), (CryptoTransferIn, Some("CARF502")), "{e:?}")
+                }
+                ("transfer", ..) => assert_eq!(l.element, Internal, "{e:?}"),
+                ("deposit", ..) => assert_eq!((l.element, l.type_code.as_deref()), (CryptoTransferIn, Some("CARF509"))),
+                ("withdrawal", ..) => assert_eq!((l.element, l.type_code.as_deref()), (CryptoTransferOut, Some("CARF606"))),
+                other => panic!("generated type not covered by this test: {other:?}"),
+            }
+        }
+    }
+}
+
+#[test]
+fn rebuild_writes_one_row_per_raw_leg_and_only_when_stale() {
+    use crate::domain::RawRecord;
+    use crate::emulator::{GeneratorConfig, generate};
+    use crate::store::{Source, Store};
+    let data = generate(&GeneratorConfig::new(4, 500));
+    let mut store = Store::open_in_memory().unwrap();
+    let rows: Vec<RawRecord<LedgerEntry>> = data
+        .ledger
+        .iter()
+        .map(|e| RawRecord { item: e.clone(), raw: "{}".into() })
+        .collect();
+    store.insert_ledger_entries("a", &rows[..400], Source::Api).unwrap();
+    let rules = Rules::default();
+    let t = AssetTable::default();
+    let first = build::ensure_fresh(&mut store, "a", &t, &rules).unwrap().expect("built");
+    assert_eq!(first.legs, 400);
+    assert_eq!(build::ensure_fresh(&mut store, "a", &t, &rules).unwrap(), None, "fresh");
+    store.insert_ledger_entries("a", &rows[400..], Source::Api).unwrap();
+    let second = build::ensure_fresh(&mut store, "a", &t, &rules).unwrap().expect("new raw rows");
+    assert_eq!(second.legs as usize, rows.len());
+    assert_eq!(store.derived_legs("a").unwrap().len(), rows.len());
+    let mut voucher = Rules::default();
+    voucher.rules.push(Rule {
+        kind: "voucher".into(),
+        subtype: None,
+        asset: None,
+        element: "CryptoTransferIn".into(),
+        code: Some("CARF508".into()),
+    });
+    let third = build::ensure_fresh(&mut store, "a", &t, &voucher).unwrap().expect("rules changed");
+    assert_eq!(third.by_element.get(&Unclassified), None);
+}

@@ -3,6 +3,7 @@
 
 mod demo;
 mod emulator;
+mod rebuild;
 mod status;
 mod sync;
 mod verify;
@@ -94,6 +95,7 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
     match &cli.command {
         Command::Sync(args) => sync::run(&resolve_ctx(file)?, args).await,
         Command::Status => status::run(&resolve_ctx(file)?),
+        Command::Rebuild => rebuild::run(&resolve_ctx(file)?),
         Command::Demo(args) => demo::run(args, cli.quiet).await,
         Command::Emulator(args) => emulator::run(args).await,
         Command::Verify(args) => verify::run(&resolve_ctx(file)?, args).await,

@@ -17,6 +17,10 @@ pub(crate) const MIGRATIONS: &[(&str, &str)] = &[
         "0003_verify_results",
         include_str!("../../schemas/sqlite/0003_verify_results.sql"),
     ),
+    (
+        "0005_derived_legs",
+        include_str!("../../schemas/sqlite/0005_derived_legs.sql"),
+    ),
 ];
 
 /// Applies the migrations the database lacks, each in its own transaction.

@@ -1,6 +1,7 @@
 //! The only code that touches SQLite: opening (pragmas, migrations), raw rows, sync state,
 //! run records and per-key client state.
 
+mod derived;
 mod keys;
 mod lock;
 mod migrate;
@@ -9,6 +10,7 @@ mod runs;
 mod state;
 mod verify;
 
+pub use derived::{DerivedLeg, DerivedStamp};
 pub use keys::KeyStateDb;
 pub use lock::{LockError, RunLock, lock_path};
 pub use raw::{LedgerGrouping, PageOutcome, Source, StreamSummary};

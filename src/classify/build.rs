@@ -1,0 +1,118 @@
+//! Building the derived legs table from the raw ledger, and keeping it fresh.
+
+use super::{CLASSIFIER_VERSION, Rules, also_transfer_wallet, classify};
+use crate::domain::{Element, LedgerEntry};
+use crate::normalize::assets::AssetTable;
+use crate::normalize::events::group;
+use crate::store::{DerivedLeg, DerivedStamp, Store, StoreError};
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+
+/// A short, stable hash of the user's rules, so a change of rules triggers a rebuild.
+pub fn rules_hash(rules: &Rules) -> String {
+    let digest = Sha256::digest(format!("{rules:?}").as_bytes());
+    digest[..8].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Classifies every entry of an account (any order); one derived leg per entry, same order.
+pub fn derive(entries: &[LedgerEntry], assets: &AssetTable, rules: &Rules) -> Vec<DerivedLeg> {
+    let contexts = group(entries, assets);
+    entries
+        .iter()
+        .zip(contexts)
+        .map(|(e, ctx)| {
+            let c = classify(e, &ctx, rules);
+            let counter = ctx
+                .exchange
+                .as_ref()
+                .and_then(|x| x.counter_of(&ctx.asset.code, e.amount))
+                .map(|s| (s.asset.clone(), s.amount.to_string()));
+            DerivedLeg {
+                ledger_id: e.id.to_string(),
+                event_id: ctx.event_id.clone(),
+                time_us: e.time.micros(),
+                transfer_wallet: also_transfer_wallet(e, &c, rules),
+                asset: ctx.asset.code.clone(),
+                asset_known: ctx.asset.known,
+                is_fiat: ctx.asset.is_fiat,
+                element: c.element,
+                type_code: c.type_code.map(str::to_owned),
+                note: c.note,
+                counter_asset: counter.as_ref().map(|c| c.0.clone()),
+                counter_amount: counter.map(|c| c.1),
+            }
+        })
+        .collect()
+}
+
+/// What a rebuild found worth telling the user.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BuildReport {
+    /// Legs classified.
+    pub legs: u64,
+    /// Legs per element.
+    pub by_element: BTreeMap<Element, u64>,
+    /// Unclassified legs: reason → (count, an example ledger id).
+    pub unclassified: BTreeMap<String, (u64, String)>,
+    /// Asset codes that were not recognised and passed through: code → count.
+    pub unknown_assets: BTreeMap<String, u64>,
+}
+
+/// Rebuilds the derived legs of `account` from its raw ledger.
+pub fn rebuild(
+    store: &mut Store,
+    account: &str,
+    assets: &AssetTable,
+    rules: &Rules,
+) -> Result<BuildReport, StoreError> {
+    let entries = store.ledger_entries(account)?;
+    let legs = derive(&entries, assets, rules);
+    let stamp = DerivedStamp {
+        classifier_version: CLASSIFIER_VERSION,
+        rules_hash: rules_hash(rules),
+        raw_rows: entries.len() as u64,
+    };
+    store.replace_derived_legs(account, &legs, &stamp)?;
+    Ok(report_of(&legs))
+}
+
+/// Rebuilds only when the classifier, the rules or the raw rows changed since the last build.
+/// Returns the report when it rebuilt.
+pub fn ensure_fresh(
+    store: &mut Store,
+    account: &str,
+    assets: &AssetTable,
+    rules: &Rules,
+) -> Result<Option<BuildReport>, StoreError> {
+    let current = DerivedStamp {
+        classifier_version: CLASSIFIER_VERSION,
+        rules_hash: rules_hash(rules),
+        raw_rows: store.raw_ledger_count(account)?,
+    };
+    if store.derived_stamp(account)?.as_ref() == Some(&current) {
+        return Ok(None);
+    }
+    rebuild(store, account, assets, rules).map(Some)
+}
+
+/// Summarizes derived legs.
+pub fn report_of(legs: &[DerivedLeg]) -> BuildReport {
+    let mut r = BuildReport {
+        legs: legs.len() as u64,
+        ..BuildReport::default()
+    };
+    for l in legs {
+        *r.by_element.entry(l.element).or_default() += 1;
+        if l.element == Element::Unclassified {
+            let slot = r
+                .unclassified
+                .entry(l.note.clone())
+                .or_insert((0, l.ledger_id.clone()));
+            slot.0 += 1;
+        }
+        if !l.asset_known {
+            *r.unknown_assets.entry(l.asset.clone()).or_default() += 1;
+        }
+    }
+    r
+}

@@ -1,0 +1,46 @@
+//! `kraken-tax rebuild`: recompute the derived tables (events, classification) from the raw
+//! rows, e.g. after changing classification rules.
+
+use super::{Context, Failure};
+use crate::classify::build::{BuildReport, rebuild};
+use crate::normalize::assets::AssetTable;
+use crate::store::Store;
+use anyhow::Context as _;
+
+pub(super) fn run(ctx: &Context) -> Result<(), Failure> {
+    let rules = &ctx.file.classify;
+    rules.validate().map_err(Failure::usage)?;
+    let mut store = Store::open(&ctx.db)
+        .with_context(|| format!("opening {}", ctx.db.display()))
+        .map_err(Failure::bad)?;
+    let report = rebuild(&mut store, &ctx.account, &AssetTable::default(), rules)
+        .map_err(Failure::bad)?;
+    warn_about(&report);
+    if !ctx.quiet {
+        let parts: Vec<String> = report
+            .by_element
+            .iter()
+            .map(|(e, n)| format!("{e} {n}"))
+            .collect();
+        println!(
+            "classified {} legs of account {:?}: {}",
+            report.legs,
+            ctx.account,
+            parts.join(", ")
+        );
+    }
+    Ok(())
+}
+
+/// Warnings for unclassified legs and unrecognised assets, with counts and an example.
+pub(super) fn warn_about(report: &BuildReport) {
+    for (reason, (n, example)) in &report.unclassified {
+        tracing::warn!(
+            "{n} unclassified leg{} ({reason}; e.g. {example}): add a [[classify.rules]] entry to the config to map them",
+            if *n == 1 { "" } else { "s" }
+        );
+    }
+    for (code, n) in &report.unknown_assets {
+        tracing::warn!("asset code {code:?} is not recognised ({n} legs); it is reported unchanged");
+    }
+}
