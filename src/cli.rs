@@ -42,6 +42,20 @@ pub enum Command {
     Emulator(EmulatorArgs),
     /// Check the stored history for gaps: balance chains, trade legs, Kraken's balances.
     Verify(VerifyArgs),
+    /// Price tables for valuation (offline sources).
+    #[command(subcommand)]
+    Prices(PricesCommand),
+}
+
+/// `prices` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum PricesCommand {
+    /// Import Kraken's downloadable OHLCVT files (e.g. XBTEUR_1440.csv) as a price source.
+    Import {
+        /// The files; each name gives the pair and the interval in minutes.
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+    },
 }
 
 /// Options of `verify`.

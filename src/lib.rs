@@ -20,6 +20,7 @@ pub mod domain;
 pub mod emulator;
 pub mod kraken;
 pub mod normalize;
+pub mod pricing;
 pub mod secret;
 pub mod store;
 pub mod sync;

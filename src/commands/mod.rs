@@ -3,6 +3,7 @@
 
 mod demo;
 mod emulator;
+mod prices;
 mod rebuild;
 mod status;
 mod sync;
@@ -99,5 +100,6 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Demo(args) => demo::run(args, cli.quiet).await,
         Command::Emulator(args) => emulator::run(args).await,
         Command::Verify(args) => verify::run(&resolve_ctx(file)?, args).await,
+        Command::Prices(cmd) => prices::run(&resolve_ctx(file)?, cmd),
     }
 }

@@ -95,6 +95,12 @@ impl Dataset {
 
 /// Generates the account described by `cfg`.
 pub fn generate(cfg: &GeneratorConfig) -> Dataset {
+    generate_with_prices(cfg).0
+}
+
+/// Generates the account described by `cfg`, and the generator's EUR prices at each event
+/// (what the emulator's public market data is synthesized from).
+pub fn generate_with_prices(cfg: &GeneratorConfig) -> (Dataset, super::public::PricePath) {
     let mut g = Gen::new(cfg.seed);
     while g.n_entries < cfg.entries {
         g.step();
@@ -248,6 +254,8 @@ struct Gen {
     n_entries: usize,
     next_trade_id: i64,
     deposits: usize,
+    /// EUR prices when each event happened (same order as `events`); drawn from no RNG.
+    snapshots: Vec<Vec<Decimal>>,
 }
 
 impl Gen {
@@ -264,6 +272,7 @@ impl Gen {
             n_entries: 0,
             next_trade_id: 10_000_000,
             deposits: 0,
+            snapshots: Vec::new(),
         }
     }
 
@@ -331,6 +340,7 @@ impl Gen {
         }
         self.n_entries += ev.entries.len();
         self.events.push(ev);
+        self.snapshots.push(self.prices.iter().map(|p| p.2).collect());
     }
 
     /// Prices drift a little between events, pulled back when far from where they started.
@@ -681,6 +691,8 @@ impl Gen {
         }
         let at = self.rng.random_range(0..=self.events.len());
         self.n_entries += k;
+        let snapshot = self.prices.iter().map(|p| p.2).collect();
+        self.snapshots.insert(at, snapshot);
         self.events.insert(
             at,
             Event {
@@ -690,7 +702,7 @@ impl Gen {
         );
     }
 
-    fn finish(mut self, cfg: &GeneratorConfig) -> Dataset {
+    fn finish(mut self, cfg: &GeneratorConfig) -> (Dataset, super::public::PricePath) {
         let times = self.event_times(cfg);
         let cutoff = Utc
             .with_ymd_and_hms(2024, 6, 1, 0, 0, 0)
@@ -770,7 +782,11 @@ impl Gen {
             *b += e.amount - e.fee;
             e.balance = Some(rescaled(*b, s));
         }
-        Dataset { ledger, trades }
+        let prices = super::public::PricePath {
+            assets: PRICES.iter().map(|p| p.0.to_owned()).collect(),
+            points: times.into_iter().zip(self.snapshots).collect(),
+        };
+        (Dataset { ledger, trades }, prices)
     }
 
     /// One time per event, increasing, spread over [start, end] with uneven gaps.

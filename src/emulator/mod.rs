@@ -7,11 +7,13 @@
 
 mod faults;
 mod generator;
+pub mod public;
 mod rules;
 mod server;
 mod wire;
 
 pub use faults::{FaultKind, FaultPlan};
-pub use generator::{Dataset, GeneratorConfig, generate};
+pub use generator::{Dataset, GeneratorConfig, generate, generate_with_prices};
+pub use public::{PricePath, PublicMarket};
 pub use server::{CallStats, EmulatorConfig, EmulatorHandle, Fault};
 pub use wire::{ledger_entry_json, trade_json};

@@ -178,6 +178,7 @@ pub struct EmulatorHandle {
     addr: SocketAddr,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<()>,
+    public: Arc<super::public::PublicMarket>,
 }
 
 impl std::fmt::Debug for EmulatorHandle {
@@ -221,12 +222,14 @@ impl EmulatorHandle {
         dataset
             .trades
             .sort_by(|a, b| (a.micros(), a.id_str()).cmp(&(b.micros(), b.id_str())));
+        let public = Arc::new(super::public::PublicMarket::default());
         let shared = Arc::new(Shared::new(dataset, cfg, secret));
         let listener = TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
         let app = Router::new()
             .route("/0/private/{method}", post(private))
             .with_state(Arc::clone(&shared))
+            .merge(super::public::router(Arc::clone(&public)))
             .into_make_service_with_connect_info::<Conn>();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(async move {
@@ -242,12 +245,18 @@ impl EmulatorHandle {
             addr,
             stop: Some(tx),
             task,
+            public,
         })
     }
 
     /// Base URL, e.g. `http://127.0.0.1:40123`.
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
+    }
+
+    /// The public market served (its call counts, its trades' prices).
+    pub fn public(&self) -> &super::public::PublicMarket {
+        &self.public
     }
 
     /// A snapshot of the call statistics.

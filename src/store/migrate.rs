@@ -21,6 +21,10 @@ pub(crate) const MIGRATIONS: &[(&str, &str)] = &[
         "0005_derived_legs",
         include_str!("../../schemas/sqlite/0005_derived_legs.sql"),
     ),
+    (
+        "0004_prices",
+        include_str!("../../schemas/sqlite/0004_prices.sql"),
+    ),
 ];
 
 /// Applies the migrations the database lacks, each in its own transaction.

@@ -1,0 +1,428 @@
+//! Kraken's public market data: `Assets`, `AssetPairs` and `Trades`, for valuation.
+//!
+//! No key is involved. Calls are paced by a process-wide [`Pacer`] (Kraken allows about one
+//! public call per second); the interval is configurable so tests run fast.
+
+use super::error::{ApiError, KrakenError};
+use super::wire::{DecimalText, Envelope};
+use crate::domain::KrakenTime;
+use rust_decimal::Decimal;
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use std::collections::BTreeMap;
+use std::str::FromStr;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+use tokio::time::Instant;
+use url::Url;
+
+/// Kraken's advice for public endpoints: one call per second.
+pub const PUBLIC_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Spaces calls at least `interval` apart. Clones share the same clock.
+#[derive(Debug, Clone)]
+pub struct Pacer {
+    last: Arc<tokio::sync::Mutex<Option<Instant>>>,
+}
+
+impl Pacer {
+    /// A pacer of its own (tests).
+    pub fn new() -> Self {
+        Self {
+            last: Arc::new(tokio::sync::Mutex::new(None)),
+        }
+    }
+
+    /// The pacer shared by every public client of this process.
+    pub fn global() -> Self {
+        static GLOBAL: OnceLock<Pacer> = OnceLock::new();
+        GLOBAL.get_or_init(Pacer::new).clone()
+    }
+
+    /// Waits until `interval` has passed since the previous call; returns the time waited.
+    pub async fn wait(&self, interval: Duration) -> Duration {
+        let mut last = self.last.lock().await;
+        let now = Instant::now();
+        let waited = match *last {
+            Some(prev) if prev + interval > now => {
+                let until = prev + interval;
+                tokio::time::sleep_until(until).await;
+                until - now
+            }
+            _ => Duration::ZERO,
+        };
+        *last = Some(Instant::now());
+        waited
+    }
+}
+
+impl Default for Pacer {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Settings of a [`PublicClient`].
+#[derive(Debug, Clone)]
+pub struct PublicConfig {
+    /// Base URL (checked with [`super::parse_api_url`] by the caller).
+    pub api_url: Url,
+    /// Minimum time between two calls of this process.
+    pub interval: Duration,
+    /// Time allowed for a whole request.
+    pub request_timeout: Duration,
+}
+
+impl PublicConfig {
+    /// One call per second, 30 s per request.
+    pub fn new(api_url: Url) -> Self {
+        Self {
+            api_url,
+            interval: PUBLIC_INTERVAL,
+            request_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// One asset of `Assets`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AssetInfo {
+    /// Kraken's code (`XXBT`).
+    pub code: String,
+    /// `altname` (`XBT`).
+    pub altname: String,
+    /// `decimals`.
+    pub decimals: Option<i64>,
+    /// `status` (`enabled`, ...).
+    pub status: Option<String>,
+}
+
+/// One pair of `AssetPairs`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PairInfo {
+    /// Pair name (`XXBTZEUR`).
+    pub pair: String,
+    /// `altname` (`XBTEUR`).
+    pub altname: String,
+    /// `wsname` (`XBT/EUR`).
+    pub wsname: Option<String>,
+    /// `base` asset code (`XXBT`).
+    pub base: String,
+    /// `quote` asset code (`ZEUR`).
+    pub quote: String,
+}
+
+/// One public trade: `[price, volume, time, side, type, misc, trade_id]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublicTrade {
+    /// Price in the quote asset.
+    pub price: Decimal,
+    /// Volume in the base asset.
+    pub volume: Decimal,
+    /// Time, with Kraken's text.
+    pub time: KrakenTime,
+    /// `b` or `s`.
+    pub side: String,
+    /// `m` (market) or `l` (limit).
+    pub order_type: String,
+    /// Miscellaneous flags.
+    pub misc: String,
+    /// Kraken's trade id (absent in old answers).
+    pub trade_id: Option<i64>,
+}
+
+/// An answer of `Trades`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TradesPage {
+    /// The pair name Kraken answered under (`XXBTZEUR` even when asked for `XBTEUR`).
+    pub pair: String,
+    /// Trades, oldest first, at most 1000.
+    pub trades: Vec<PublicTrade>,
+    /// `last`: the `since` (nanoseconds) of the next page.
+    pub last: String,
+}
+
+/// Calls made, per endpoint.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PublicStats {
+    /// Requests sent, per endpoint (`Assets`, `AssetPairs`, `Trades`).
+    pub calls: BTreeMap<&'static str, u64>,
+    /// Time spent waiting for the pacer.
+    pub paced: Duration,
+}
+
+/// A client for the public endpoints.
+#[derive(Debug)]
+pub struct PublicClient {
+    http: reqwest::Client,
+    config: PublicConfig,
+    pacer: Pacer,
+    stats: PublicStats,
+}
+
+#[derive(Deserialize)]
+struct WireAsset {
+    altname: String,
+    decimals: Option<i64>,
+    status: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct WirePair {
+    altname: String,
+    wsname: Option<String>,
+    base: String,
+    quote: String,
+}
+
+impl PublicClient {
+    /// A client paced by the process-wide [`Pacer::global`].
+    pub fn new(config: PublicConfig) -> Result<Self, KrakenError> {
+        Self::with_pacer(config, Pacer::global())
+    }
+
+    /// A client paced by `pacer`.
+    pub fn with_pacer(config: PublicConfig, pacer: Pacer) -> Result<Self, KrakenError> {
+        let http = reqwest::Client::builder()
+            .user_agent(concat!("kraken-tax/", env!("CARGO_PKG_VERSION")))
+            .timeout(config.request_timeout)
+            .build()
+            .map_err(|e| KrakenError::Transport {
+                method: "(setup)",
+                detail: e.to_string(),
+            })?;
+        Ok(Self {
+            http,
+            config,
+            pacer,
+            stats: PublicStats::default(),
+        })
+    }
+
+    /// What the client did so far.
+    pub fn stats(&self) -> &PublicStats {
+        &self.stats
+    }
+
+    /// `Assets`: every asset, sorted by code.
+    pub async fn assets(&mut self) -> Result<Vec<AssetInfo>, KrakenError> {
+        let raw = self.get("Assets", &[]).await?;
+        let map: BTreeMap<String, WireAsset> = decode("Assets", &raw)?;
+        Ok(map
+            .into_iter()
+            .map(|(code, a)| AssetInfo {
+                code,
+                altname: a.altname,
+                decimals: a.decimals,
+                status: a.status,
+            })
+            .collect())
+    }
+
+    /// `AssetPairs`: every pair, sorted by name.
+    pub async fn asset_pairs(&mut self) -> Result<Vec<PairInfo>, KrakenError> {
+        let raw = self.get("AssetPairs", &[]).await?;
+        let map: BTreeMap<String, WirePair> = decode("AssetPairs", &raw)?;
+        Ok(map
+            .into_iter()
+            .map(|(pair, p)| PairInfo {
+                pair,
+                altname: p.altname,
+                wsname: p.wsname,
+                base: p.base,
+                quote: p.quote,
+            })
+            .collect())
+    }
+
+    /// `Trades` of `pair` after `since_ns` (nanoseconds since the epoch).
+    pub async fn trades(&mut self, pair: &str, since_ns: i128) -> Result<TradesPage, KrakenError> {
+        let raw = self
+            .get(
+                "Trades",
+                &[("pair", pair.to_owned()), ("since", since_ns.to_string())],
+            )
+            .await?;
+        parse_trades(&raw)
+    }
+
+    async fn get(
+        &mut self,
+        method: &'static str,
+        params: &[(&str, String)],
+    ) -> Result<Box<RawValue>, KrakenError> {
+        self.stats.paced += self.pacer.wait(self.config.interval).await;
+        let mut url = self
+            .config
+            .api_url
+            .join(&format!("/0/public/{method}"))
+            .map_err(|e| KrakenError::Transport {
+                method,
+                detail: e.to_string(),
+            })?;
+        if !params.is_empty() {
+            url.query_pairs_mut().extend_pairs(params);
+        }
+        *self.stats.calls.entry(method).or_default() += 1;
+        let response = self
+            .http
+            .get(url)
+            .send()
+            .await
+            .map_err(|e| KrakenError::Transport {
+                method,
+                detail: if e.is_timeout() {
+                    "timed out".to_owned()
+                } else {
+                    "request failed".to_owned()
+                },
+            })?;
+        let status = response.status();
+        if !status.is_success() {
+            return Err(KrakenError::HttpStatus {
+                method,
+                status: status.as_u16(),
+            });
+        }
+        let bytes = response.bytes().await.map_err(|_| KrakenError::Transport {
+            method,
+            detail: "the answer was cut off".to_owned(),
+        })?;
+        let envelope: Envelope =
+            serde_json::from_slice(&bytes).map_err(|e| KrakenError::Decode {
+                method,
+                detail: format!("body is not Kraken's JSON envelope: {e}"),
+            })?;
+        if let Some(first) = envelope.error.first() {
+            return Err(KrakenError::Api {
+                method,
+                error: ApiError::parse(first),
+            });
+        }
+        envelope.result.ok_or_else(|| KrakenError::Decode {
+            method,
+            detail: "no `result` and no error".to_owned(),
+        })
+    }
+}
+
+fn decode<T: serde::de::DeserializeOwned>(
+    method: &'static str,
+    raw: &RawValue,
+) -> Result<T, KrakenError> {
+    serde_json::from_str(raw.get()).map_err(|e| KrakenError::Decode {
+        method,
+        detail: format!("result: {e}"),
+    })
+}
+
+/// Parses the `result` of `Trades`: `{"<PAIR>": [[...], ...], "last": "<ns>"}`.
+pub fn parse_trades(raw: &RawValue) -> Result<TradesPage, KrakenError> {
+    let err = |detail: String| KrakenError::Decode {
+        method: "Trades",
+        detail,
+    };
+    let map: BTreeMap<String, Box<RawValue>> =
+        serde_json::from_str(raw.get()).map_err(|e| err(format!("result: {e}")))?;
+    let mut last = None;
+    let mut page = None;
+    for (key, value) in map {
+        if key == "last" {
+            let t: DecimalText =
+                serde_json::from_str(value.get()).map_err(|e| err(format!("last: {e}")))?;
+            last = Some(t.text().map_err(|e| err(format!("last: {e}")))?);
+        } else {
+            let rows: Vec<Vec<Box<RawValue>>> =
+                serde_json::from_str(value.get()).map_err(|e| err(format!("{key}: {e}")))?;
+            let trades = rows
+                .iter()
+                .enumerate()
+                .map(|(i, row)| public_trade(row).map_err(|e| err(format!("{key}[{i}]: {e}"))))
+                .collect::<Result<Vec<_>, _>>()?;
+            page = Some((key, trades));
+        }
+    }
+    let (pair, trades) = page.ok_or_else(|| err("no pair in the result".to_owned()))?;
+    Ok(TradesPage {
+        pair,
+        trades,
+        last: last.ok_or_else(|| err("no `last`".to_owned()))?,
+    })
+}
+
+fn public_trade(row: &[Box<RawValue>]) -> Result<PublicTrade, String> {
+    if row.len() < 6 {
+        return Err(format!("expected 6 or 7 fields, got {}", row.len()));
+    }
+    let dec = |i: usize, name: &str| -> Result<Decimal, String> {
+        let t: DecimalText =
+            serde_json::from_str(row[i].get()).map_err(|e| format!("{name}: {e}"))?;
+        let text = t.text().map_err(|e| format!("{name}: {e}"))?;
+        Decimal::from_str(&text).map_err(|_| format!("{name} is not a decimal: {text:?}"))
+    };
+    let s = |i: usize, name: &str| -> Result<String, String> {
+        serde_json::from_str(row[i].get()).map_err(|e| format!("{name}: {e}"))
+    };
+    let time: DecimalText = serde_json::from_str(row[2].get()).map_err(|e| format!("time: {e}"))?;
+    let time = KrakenTime::parse(&time.text().map_err(|e| format!("time: {e}"))?)
+        .map_err(|e| format!("time: {e}"))?;
+    let trade_id = match row.get(6) {
+        Some(v) => {
+            Some(serde_json::from_str::<i64>(v.get()).map_err(|e| format!("trade_id: {e}"))?)
+        }
+        None => None,
+    };
+    Ok(PublicTrade {
+        price: dec(0, "price")?,
+        volume: dec(1, "volume")?,
+        time,
+        side: s(3, "side")?,
+        order_type: s(4, "type")?,
+        misc: s(5, "misc")?,
+        trade_id,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trades_keep_decimal_text_and_time_text() {
+        let raw: Box<RawValue> = serde_json::from_str(
+            r#"{"XXBTZEUR":[["42000.10000","0.01000000",1688464484.1787,"b","l","",123],
+                            ["42001.2","1.5",1688464485.0001,"s","m","",124]],
+                "last":"1688464485000100000"}"#,
+        )
+        .unwrap();
+        let p = parse_trades(&raw).unwrap();
+        assert_eq!(p.pair, "XXBTZEUR");
+        assert_eq!(p.last, "1688464485000100000");
+        assert_eq!(p.trades.len(), 2);
+        assert_eq!(p.trades[0].price.to_string(), "42000.10000");
+        assert_eq!(p.trades[0].time.text(), "1688464484.1787");
+        assert_eq!(p.trades[0].time.micros(), 1_688_464_484_178_700);
+        assert_eq!(p.trades[1].trade_id, Some(124));
+    }
+
+    #[test]
+    fn a_bad_trade_names_its_position_and_field() {
+        let raw: Box<RawValue> =
+            serde_json::from_str(r#"{"XXBTZEUR":[["x","1",1.5,"b","l",""]],"last":"1"}"#).unwrap();
+        let e = parse_trades(&raw).unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "unexpected answer to Trades: XXBTZEUR[0]: price is not a decimal: \"x\""
+        );
+    }
+
+    #[tokio::test]
+    async fn pacer_spaces_calls() {
+        let p = Pacer::new();
+        let i = Duration::from_millis(30);
+        assert_eq!(p.wait(i).await, Duration::ZERO);
+        let t = std::time::Instant::now();
+        p.wait(i).await;
+        assert!(t.elapsed() >= Duration::from_millis(25));
+    }
+}
