@@ -42,6 +42,8 @@ pub enum Command {
     Emulator(EmulatorArgs),
     /// Check the stored history for gaps: balance chains, trade legs, Kraken's balances.
     Verify(VerifyArgs),
+    /// Check the API key, its permissions and the local setup (read-only calls only).
+    Doctor(DoctorArgs),
     /// Price tables for valuation (offline sources).
     #[command(subcommand)]
     Prices(PricesCommand),
@@ -56,6 +58,23 @@ pub enum PricesCommand {
         #[arg(required = true, value_name = "FILE")]
         files: Vec<PathBuf>,
     },
+}
+
+/// Options of `doctor`.
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// Print the report as JSON (for scripts).
+    #[arg(long)]
+    pub json: bool,
+    /// File holding the API key and secret on two lines; must be mode 0600 or stricter.
+    #[arg(long, env = "KRAKEN_KEY_FILE", value_name = "PATH")]
+    pub key_file: Option<PathBuf>,
+    /// Kraken API base URL (plain http only for loopback addresses).
+    #[arg(long, env = "KRAKEN_API_URL", value_name = "URL")]
+    pub api_url: Option<String>,
+    /// Rate-limit tier of the account: starter, intermediate, pro, or MAX:DECAY.
+    #[arg(long, value_name = "TIER")]
+    pub tier: Option<String>,
 }
 
 /// Options of `verify`.

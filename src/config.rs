@@ -21,6 +21,17 @@ pub struct FileConfig {
     /// `[classify]` rules and labels.
     #[serde(default)]
     pub classify: crate::classify::Rules,
+    /// `[doctor]` settings.
+    #[serde(default)]
+    pub doctor: DoctorFileConfig,
+}
+
+/// The `[doctor]` table.
+#[derive(Debug, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct DoctorFileConfig {
+    /// Days after a key's first use when `doctor` reminds to rotate it (default 180).
+    pub rotate_after_days: Option<u32>,
 }
 
 /// The `[sync]` table.

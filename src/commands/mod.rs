@@ -2,6 +2,7 @@
 //! `main.rs`) are errors `anyhow` and mapped to exit codes.
 
 mod demo;
+mod doctor;
 mod emulator;
 mod prices;
 mod rebuild;
@@ -70,7 +71,12 @@ pub struct Context {
 
 /// Runs the parsed command line.
 pub async fn run(cli: Cli) -> Result<(), Failure> {
-    let file = config::load(cli.config.as_deref()).map_err(Failure::usage)?;
+    let (file, config_error) = match config::load(cli.config.as_deref()) {
+        Ok(file) => (file, None),
+        // `doctor` reports a bad config file as one of its checks instead of stopping.
+        Err(e) if matches!(cli.command, Command::Doctor(_)) => (FileConfig::default(), Some(e)),
+        Err(e) => return Err(Failure::usage(e)),
+    };
     let resolve_ctx = |file: FileConfig| -> Result<Context, Failure> {
         let db = match cli.db.clone().or_else(|| file.db.clone()) {
             Some(p) => p,
@@ -100,6 +106,7 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Demo(args) => demo::run(args, cli.quiet).await,
         Command::Emulator(args) => emulator::run(args).await,
         Command::Verify(args) => verify::run(&resolve_ctx(file)?, args).await,
+        Command::Doctor(args) => doctor::run(&resolve_ctx(file)?, args, config_error).await,
         Command::Prices(cmd) => prices::run(&resolve_ctx(file)?, cmd),
     }
 }

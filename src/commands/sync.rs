@@ -108,8 +108,8 @@ pub(super) async fn sync_into(
     let mut store = Store::open(db)
         .with_context(|| format!("opening {}", db.display()))
         .map_err(Failure::bad)?;
-    let key_state =
-        KeyStateDb::open(db, &target.credentials.fingerprint()).map_err(Failure::bad)?;
+    let fingerprint = target.credentials.fingerprint();
+    let key_state = KeyStateDb::open(db, &fingerprint).map_err(Failure::bad)?;
     let retry = target.retry.clone();
     let mut client = KrakenClient::new(
         ClientConfig::new(target.api_url, target.tier),
@@ -205,6 +205,14 @@ pub(super) async fn sync_into(
     store
         .finish_run(run_id, outcome, detail.as_deref(), &totals)
         .map_err(Failure::bad)?;
+    // For `doctor`: refused nonces mean another program may be using this key.
+    let refused = report
+        .retries
+        .get("EAPI:Invalid nonce")
+        .copied()
+        .unwrap_or(0);
+    let invalid_nonce = crate::store::KeyEvent::InvalidNonce;
+    let _ = store.record_key_event(&fingerprint, invalid_nonce, refused, chrono::Utc::now());
     if failure.is_none() {
         super::verify::after_sync(&store, account, run_id);
     }

@@ -7,6 +7,7 @@
 
 mod faults;
 mod generator;
+mod keys;
 pub mod public;
 mod rules;
 mod server;
@@ -14,6 +15,7 @@ mod wire;
 
 pub use faults::{FaultKind, FaultPlan};
 pub use generator::{Dataset, GeneratorConfig, generate, generate_with_prices};
+pub use keys::{KeyError, KeyOptions, Permission};
 pub use public::{PricePath, PublicMarket};
 pub use server::{CallStats, EmulatorConfig, EmulatorHandle, Fault};
 pub use wire::{ledger_entry_json, trade_json};

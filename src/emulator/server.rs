@@ -129,6 +129,8 @@ struct ServerState {
     private_calls: u64,
     faults: VecDeque<Fault>,
     denied: BTreeSet<String>,
+    /// Keys added with [`EmulatorHandle::add_key`].
+    keys: super::keys::KeyTable,
     stats: CallStats,
     history_calls: u64,
     schedule: Option<FaultSchedule>,
@@ -303,6 +305,16 @@ impl EmulatorHandle {
     /// From now on `method` answers `EGeneral:Permission denied`.
     pub fn deny(&self, method: &str) {
         self.shared.lock().denied.insert(method.to_owned());
+    }
+
+    /// Accepts another API key, with its own permissions, 2FA and nonce sequence.
+    pub fn add_key(
+        &self,
+        key: &str,
+        secret_b64: &str,
+        options: super::keys::KeyOptions,
+    ) -> Result<(), super::keys::KeyError> {
+        self.shared.lock().keys.insert(key, secret_b64, options)
     }
 
     /// Stops the server (dropping the handle does the same).
@@ -589,7 +601,10 @@ impl Shared {
             nonce: get("nonce"),
             body,
         };
-        let nonce = match check_auth(&self.cfg.api_key, &self.secret, st.last_nonce, &req) {
+        let auth = st.keys.authenticate(&req, get("otp"));
+        let auth = auth
+            .unwrap_or_else(|| check_auth(&self.cfg.api_key, &self.secret, st.last_nonce, &req));
+        let nonce = match auth {
             Ok(n) => n,
             Err(e) => return Answer::Error(e.to_owned()).into(),
         };
@@ -614,7 +629,9 @@ impl Shared {
             return answer.into();
         }
 
-        st.last_nonce = Some(nonce);
+        if !st.keys.consume_nonce(req.api_key, nonce) {
+            st.last_nonce = Some(nonce);
+        }
         let now = Instant::now();
         if st.lockout_until.is_some_and(|until| now < until) {
             return Answer::Error("EGeneral:Temporary lockout".to_owned()).into();
@@ -629,7 +646,7 @@ impl Shared {
             st.stats.rate_limited += 1;
             return Answer::Error("EAPI:Rate limit exceeded".to_owned()).into();
         }
-        if st.denied.contains(method) {
+        if st.denied.contains(method) || st.keys.denies(req.api_key, method) {
             return Answer::Error("EGeneral:Permission denied".to_owned()).into();
         }
         if let Some(f) = st.faults.pop_front() {
@@ -745,7 +762,8 @@ impl Shared {
                 trade_json,
             ),
             "Balance" => Ok(balance(data, vis)),
-            _ => Err("EGeneral:Unknown method".to_owned()),
+            _ => super::keys::informational(method)
+                .unwrap_or_else(|| Err("EGeneral:Unknown method".to_owned())),
         };
         match result {
             Ok(r) => {

@@ -307,7 +307,7 @@ impl KrakenClient {
     }
 
     /// Sends one signed private call, paced by the rate counter, and returns its raw `result`.
-    async fn private(
+    pub(super) async fn private(
         &mut self,
         method: &'static str,
         params: &[(&str, String)],

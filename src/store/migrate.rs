@@ -25,6 +25,10 @@ pub(crate) const MIGRATIONS: &[(&str, &str)] = &[
         "0004_prices",
         include_str!("../../schemas/sqlite/0004_prices.sql"),
     ),
+    (
+        "0007_key_events",
+        include_str!("../../schemas/sqlite/0007_key_events.sql"),
+    ),
 ];
 
 /// Applies the migrations the database lacks, each in its own transaction.

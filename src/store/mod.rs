@@ -2,6 +2,7 @@
 //! run records and per-key client state.
 
 mod derived;
+mod doctor;
 mod keys;
 mod lock;
 mod migrate;
@@ -12,6 +13,7 @@ mod state;
 mod verify;
 
 pub use derived::{DerivedLeg, DerivedStamp};
+pub use doctor::{KeyEvent, KeyRecord};
 pub use keys::KeyStateDb;
 pub use lock::{LockError, RunLock, lock_path};
 pub use prices::{CachedAsset, CachedPair, PriceRow, minute_bucket};

@@ -4,6 +4,7 @@
 mod harness;
 
 mod cli;
+mod doctor;
 mod faults;
 mod pricing;
 mod robustness;
