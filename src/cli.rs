@@ -36,6 +36,8 @@ pub enum Command {
     Status,
     /// Recompute events and classifications from the stored raw history (after changing rules).
     Rebuild,
+    /// Write the CARF report files of a year (summary and transactions CSV, CARF XML).
+    Export(ExportArgs),
     /// Run the whole job against the built-in Kraken emulator: no key, no network.
     Demo(DemoArgs),
     /// Serve a generated account with the built-in Kraken emulator on loopback (tests, benchmarks).
@@ -114,9 +116,9 @@ pub struct SyncArgs {
 /// Options of `demo`.
 #[derive(Debug, Args)]
 pub struct DemoArgs {
-    /// Keep the demo database in this directory (default: a temporary directory, removed after).
-    #[arg(long, value_name = "DIR")]
-    pub out: Option<PathBuf>,
+    /// Directory for the demo's report files (the database itself is temporary).
+    #[arg(long, value_name = "DIR", default_value = "kraken-tax-demo")]
+    pub out: PathBuf,
     /// Seed of the generated account.
     #[arg(long, default_value_t = 2024)]
     pub seed: u64,
@@ -149,4 +151,39 @@ pub struct EmulatorArgs {
     /// Write the generated account's ground truth as JSON.
     #[arg(long, value_name = "PATH")]
     pub truth: Option<PathBuf>,
+}
+
+/// Options of `export`.
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// Calendar year to report.
+    #[arg(long)]
+    pub year: i32,
+    /// Reporting currency: EUR, USD, GBP, CHF, CAD, AUD or JPY.
+    #[arg(long)]
+    pub currency: String,
+    /// Directory for the files.
+    #[arg(long, default_value = ".", value_name = "DIR")]
+    pub out: PathBuf,
+    /// net: acquisitions without fees, disposals after fees; gross: the other way round.
+    #[arg(long, default_value = "net")]
+    pub fees: String,
+    /// Time zone of the year boundary (IANA name).
+    #[arg(long, default_value = "UTC")]
+    pub tz: String,
+    /// Files to write: csv, xml or csv,xml.
+    #[arg(long, default_value = "csv,xml")]
+    pub format: String,
+    /// Write header-only files (and a nil XML) when the year has no entries.
+    #[arg(long)]
+    pub allow_empty: bool,
+    /// Exit 1 when there are warnings (unpriced or unclassified legs).
+    #[arg(long)]
+    pub strict: bool,
+    /// Use only cached and imported prices: no call to Kraken.
+    #[arg(long)]
+    pub offline: bool,
+    /// Kraken API base URL for market prices (plain http only for loopback addresses).
+    #[arg(long, env = "KRAKEN_API_URL", value_name = "URL")]
+    pub api_url: Option<String>,
 }

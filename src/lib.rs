@@ -19,6 +19,7 @@ pub mod config;
 pub mod doctor;
 pub mod domain;
 pub mod emulator;
+pub mod export;
 pub mod kraken;
 pub mod normalize;
 pub mod pricing;

@@ -1,10 +1,14 @@
 //! `kraken-tax demo`: the main job against the built-in emulator, with nothing set up.
 
 use super::sync::{Target, sync_into};
-use super::{Failure, status};
+use super::{Context, Failure, status};
+use crate::cli::ExportArgs;
+use crate::config::FileConfig;
+use crate::export::SummaryRow;
+use chrono::Datelike;
 use crate::cli::DemoArgs;
 use crate::domain::RateTier;
-use crate::emulator::{EmulatorConfig, EmulatorHandle, GeneratorConfig, generate};
+use crate::emulator::{EmulatorConfig, EmulatorHandle, GeneratorConfig, generate_with_prices};
 use crate::kraken::parse_api_url;
 use crate::secret::Credentials;
 use crate::store::{LedgerGrouping, Store};
@@ -23,7 +27,7 @@ pub(super) async fn run(args: &DemoArgs, quiet: bool) -> Result<(), Failure> {
         entries: args.entries,
         ..GeneratorConfig::demo()
     };
-    let dataset = generate(&gen_cfg);
+    let (dataset, prices) = generate_with_prices(&gen_cfg);
     let (api_key, api_secret_b64) = super::emulator::throwaway_key();
     let tier = RateTier::PRO.scaled(DEMO_TIME_SCALE);
     let emulator = EmulatorHandle::start(
@@ -38,22 +42,12 @@ pub(super) async fn run(args: &DemoArgs, quiet: bool) -> Result<(), Failure> {
     .await
     .context("starting the emulator on loopback")
     .map_err(Failure::bad)?;
+    emulator.public().set_prices(&prices);
 
-    let tmp;
-    let db = match &args.out {
-        Some(dir) => {
-            std::fs::create_dir_all(dir)
-                .with_context(|| format!("creating {}", dir.display()))
-                .map_err(Failure::usage)?;
-            dir.join("kraken-tax-demo.sqlite")
-        }
-        None => {
-            tmp = tempfile::tempdir()
-                .context("creating a temporary directory")
-                .map_err(Failure::bad)?;
-            tmp.path().join("kraken-tax-demo.sqlite")
-        }
-    };
+    let tmp = tempfile::tempdir()
+        .context("creating a temporary directory")
+        .map_err(Failure::bad)?;
+    let db = tmp.path().join("kraken-tax-demo.sqlite");
     let account = "demo";
     let target = Target {
         api_url: parse_api_url(&emulator.url()).map_err(Failure::bad)?,
@@ -65,6 +59,33 @@ pub(super) async fn run(args: &DemoArgs, quiet: bool) -> Result<(), Failure> {
     };
     let report = sync_into(&db, account, target, quiet).await?;
     let history_calls = emulator.history_calls();
+
+    // The last full calendar year of the generated history.
+    let newest = dataset.ledger.last().map(|e| e.time.utc());
+    let year = match newest {
+        Some(t) if t.month() == 12 && t.day() == 31 => t.year(),
+        Some(t) => t.year() - 1,
+        None => return Err(Failure::bad(anyhow::anyhow!("the generated account is empty"))),
+    };
+    let ctx = Context {
+        db: db.clone(),
+        account: account.to_owned(),
+        file: FileConfig::default(),
+        quiet: true,
+    };
+    let export_args = ExportArgs {
+        year,
+        currency: "EUR".to_owned(),
+        out: args.out.clone(),
+        fees: "net".to_owned(),
+        tz: "UTC".to_owned(),
+        format: "csv".to_owned(), // TODO xml
+        allow_empty: false,
+        strict: false,
+        offline: false,
+        api_url: Some(emulator.url()),
+    };
+    let exported = super::export::export(&ctx, &export_args).await?;
     emulator.shutdown();
 
     let store = Store::open(&db).map_err(Failure::bad)?;
@@ -115,21 +136,43 @@ pub(super) async fn run(args: &DemoArgs, quiet: bool) -> Result<(), Failure> {
         report.pages(),
         started.elapsed().as_secs_f64()
     );
-    match &args.out {
-        Some(dir) => {
-            let _ = writeln!(
-                out,
-                "database kept at {}",
-                dir.join("kraken-tax-demo.sqlite").display()
-            );
-        }
-        None => {
-            let _ = writeln!(
-                out,
-                "(temporary database removed; pass --out DIR to keep it)"
-            );
-        }
+    let _ = writeln!(
+        out,
+        "\nCARF summary {year}, EUR (net of fees):\n{}",
+        summary_table(&exported.summary)
+    );
+    let priced = exported.rows.iter().filter(|r| r.amount.is_some()).count();
+    let _ = writeln!(
+        out,
+        "{} legs in {year}, {priced} valued; files written:",
+        exported.rows.len()
+    );
+    for f in &exported.files {
+        let _ = writeln!(out, "  {}", f.display());
     }
     print!("{out}");
     Ok(())
+}
+
+/// The summary as a small fixed-width table.
+fn summary_table(rows: &[SummaryRow]) -> String {
+    let mut t = format!(
+        "  {:<6} {:<18} {:<8} {:>6} {:>20} {:>12}\n",
+        "asset", "element", "code", "count", "units", "amount"
+    );
+    for r in rows {
+        let _ = writeln!(
+            t,
+            "  {:<6} {:<18} {:<8} {:>6} {:>20} {:>12}",
+            r.crypto_asset,
+            r.element.as_str(),
+            r.type_code.as_deref().unwrap_or(""),
+            r.number_of_transactions
+                .map(|n| n.to_string())
+                .unwrap_or_default(),
+            r.number_of_units.normalize().to_string(),
+            r.amount().to_string()
+        );
+    }
+    t
 }

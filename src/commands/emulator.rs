@@ -3,7 +3,7 @@
 use super::Failure;
 use crate::cli::EmulatorArgs;
 use crate::domain::RateTier;
-use crate::emulator::{EmulatorConfig, EmulatorHandle, GeneratorConfig, generate};
+use crate::emulator::{EmulatorConfig, EmulatorHandle, GeneratorConfig, generate_with_prices};
 use anyhow::{Context as _, anyhow};
 use base64::Engine as _;
 use rand::RngExt as _;
@@ -38,7 +38,7 @@ pub(super) async fn run(args: &EmulatorArgs) -> Result<(), Failure> {
         )));
     }
     let tier = tier.scaled(args.time_scale);
-    let dataset = generate(&GeneratorConfig::new(args.seed, args.entries));
+    let (dataset, prices) = generate_with_prices(&GeneratorConfig::new(args.seed, args.entries));
     if let Some(path) = &args.truth {
         dataset
             .write_truth(path)
@@ -76,6 +76,7 @@ pub(super) async fn run(args: &EmulatorArgs) -> Result<(), Failure> {
     .await
     .context("starting the emulator")
     .map_err(Failure::bad)?;
+    handle.public().set_prices(&prices);
     println!(
         "emulator listening on {} ({ledger_n} ledger entries, {trades_n} trades; tier {tier}); Ctrl-C to stop",
         handle.url()

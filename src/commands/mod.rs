@@ -4,6 +4,7 @@
 mod demo;
 mod doctor;
 mod emulator;
+mod export;
 mod prices;
 mod rebuild;
 mod status;
@@ -103,6 +104,7 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Sync(args) => sync::run(&resolve_ctx(file)?, args).await,
         Command::Status => status::run(&resolve_ctx(file)?),
         Command::Rebuild => rebuild::run(&resolve_ctx(file)?),
+        Command::Export(args) => export::run(&resolve_ctx(file)?, args).await,
         Command::Demo(args) => demo::run(args, cli.quiet).await,
         Command::Emulator(args) => emulator::run(args).await,
         Command::Verify(args) => verify::run(&resolve_ctx(file)?, args).await,

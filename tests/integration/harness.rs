@@ -2,7 +2,9 @@
 //! runner for the real binary.
 
 use kraken_tax::domain::RateTier;
-use kraken_tax::emulator::{Dataset, EmulatorConfig, EmulatorHandle, GeneratorConfig, generate};
+use kraken_tax::emulator::{
+    Dataset, EmulatorConfig, EmulatorHandle, GeneratorConfig, generate_with_prices,
+};
 use kraken_tax::kraken::{ClientConfig, KrakenClient, RetryPolicy, parse_api_url};
 use kraken_tax::secret::Credentials;
 use kraken_tax::store::{KeyStateDb, Store};
@@ -50,9 +52,13 @@ pub struct Env {
 }
 
 impl Env {
-    /// Generates an account and serves it.
+    /// Generates an account and serves it, with public market data from the generator's
+    /// own prices.
     pub async fn generated(seed: u64, entries: usize) -> Env {
-        Env::with_dataset(generate(&GeneratorConfig::new(seed, entries))).await
+        let (dataset, prices) = generate_with_prices(&GeneratorConfig::new(seed, entries));
+        let env = Env::with_dataset(dataset).await;
+        env.emu.public().set_prices(&prices);
+        env
     }
 
     /// Serves `dataset`.

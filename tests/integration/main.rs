@@ -5,7 +5,9 @@ mod harness;
 
 mod cli;
 mod doctor;
+mod export;
 mod faults;
+mod golden;
 mod pricing;
 mod robustness;
 mod sync;

@@ -1,0 +1,219 @@
+//! `kraken-tax export --year Y --currency CCY`: the report files of a year.
+
+use super::{Context, Failure};
+use crate::classify::build::ensure_fresh;
+use crate::cli::ExportArgs;
+use crate::export::csv::{write_summary, write_transactions};
+use crate::export::{FeeTreatment, SummaryRow, TransactionRow, YearLegs, summary, year_bounds};
+use crate::kraken::{DEFAULT_API_URL, parse_api_url};
+use crate::kraken::public::{PublicClient, PublicConfig};
+use crate::normalize::assets::AssetTable;
+use crate::pricing::{FetchReport, PriceBook, prefetch, refresh_markets};
+use crate::store::Store;
+use anyhow::{Context as _, anyhow};
+use chrono_tz::Tz;
+use std::path::PathBuf;
+
+/// Reporting currencies accepted.
+const CURRENCIES: &[&str] = &["EUR", "USD", "GBP", "CHF", "CAD", "AUD", "JPY"];
+
+/// What an export produced.
+pub(super) struct Exported {
+    pub files: Vec<PathBuf>,
+    pub summary: Vec<SummaryRow>,
+    pub rows: Vec<TransactionRow>,
+}
+
+pub(super) async fn run(ctx: &Context, args: &ExportArgs) -> Result<(), Failure> {
+    let exported = export(ctx, args).await?;
+    if !ctx.quiet {
+        for f in &exported.files {
+            println!("wrote {}", f.display());
+        }
+    }
+    Ok(())
+}
+
+/// Runs an export; shared with `demo`.
+pub(super) async fn export(ctx: &Context, args: &ExportArgs) -> Result<Exported, Failure> {
+    let currency = args.currency.to_ascii_uppercase();
+    if !CURRENCIES.contains(&currency.as_str()) {
+        return Err(Failure::usage(anyhow!(
+            "unsupported reporting currency {currency:?}: use one of {}",
+            CURRENCIES.join(", ")
+        )));
+    }
+    let fees = match args.fees.as_str() {
+        "net" => FeeTreatment::Net,
+        "gross" => FeeTreatment::Gross,
+        other => {
+            return Err(Failure::usage(anyhow!(
+                "invalid --fees {other:?}: use net or gross"
+            )));
+        }
+    };
+    let tz: Tz = args.tz.parse().map_err(|_| {
+        Failure::usage(anyhow!(
+            "unknown time zone {:?} for --tz: use an IANA name such as Europe/Berlin, or UTC",
+            args.tz
+        ))
+    })?;
+    let formats: Vec<&str> = args.format.split(',').map(str::trim).collect();
+    if let Some(bad) = formats.iter().find(|f| !matches!(**f, "csv" | "xml")) {
+        return Err(Failure::usage(anyhow!(
+            "invalid --format {bad:?}: use csv, xml or csv,xml"
+        )));
+    }
+    let bounds = year_bounds(args.year, tz)
+        .ok_or_else(|| Failure::usage(anyhow!("invalid year {}", args.year)))?;
+    let rules = &ctx.file.classify;
+    rules.validate().map_err(Failure::usage)?;
+    if !ctx.db.exists() {
+        return Err(Failure::usage(anyhow!(
+            "no database at {}: run `kraken-tax sync` first, or pass --db PATH",
+            ctx.db.display()
+        )));
+    }
+    let mut store = Store::open(&ctx.db)
+        .with_context(|| format!("opening {}", ctx.db.display()))
+        .map_err(Failure::bad)?;
+    let assets = AssetTable::default();
+    if let Some(report) =
+        ensure_fresh(&mut store, &ctx.account, &assets, rules).map_err(Failure::bad)?
+    {
+        super::rebuild::warn_about(&report);
+    }
+    let entries = store.ledger_entries(&ctx.account).map_err(Failure::bad)?;
+    let year = YearLegs::new(&entries, &assets, rules, bounds);
+    if year.in_year.is_empty() && !args.allow_empty {
+        return Err(Failure::bad(anyhow!(
+            "account {:?} has no ledger entries in {} ({}); sync first, or pass --allow-empty for empty reports",
+            ctx.account,
+            args.year,
+            tz
+        )));
+    }
+
+    // Prices: fetch what the year needs into the cache, unless offline.
+    if !args.offline {
+        let api_url = args
+            .api_url
+            .as_deref()
+            .or(ctx.file.sync.api_url.as_deref())
+            .unwrap_or(DEFAULT_API_URL);
+        let api_url = parse_api_url(api_url).map_err(Failure::usage)?;
+        let mut config = PublicConfig::new(api_url.clone());
+        if is_loopback(&api_url) {
+            // The built-in emulator (demo, tests) has no public rate limit to respect.
+            config.interval = std::time::Duration::ZERO;
+        }
+        let mut client = PublicClient::new(config).map_err(Failure::bad)?;
+        let mut report = FetchReport::default();
+        refresh_markets(&store, &mut client, &mut report).await;
+        let legs = year.to_value();
+        let now_us = chrono::Utc::now().timestamp_micros();
+        prefetch(&legs, &currency, &store, &mut client, now_us, &mut report)
+            .await
+            .map_err(Failure::bad)?;
+        for w in &report.warnings {
+            tracing::warn!("{w}");
+        }
+    }
+    let mut kraken = PriceBook::kraken(&store).map_err(Failure::bad)?;
+    let mut imports = PriceBook::imports(&store).map_err(Failure::bad)?;
+    let rows = year.rows(
+        &ctx.account,
+        &currency,
+        fees,
+        rules,
+        &mut [&mut kraken, &mut imports],
+    );
+    let summary = summary(&rows);
+    let warnings = warn(&rows);
+
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("creating {}", args.out.display()))
+        .map_err(Failure::usage)?;
+    let mut files = Vec::new();
+    if formats.contains(&"csv") {
+        let s = args
+            .out
+            .join(format!("carf-summary-{}-{currency}.csv", args.year));
+        write_summary(&s, args.year, &ctx.account, &currency, fees, &summary)
+            .map_err(Failure::bad)?;
+        let t = args
+            .out
+            .join(format!("carf-transactions-{}-{currency}.csv", args.year));
+        write_transactions(&t, &rows, &currency).map_err(Failure::bad)?;
+        files.push(s);
+        files.push(t);
+    }
+    if formats.contains(&"xml") {
+        let x = args.out.join(format!("carf-{}-{currency}.xml", args.year));
+        write_xml(&x, ctx, args.year, &currency, fees, &summary)?;
+        files.push(x);
+    }
+    if args.strict && warnings > 0 {
+        return Err(Failure::bad(anyhow!(
+            "{warnings} warning(s) and --strict: the files were written but need attention"
+        )));
+    }
+    Ok(Exported {
+        files,
+        summary,
+        rows,
+    })
+}
+
+fn is_loopback(url: &url::Url) -> bool {
+    match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(d)) => d == "localhost",
+        None => false,
+    }
+}
+
+/// Writes warnings about unpriced and unclassified legs (counts and examples); returns how
+/// many kinds of problem there were.
+fn warn(rows: &[TransactionRow]) -> usize {
+    let mut kinds = 0;
+    let unpriced: Vec<&TransactionRow> = rows.iter().filter(|r| r.is_unpriced()).collect();
+    if let Some(first) = unpriced.first() {
+        kinds += 1;
+        tracing::warn!(
+            "{} leg(s) have no price and are reported without an amount (e.g. {} {} {}): import a price table with `kraken-tax prices import`",
+            unpriced.len(),
+            first.ledger_id,
+            first.crypto_asset,
+            super::super::export::format_time(first.time)
+        );
+    }
+    let unclassified: Vec<&TransactionRow> = rows
+        .iter()
+        .filter(|r| r.element == crate::domain::Element::Unclassified)
+        .collect();
+    if let Some(first) = unclassified.first() {
+        kinds += 1;
+        tracing::warn!(
+            "{} leg(s) are unclassified (e.g. {}: {}): add a [[classify.rules]] entry to the config",
+            unclassified.len(),
+            first.ledger_id,
+            first.note
+        );
+    }
+    kinds
+}
+
+fn write_xml(
+    _path: &std::path::Path,
+    _ctx: &Context,
+    _year: i32,
+    _currency: &str,
+    _fees: FeeTreatment,
+    _summary: &[SummaryRow],
+) -> Result<(), Failure> {
+    Err(Failure::usage(anyhow!(
+        "--format xml is not available in this build yet; use --format csv"
+    )))
+}

@@ -1,0 +1,173 @@
+//! The rows of the report files, and the summary aggregation (pure).
+
+use crate::domain::Element;
+use chrono::{DateTime, Utc};
+use rust_decimal::{Decimal, RoundingStrategy};
+use std::collections::BTreeMap;
+
+/// Which amount a report shows (carf.md "Fees").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FeeTreatment {
+    /// Acquisitions excluding fees, disposals after fees (default; the HMRC reading).
+    Net,
+    /// Acquisitions including fees, disposals before fees (the DAC8 "gross amount" reading).
+    Gross,
+}
+
+impl FeeTreatment {
+    /// `net` or `gross`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FeeTreatment::Net => "net",
+            FeeTreatment::Gross => "gross",
+        }
+    }
+}
+
+/// One row of `carf-transactions-Y-CCY.csv`: one ledger leg of the year. `TransferWallet`
+/// legs appear once, as `CryptoTransferOut` with `transfer_wallet` set.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TransactionRow {
+    /// When the leg was booked.
+    pub time: DateTime<Utc>,
+    /// Account name.
+    pub account: String,
+    /// Ledger id.
+    pub ledger_id: String,
+    /// Refid.
+    pub refid: String,
+    /// Kraken's type.
+    pub kraken_type: String,
+    /// Kraken's subtype ("" when absent).
+    pub kraken_subtype: String,
+    /// Kraken's raw asset code.
+    pub kraken_asset: String,
+    /// The reported asset (`BTC`).
+    pub crypto_asset: String,
+    /// The element.
+    pub element: Element,
+    /// The type code, if any.
+    pub type_code: Option<String>,
+    /// Also reported as `TransferWallet`.
+    pub transfer_wallet: bool,
+    /// |amount| of the leg.
+    pub units: Decimal,
+    /// The leg's fee, in the same asset.
+    pub fee_units: Decimal,
+    /// Gross value (unrounded), when priced.
+    pub amount_gross: Option<Decimal>,
+    /// Fee value (unrounded), when priced.
+    pub fee_amount: Option<Decimal>,
+    /// The value reported under the chosen fee treatment (unrounded), when priced.
+    pub amount: Option<Decimal>,
+    /// Unit price in the currency, when priced.
+    pub price: Option<Decimal>,
+    /// Where the price came from (`trade:EUR`, `kraken:XXBTZEUR`, `unpriced`, ...).
+    pub price_source: String,
+    /// The asset this leg was exchanged against.
+    pub counter_asset: Option<String>,
+    /// Units of that asset (absolute).
+    pub counter_units: Option<Decimal>,
+    /// Why it was classified so, or why it is unpriced.
+    pub note: String,
+}
+
+impl TransactionRow {
+    /// True when the leg needs a value but has none.
+    pub fn is_unpriced(&self) -> bool {
+        self.element.is_reportable() && self.amount.is_none()
+    }
+}
+
+/// One row of `carf-summary-Y-CCY.csv`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SummaryRow {
+    /// The reported asset.
+    pub crypto_asset: String,
+    /// Its full name.
+    pub asset_name: String,
+    /// The element.
+    pub element: Element,
+    /// The type code, if any.
+    pub type_code: Option<String>,
+    /// Number of transactions (`None` for `TransferWallet`, which has no count in CARF).
+    pub number_of_transactions: Option<u64>,
+    /// Sum of units.
+    pub number_of_units: Decimal,
+    /// Sum of the rows' amounts before rounding.
+    pub amount_unrounded: Decimal,
+    /// Legs of the group without a value (their amount is not in the sum).
+    pub unpriced_transactions: u64,
+    /// `AltValuation` code for transfer elements valued from market prices: `CARF1003`
+    /// (recent provider valuation: Kraken's own trades) or `CARF1004` (reasonable estimate:
+    /// an imported price table).
+    pub alt_valuation: Option<&'static str>,
+}
+
+impl SummaryRow {
+    /// True when no transaction of the group has a value: the amount is unknown, not zero.
+    pub fn is_fully_unpriced(&self) -> bool {
+        self.unpriced_transactions > 0
+            && self.amount_unrounded.is_zero()
+            && self.number_of_transactions != Some(0)
+            && self
+                .number_of_transactions
+                .is_none_or(|n| n == self.unpriced_transactions)
+    }
+
+    /// The amount as reported: rounded once, to 2 decimals, half to even.
+    pub fn amount(&self) -> Decimal {
+        let mut a = self
+            .amount_unrounded
+            .round_dp_with_strategy(2, RoundingStrategy::MidpointNearestEven);
+        a.rescale(2);
+        a
+    }
+}
+
+/// Groups the reportable transaction rows by (asset, element, type code); `TransferWallet`
+/// rows are added for legs flagged so. Sorted by asset, element in carf.md's order, code.
+pub fn summarize(rows: &[TransactionRow], name_of: impl Fn(&str) -> String) -> Vec<SummaryRow> {
+    let mut groups: BTreeMap<(String, Element, Option<String>), SummaryRow> = BTreeMap::new();
+    let mut add = |asset: &str, element: Element, code: Option<String>, r: &TransactionRow| {
+        let row = groups
+            .entry((asset.to_owned(), element, code.clone()))
+            .or_insert_with(|| SummaryRow {
+                crypto_asset: asset.to_owned(),
+                asset_name: name_of(asset),
+                element,
+                type_code: code,
+                number_of_transactions: (element != Element::TransferWallet).then_some(0),
+                number_of_units: Decimal::ZERO,
+                amount_unrounded: Decimal::ZERO,
+                unpriced_transactions: 0,
+                alt_valuation: None,
+            });
+        if let Some(n) = row.number_of_transactions.as_mut() {
+            *n += 1;
+        }
+        row.number_of_units += r.units;
+        match r.amount {
+            Some(a) => row.amount_unrounded += a,
+            None => row.unpriced_transactions += 1,
+        }
+        if !element.is_exchange() && r.amount.is_some() {
+            let code = if r.price_source.starts_with("import:") {
+                "CARF1004"
+            } else {
+                "CARF1003"
+            };
+            // An estimate anywhere in the group makes the whole figure an estimate.
+            if row.alt_valuation != Some("CARF1004") {
+                row.alt_valuation = Some(code);
+            }
+        }
+    };
+    for r in rows.iter().filter(|r| r.element.is_reportable()) {
+        add(&r.crypto_asset, r.element, r.type_code.clone(), r);
+        if r.transfer_wallet {
+            add(&r.crypto_asset, Element::TransferWallet, None, r);
+        }
+    }
+    groups.into_values().collect()
+}

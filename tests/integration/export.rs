@@ -1,0 +1,190 @@
+//! Export: files valid against their Table Schemas, and the summary/transactions invariants
+//! over generated accounts, every year.
+
+use crate::harness::{ACCOUNT, Env};
+use kraken_tax::classify::Rules;
+use kraken_tax::domain::Element;
+use kraken_tax::export::csv::{write_summary, write_transactions};
+use kraken_tax::export::{FeeTreatment, TransactionRow, YearLegs, summary, year_bounds};
+use kraken_tax::kraken::parse_api_url;
+use kraken_tax::kraken::public::{PublicClient, PublicConfig};
+use kraken_tax::normalize::assets::AssetTable;
+use kraken_tax::pricing::{FetchReport, PriceBook, prefetch, refresh_markets};
+use kraken_tax::store::Store;
+use regex::Regex;
+use rust_decimal::Decimal;
+use std::collections::{BTreeMap, HashSet};
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+/// Syncs a generated account and values the legs of `year`.
+async fn export_rows(env: &Env, year: i32, currency: &str, fees: FeeTreatment) -> Vec<TransactionRow> {
+    env.sync(None).await.expect("sync");
+    let store = Store::open(&env.db).unwrap();
+    let entries = store.ledger_entries(ACCOUNT).unwrap();
+    let rules = Rules::default();
+    let bounds = year_bounds(year, chrono_tz::Tz::UTC).unwrap();
+    let legs = YearLegs::new(&entries, &AssetTable::default(), &rules, bounds);
+    let mut config = PublicConfig::new(parse_api_url(&env.emu.url()).unwrap());
+    config.interval = Duration::ZERO;
+    let mut client = PublicClient::new(config).unwrap();
+    let mut report = FetchReport::default();
+    refresh_markets(&store, &mut client, &mut report).await;
+    let to_value = legs.to_value();
+    prefetch(&to_value, currency, &store, &mut client, i64::MAX / 2, &mut report)
+        .await
+        .unwrap();
+    let mut kraken = PriceBook::kraken(&store).unwrap();
+    let mut imports = PriceBook::imports(&store).unwrap();
+    legs.rows(ACCOUNT, currency, fees, &rules, &mut [&mut kraken, &mut imports])
+}
+
+/// Checks a CSV file against a Frictionless Table Schema: header names and order, and for
+/// every cell its type and every declared constraint (required, enum, pattern, minLength,
+/// minimum, maximum), plus primary-key uniqueness.
+fn validate(csv_path: &Path, schema_path: &Path) {
+    let schema: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(schema_path).unwrap()).unwrap();
+    let fields = schema["fields"].as_array().unwrap();
+    let mut reader = csv::Reader::from_path(csv_path).unwrap();
+    let header: Vec<String> = reader.headers().unwrap().iter().map(str::to_owned).collect();
+    let names: Vec<&str> = fields.iter().map(|f| f["name"].as_str().unwrap()).collect();
+    assert_eq!(header, names, "{}: header", csv_path.display());
+    let key: Vec<usize> = schema["primaryKey"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| names.iter().position(|n| n == &k.as_str().unwrap()).unwrap())
+        .collect();
+    let mut keys = HashSet::new();
+    for (line, record) in reader.records().enumerate() {
+        let record = record.unwrap();
+        assert_eq!(record.len(), fields.len());
+        for (field, cell) in fields.iter().zip(record.iter()) {
+            let name = field["name"].as_str().unwrap();
+            let at = format!("{} line {} column {name}", csv_path.display(), line + 2);
+            let c = &field["constraints"];
+            if cell.is_empty() {
+                assert!(!c["required"].as_bool().unwrap_or(false), "{at}: required");
+                continue;
+            }
+            match field["type"].as_str().unwrap() {
+                "integer" => {
+                    let v: i64 = cell.parse().unwrap_or_else(|_| panic!("{at}: not an integer: {cell}"));
+                    if let Some(min) = c["minimum"].as_i64() {
+                        assert!(v >= min, "{at}: below minimum");
+                    }
+                    if let Some(max) = c["maximum"].as_i64() {
+                        assert!(v <= max, "{at}: above maximum");
+                    }
+                }
+                "number" => {
+                    Decimal::from_str(cell).unwrap_or_else(|_| panic!("{at}: not a number: {cell}"));
+                }
+                "datetime" => {
+                    chrono::NaiveDateTime::parse_from_str(cell, "%Y-%m-%dT%H:%M:%S%.6fZ")
+                        .unwrap_or_else(|_| panic!("{at}: not a datetime: {cell}"));
+                }
+                "string" => {}
+                other => panic!("{at}: unknown type {other}"),
+            }
+            if let Some(values) = c["enum"].as_array() {
+                assert!(values.iter().any(|v| v.as_str() == Some(cell)), "{at}: {cell} not in enum");
+            }
+            if let Some(p) = c["pattern"].as_str() {
+                assert!(Regex::new(p).unwrap().is_match(cell), "{at}: {cell} does not match {p}");
+            }
+            if let Some(n) = c["minLength"].as_u64() {
+                assert!(cell.len() as u64 >= n, "{at}: too short");
+            }
+        }
+        let k: Vec<&str> = key.iter().map(|&i| &record[i]).collect();
+        assert!(keys.insert(k.join("\u{1f}")), "{} line {}: duplicate primary key", csv_path.display(), line + 2);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exported_files_match_their_table_schemas() {
+    let env = Env::generated(31, 1500).await;
+    let rows = export_rows(&env, 2025, "EUR", FeeTreatment::Net).await;
+    let out = env.dir.path().join("out");
+    std::fs::create_dir_all(&out).unwrap();
+    let s = out.join("carf-summary-2025-EUR.csv");
+    let t = out.join("carf-transactions-2025-EUR.csv");
+    let sum = summary(&rows);
+    assert!(sum.len() > 5, "a real summary: {} rows", sum.len());
+    write_summary(&s, 2025, ACCOUNT, "EUR", FeeTreatment::Net, &sum).unwrap();
+    write_transactions(&t, &rows, "EUR").unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas/csv");
+    validate(&s, &root.join("carf-summary.schema.json"));
+    validate(&t, &root.join("carf-transactions.schema.json"));
+    // No temporary file is left behind.
+    let names: Vec<String> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names.len(), 2, "{names:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn summary_rows_are_the_grouping_of_transaction_rows_every_year() {
+    for seed in [41, 42] {
+        let env = Env::generated(seed, 1200).await;
+        for year in [2024, 2025] {
+            let net = export_rows(&env, year, "EUR", FeeTreatment::Net).await;
+            let gross = export_rows(&env, year, "EUR", FeeTreatment::Gross).await;
+            // Every raw leg of the year appears exactly once.
+            let in_year: Vec<&str> = env
+                .dataset
+                .ledger
+                .iter()
+                .filter(|e| e.time.utc().format("%Y").to_string() == year.to_string())
+                .map(|e| e.id.as_str())
+                .collect();
+            let mut ids: Vec<&str> = net.iter().map(|r| r.ledger_id.as_str()).collect();
+            assert_eq!(ids.len(), in_year.len(), "{year}");
+            ids.sort_unstable();
+            ids.dedup();
+            assert_eq!(ids.len(), in_year.len(), "{year}: duplicates");
+            // Net and gross differ by exactly the fee value, leg by leg.
+            for (n, g) in net.iter().zip(&gross) {
+                assert_eq!(n.ledger_id, g.ledger_id);
+                if let (Some(na), Some(ga), Some(fee)) = (n.amount, g.amount, n.fee_amount) {
+                    assert_eq!((ga - na).abs(), fee, "{}", n.ledger_id);
+                }
+            }
+            // Each summary row is the grouping of its transaction rows.
+            for rows in [&net, &gross] {
+                let sum = summary(rows);
+                let mut groups: BTreeMap<(String, Element, Option<String>), (u64, Decimal, Decimal)> =
+                    BTreeMap::new();
+                for r in rows.iter().filter(|r| r.element.is_reportable()) {
+                    let mut add = |el: Element, code: Option<String>| {
+                        let g = groups.entry((r.crypto_asset.clone(), el, code)).or_default();
+                        g.0 += 1;
+                        g.1 += r.units;
+                        g.2 += r.amount.unwrap_or_default();
+                    };
+                    add(r.element, r.type_code.clone());
+                    if r.transfer_wallet {
+                        add(Element::TransferWallet, None);
+                    }
+                }
+                assert_eq!(sum.len(), groups.len());
+                for s in &sum {
+                    let g = groups[&(s.crypto_asset.clone(), s.element, s.type_code.clone())];
+                    if s.element != Element::TransferWallet {
+                        assert_eq!(s.number_of_transactions, Some(g.0));
+                    }
+                    assert_eq!(s.number_of_units, g.1);
+                    assert_eq!(s.amount_unrounded, g.2);
+                    assert_eq!(
+                        s.amount(),
+                        g.2.round_dp_with_strategy(2, rust_decimal::RoundingStrategy::MidpointNearestEven)
+                    );
+                }
+            }
+        }
+    }
+}
