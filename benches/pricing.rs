@@ -81,8 +81,14 @@ async fn run(
     let t = Instant::now();
     let mut kraken = PriceBook::kraken(&store).unwrap();
     let mut imports = PriceBook::imports(&store).unwrap();
+    let load_s = t.elapsed().as_secs_f64();
     let values = value_legs(&legs, ccy, &mut [&mut kraken, &mut imports]);
     let value_s = t.elapsed().as_secs_f64();
+    println!(
+        "  cache: {} prices loaded in {load_s:.2} s, valuation {:.2} s",
+        kraken.len(),
+        value_s - load_s
+    );
     let unpriced = values
         .iter()
         .filter(|v| matches!(v, LegValue::Unpriced(_)))
