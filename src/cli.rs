@@ -44,6 +44,8 @@ pub enum Command {
     Emulator(EmulatorArgs),
     /// Check the stored history for gaps: balance chains, trade legs, Kraken's balances.
     Verify(VerifyArgs),
+    /// Import Kraken's website exports (ledgers.csv, trades.csv, any header version, or the zip).
+    Import(ImportArgs),
     /// Check the API key, its permissions and the local setup (read-only calls only).
     Doctor(DoctorArgs),
     /// Price tables for valuation (offline sources).
@@ -79,6 +81,18 @@ pub struct DoctorArgs {
     pub tier: Option<String>,
 }
 
+/// Options of `import`.
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// The files: CSV or TSV exports, or the .zip as downloaded from Kraken.
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+    /// Import the good rows of a file with bad ones, listing every skipped row (default: a
+    /// bad row stops the import before anything of that file is stored).
+    #[arg(long)]
+    pub skip_bad: bool,
+}
+
 /// Options of `verify`.
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
@@ -111,6 +125,10 @@ pub struct SyncArgs {
     /// Stop cleanly after this long (e.g. 20m), progress saved, exit 75.
     #[arg(long, value_name = "DURATION")]
     pub max_duration: Option<String>,
+    /// First sync in bulk through Kraken's export API: none, export (needs the Export Data
+    /// permission), or auto (export for never-synced streams, paging without the permission).
+    #[arg(long, value_name = "MODE", default_value = "none")]
+    pub backfill: String,
 }
 
 /// Options of `demo`.

@@ -16,6 +16,7 @@ pub mod classify;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod csv_import;
 pub mod doctor;
 pub mod domain;
 pub mod emulator;

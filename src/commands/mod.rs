@@ -4,6 +4,7 @@
 mod demo;
 mod doctor;
 mod emulator;
+mod import;
 mod export;
 mod prices;
 mod rebuild;
@@ -108,6 +109,7 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Demo(args) => demo::run(args, cli.quiet).await,
         Command::Emulator(args) => emulator::run(args).await,
         Command::Verify(args) => verify::run(&resolve_ctx(file)?, args).await,
+        Command::Import(args) => import::run(&resolve_ctx(file)?, args),
         Command::Doctor(args) => doctor::run(&resolve_ctx(file)?, args, config_error).await,
         Command::Prices(cmd) => prices::run(&resolve_ctx(file)?, cmd),
     }

@@ -9,6 +9,7 @@ use crate::kraken::{
 };
 use crate::secret::{CredentialError, Credentials};
 use crate::store::{KeyStateDb, LockError, RunLock, RunOutcome, RunTotals, Store};
+use crate::sync::{BackfillError, BackfillMode, BackfillOptions, backfill as run_backfill};
 use crate::sync::{
     ProgressEvent, StoreKeyState, SyncError, SyncOptions, SyncReport, sync_account_into,
 };
@@ -59,7 +60,11 @@ pub(super) async fn run(ctx: &Context, args: &SyncArgs) -> Result<(), Failure> {
         max_duration,
         retry,
     };
-    let report = sync_into(&ctx.db, &ctx.account, target, ctx.quiet).await?;
+    let backfill: BackfillMode = args
+        .backfill
+        .parse()
+        .map_err(|e: String| Failure::usage(anyhow!(e)))?;
+    let report = sync_into_with(&ctx.db, &ctx.account, target, ctx.quiet, backfill).await?;
     if !ctx.quiet {
         println!("{}", summary_line(&ctx.account, &report));
     }
@@ -93,6 +98,17 @@ pub(super) async fn sync_into(
     account: &str,
     target: Target,
     quiet: bool,
+) -> Result<SyncReport, Failure> {
+    sync_into_with(db, account, target, quiet, BackfillMode::None).await
+}
+
+/// [`sync_into`], first filling never-synced history through the export API as `backfill` says.
+pub(super) async fn sync_into_with(
+    db: &Path,
+    account: &str,
+    target: Target,
+    quiet: bool,
+    backfill: BackfillMode,
 ) -> Result<SyncReport, Failure> {
     // The lock comes first: a second run must not even send a request (it would spoil the
     // running one's nonce sequence).
@@ -151,16 +167,35 @@ pub(super) async fn sync_into(
     // cursor or not at all, so the next run resumes exactly.
     let mut report = SyncReport::default();
     let result = {
-        let sync = sync_account_into(
-            &mut store,
-            &mut client,
-            &opts,
-            &mut on_progress,
-            &mut report,
-        );
+        let mut bopts = BackfillOptions::new(account, backfill, opts.retry.clone());
+        bopts.deadline = opts.deadline;
+        let sync = async {
+            let b = run_backfill(&mut store, &mut client, &bopts)
+                .await
+                .map_err(classify_backfill)?;
+            if !quiet {
+                for f in &b.imported {
+                    eprintln!(
+                        "{}: {} exported entries imported ({} new)",
+                        f.kind.as_str(),
+                        f.rows,
+                        f.outcome.inserted
+                    );
+                }
+            }
+            sync_account_into(
+                &mut store,
+                &mut client,
+                &opts,
+                &mut on_progress,
+                &mut report,
+            )
+            .await
+            .map_err(classify)
+        };
         tokio::pin!(sync);
         tokio::select! {
-            r = &mut sync => r.map_err(classify),
+            r = &mut sync => r,
             signal = termination_signal() => Err(Failure::temporary(anyhow!(
                 "interrupted by {signal}; progress is saved, the next run resumes"
             ))),
@@ -236,6 +271,22 @@ async fn termination_signal() -> &'static str {
     tokio::select! {
         _ = int.recv() => "SIGINT",
         _ = term.recv() => "SIGTERM",
+    }
+}
+
+/// Maps a backfill error to an exit code and a sentence.
+fn classify_backfill(error: BackfillError) -> Failure {
+    match error {
+        BackfillError::Kraken(e) if e.is_configuration() => {
+            Failure::usage(anyhow::Error::new(e).context(
+                "the export backfill needs the \"Export Data\" permission (or use --backfill auto to page instead)",
+            ))
+        }
+        e if e.is_temporary() => Failure::temporary(
+            anyhow::Error::new(e)
+                .context("backfill interrupted; run sync again later to resume it"),
+        ),
+        e => Failure::bad(e),
     }
 }
 

@@ -5,6 +5,8 @@
 //! (authentication, nonces, the rate counter, paging), plus hooks to inject faults and
 //! entries that arrive mid-sync. Used by `demo`, the tests and the benchmarks.
 
+pub mod csv_out;
+mod export;
 mod faults;
 mod generator;
 mod keys;

@@ -137,6 +137,8 @@ struct ServerState {
     lockout_until: Option<Instant>,
     /// The last body answered per history method, for [`FaultKind::ReplayPrevious`].
     last_results: HashMap<String, String>,
+    /// Bulk export reports (AddExport and co.).
+    exports: super::export::Exports,
 }
 
 enum Answer {
@@ -145,6 +147,8 @@ enum Answer {
     Status(u16),
     /// No HTTP answer at all: the connection is reset.
     Reset,
+    /// A binary result (RetrieveExport's zip) instead of JSON.
+    Binary(Vec<u8>),
 }
 
 /// How an answer reaches the client.
@@ -315,6 +319,11 @@ impl EmulatorHandle {
         options: super::keys::KeyOptions,
     ) -> Result<(), super::keys::KeyError> {
         self.shared.lock().keys.insert(key, secret_b64, options)
+    }
+
+    /// Time from AddExport until the report is `Processed` (default 2 s).
+    pub fn set_export_delay(&self, delay: Duration) {
+        self.shared.lock().exports.delay = delay;
     }
 
     /// Stops the server (dropping the handle does the same).
@@ -509,6 +518,13 @@ async fn private(
             format!("<html><body>error code: {code}</body></html>"),
         ),
         Answer::Reset => return killed(),
+        Answer::Binary(bytes) => {
+            return Response::builder()
+                .status(StatusCode::OK)
+                .header(header::CONTENT_TYPE, "application/zip")
+                .body(Body::from(bytes))
+                .expect("valid response");
+        }
     };
     let text = if reply.delivery == Delivery::Truncate {
         // Body::from a String sets a Content-Length equal to what is sent.
@@ -560,7 +576,7 @@ impl Shared {
         st.private_calls += 1;
         let reply = self.answer(&mut st, method, headers, body);
         match &reply.answer {
-            Answer::Result(_) => {
+            Answer::Result(_) | Answer::Binary(_) => {
                 *st.stats.by_method.entry(method.to_owned()).or_default() += 1;
                 if call_cost(method) >= 2.0 {
                     st.history_calls += 1;
@@ -762,6 +778,13 @@ impl Shared {
                 trade_json,
             ),
             "Balance" => Ok(balance(data, vis)),
+            "AddExport" | "ExportStatus" | "RetrieveExport" | "RemoveExport" => {
+                return match st.exports.answer(method, get, data, vis) {
+                    Ok(super::export::ExportAnswer::Json(r)) => Answer::Result(r),
+                    Ok(super::export::ExportAnswer::Zip(z)) => Answer::Binary(z),
+                    Err(e) => Answer::Error(e),
+                };
+            }
             _ => super::keys::informational(method)
                 .unwrap_or_else(|| Err("EGeneral:Unknown method".to_owned())),
         };
@@ -987,6 +1010,7 @@ mod tests {
             Answer::Error(e) => panic!("error {e}"),
             Answer::Status(s) => panic!("status {s}"),
             Answer::Reset => panic!("reset"),
+            Answer::Binary(b) => panic!("{} binary bytes", b.len()),
         }
     }
 
@@ -1102,6 +1126,7 @@ mod tests {
             Answer::Error(e) => e,
             Answer::Status(s) => format!("status {s}"),
             Answer::Reset => "reset".to_owned(),
+            Answer::Binary(b) => format!("{} binary bytes", b.len()),
         };
         format!("{a} {:?}", r.delivery)
     }

@@ -312,6 +312,16 @@ impl KrakenClient {
         method: &'static str,
         params: &[(&str, String)],
     ) -> Result<Box<RawValue>, KrakenError> {
+        let bytes = self.private_body(method, params).await?;
+        self.envelope_result(method, &bytes)
+    }
+
+    /// [`Self::private`] up to the HTTP body, unparsed: RetrieveExport answers with a zip.
+    pub(super) async fn private_body(
+        &mut self,
+        method: &'static str,
+        params: &[(&str, String)],
+    ) -> Result<Vec<u8>, KrakenError> {
         let cost = call_cost(method);
         let wait = self.limiter.delay_before(Utc::now(), cost);
         if !wait.is_zero() {
@@ -381,8 +391,17 @@ impl KrakenClient {
             .bytes()
             .await
             .map_err(|e| transport_err(method, e))?;
+        Ok(bytes.to_vec())
+    }
+
+    /// The `result` of Kraken's JSON envelope, or its first error, typed.
+    pub(super) fn envelope_result(
+        &mut self,
+        method: &'static str,
+        bytes: &[u8],
+    ) -> Result<Box<RawValue>, KrakenError> {
         let envelope: Envelope =
-            serde_json::from_slice(&bytes).map_err(|e| KrakenError::Decode {
+            serde_json::from_slice(bytes).map_err(|e| KrakenError::Decode {
                 method,
                 detail: format!("body is not Kraken's JSON envelope: {e}"),
             })?;

@@ -5,6 +5,7 @@
 
 pub mod client;
 pub mod error;
+pub mod export;
 pub mod probe;
 pub mod public;
 pub mod ratelimit;
@@ -17,4 +18,5 @@ pub use client::{
     MemoryKeyState, PAGE_SIZE, Page, parse_api_url,
 };
 pub use error::{ApiError, KrakenError, permission_for};
+pub use export::{ExportJob, ExportReport, ExportState, RemoveKind};
 pub use retry::{Decision, RetryPolicy};

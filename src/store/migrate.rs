@@ -29,6 +29,10 @@ pub(crate) const MIGRATIONS: &[(&str, &str)] = &[
         "0007_key_events",
         include_str!("../../schemas/sqlite/0007_key_events.sql"),
     ),
+    (
+        "0006_export_jobs",
+        include_str!("../../schemas/sqlite/0006_export_jobs.sql"),
+    ),
 ];
 
 /// Applies the migrations the database lacks, each in its own transaction.

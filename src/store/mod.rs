@@ -2,6 +2,7 @@
 //! run records and per-key client state.
 
 mod derived;
+mod import;
 mod doctor;
 mod keys;
 mod lock;
@@ -13,6 +14,7 @@ mod state;
 mod verify;
 
 pub use derived::{DerivedLeg, DerivedStamp};
+pub use import::{ConflictRow, ImportTx, PendingExport};
 pub use doctor::{KeyEvent, KeyRecord};
 pub use keys::KeyStateDb;
 pub use lock::{LockError, RunLock, lock_path};

@@ -154,7 +154,10 @@ fn same_ledger_entry(a: &LedgerEntry, b: &LedgerEntry) -> bool {
         && a.fee == b.fee
         && (a.balance == b.balance || a.balance.is_none() || b.balance.is_none())
         && a.time.micros().div_euclid(1_000_000) == b.time.micros().div_euclid(1_000_000)
-        && a.subtype.as_deref().unwrap_or("") == b.subtype.as_deref().unwrap_or("")
+        // Old exports have no subtype column: an absent subtype agrees with any.
+        && (a.subtype.is_none()
+            || b.subtype.is_none()
+            || a.subtype.as_deref().unwrap_or("") == b.subtype.as_deref().unwrap_or(""))
 }
 
 pub(super) fn insert_trade_rows(

@@ -31,7 +31,7 @@ fn point(id: Option<String>, us: Option<i64>) -> Option<SyncPoint> {
     })
 }
 
-fn save_state(
+pub(super) fn save_state(
     tx: &Transaction<'_>,
     account: &str,
     stream: Stream,

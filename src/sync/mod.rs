@@ -1,8 +1,12 @@
 //! Gap-free incremental sync: the window planner (pure) and the driver that runs it.
 
+pub mod backfill;
 pub mod driver;
 pub mod planner;
 
+pub use backfill::{
+    BackfillError, BackfillMode, BackfillOptions, BackfillReport, backfill,
+};
 pub use driver::{
     ProgressEvent, StoreKeyState, StreamReport, SyncError, SyncFailure, SyncOptions, SyncReport,
     sync_account, sync_account_into,

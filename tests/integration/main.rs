@@ -7,6 +7,7 @@ mod cli;
 mod doctor;
 mod export;
 mod faults;
+mod import;
 mod golden;
 mod pricing;
 mod robustness;

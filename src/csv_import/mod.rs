@@ -1,0 +1,300 @@
+//! Kraken's website exports (`ledgers.csv`, `trades.csv`) in every header version, as CSV,
+//! TSV or the downloaded `.zip`, into the raw tables.
+//!
+//! Rows keep their original line as `raw`; display names (`BTC`, `EUR`) become API codes
+//! (`XXBT`, `ZEUR`); pending rows (empty txid) are skipped. An entry already stored from the
+//! API is recognised by its id and stored once (times are compared to the second, as exports
+//! have no fractions); a different version of an id is kept aside and reported.
+
+mod assets;
+mod parse;
+
+pub use assets::{asset_code, pair_code};
+pub use parse::{
+    ExportKind, LEDGER_HEADERS, Layout, Row, RowError, Rows, TRADE_HEADERS, parse_time,
+    read_layout, strip_bom,
+};
+
+use crate::domain::{LedgerEntry, RawRecord, Stream, SyncPoint, Trade};
+use crate::store::{ImportTx, PageOutcome, Source, Store, StoreError};
+use std::io::Read;
+
+/// Rows inserted per statement batch; the whole file is still one transaction.
+const BATCH: usize = 4096;
+
+/// Largest file accepted inside a zip, against zip bombs.
+const MAX_ZIP_ENTRY: u64 = 4 << 30;
+
+/// Why an import failed. Nothing of the file named is committed.
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    /// The file could not be read.
+    #[error("{file}: cannot read: {detail}")]
+    Io {
+        /// The file.
+        file: String,
+        /// What went wrong.
+        detail: String,
+    },
+    /// A zip that cannot be opened.
+    #[error("{file}: not a readable zip archive: {detail}")]
+    Zip {
+        /// The file.
+        file: String,
+        /// What went wrong.
+        detail: String,
+    },
+    /// A zip without any `.csv` or `.tsv` file.
+    #[error(
+        "{file}: the zip holds no .csv or .tsv file (found: {found}); download the export again"
+    )]
+    NoCsvInZip {
+        /// The file.
+        file: String,
+        /// The names found, comma-separated.
+        found: String,
+    },
+    /// A bad header or a bad row: the import stops before committing anything of the file.
+    #[error("{file}: {error}")]
+    Bad {
+        /// The file (`archive.zip:ledgers.csv` inside a zip).
+        file: String,
+        /// Where and what.
+        error: RowError,
+    },
+    /// The database failed.
+    #[error("{0}")]
+    Store(#[from] StoreError),
+}
+
+impl ImportError {
+    /// True when the input is at fault (exit 1 "bad data"), not the database.
+    pub fn is_bad_input(&self) -> bool {
+        !matches!(self, ImportError::Store(_))
+    }
+}
+
+/// How to import.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ImportOptions {
+    /// Skip bad rows (listing them) instead of stopping at the first.
+    pub skip_bad: bool,
+    /// The source recorded for new rows: `csv` (user files) or `export` (the backfill).
+    pub source: Source,
+}
+
+/// What importing one file did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileReport {
+    /// The file (`archive.zip:ledgers.csv` inside a zip).
+    pub file: String,
+    /// Ledgers or trades.
+    pub kind: ExportKind,
+    /// Header version (`v1` oldest .. `v4`; `custom`).
+    pub version: String,
+    /// Header columns that were not read.
+    pub ignored_columns: Vec<String>,
+    /// Data rows read (blank lines not counted).
+    pub rows: u64,
+    /// Insert, duplicate and conflict counts.
+    pub outcome: PageOutcome,
+    /// Pending rows skipped (empty txid).
+    pub pending: u64,
+    /// Bad rows skipped with `--skip-bad`.
+    pub skipped: Vec<RowError>,
+    /// Ids whose stored version differs from this file's: kept aside, not merged.
+    pub conflicts: Vec<String>,
+    /// The newest entry of the file, by time then id.
+    pub newest: Option<SyncPoint>,
+}
+
+/// One input: a name for messages and its bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Input {
+    /// `path` or `archive.zip:member.csv`.
+    pub name: String,
+    /// The file's content.
+    pub data: Vec<u8>,
+}
+
+/// The CSV/TSV files in `data`: the file itself, or each `.csv`/`.tsv` member of a zip.
+pub fn inputs(name: &str, data: Vec<u8>) -> Result<Vec<Input>, ImportError> {
+    if !data.starts_with(b"PK\x03\x04") && !data.starts_with(b"PK\x05\x06") {
+        return Ok(vec![Input {
+            name: name.to_owned(),
+            data,
+        }]);
+    }
+    let zip_err = |e: zip::result::ZipError| ImportError::Zip {
+        file: name.to_owned(),
+        detail: e.to_string(),
+    };
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(data)).map_err(zip_err)?;
+    let mut out = Vec::new();
+    let mut found = Vec::new();
+    for i in 0..archive.len() {
+        let mut member = archive.by_index(i).map_err(zip_err)?;
+        let member_name = member.name().map_err(zip_err)?.into_owned();
+        let lower = member_name.to_ascii_lowercase();
+        found.push(member_name.clone());
+        if member.is_dir() || !(lower.ends_with(".csv") || lower.ends_with(".tsv")) {
+            continue;
+        }
+        let full = format!("{name}:{member_name}");
+        let mut buf = Vec::with_capacity(member.size().min(1 << 28) as usize);
+        (&mut member)
+            .take(MAX_ZIP_ENTRY)
+            .read_to_end(&mut buf)
+            .map_err(|e| ImportError::Zip {
+                file: full.clone(),
+                detail: e.to_string(),
+            })?;
+        out.push(Input {
+            name: full,
+            data: buf,
+        });
+    }
+    if out.is_empty() {
+        return Err(ImportError::NoCsvInZip {
+            file: name.to_owned(),
+            found: if found.is_empty() {
+                "nothing".to_owned()
+            } else {
+                found.join(", ")
+            },
+        });
+    }
+    Ok(out)
+}
+
+/// Reads a file from disk into its inputs (see [`inputs`]).
+pub fn read_inputs(path: &std::path::Path) -> Result<Vec<Input>, ImportError> {
+    let name = path.display().to_string();
+    let data = std::fs::read(path).map_err(|e| ImportError::Io {
+        file: name.clone(),
+        detail: e.to_string(),
+    })?;
+    inputs(&name, data)
+}
+
+/// Parses a whole input without storing it (tests, dry runs): every row or the first error.
+pub fn parse_all(input: &Input) -> Result<(Layout, Vec<(u64, Row)>), ImportError> {
+    let bad = |error| ImportError::Bad {
+        file: input.name.clone(),
+        error,
+    };
+    let data = strip_bom(&input.data);
+    let layout = read_layout(data).map_err(bad)?;
+    let rows = Rows::new(data, &layout)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(bad)?;
+    Ok((layout, rows))
+}
+
+/// Imports one input in one transaction. `before_commit` runs inside the transaction after
+/// the last row (the backfill moves the sync state there); an error from it, or a bad row
+/// without `skip_bad`, rolls everything of this input back.
+pub fn import_input(
+    store: &mut Store,
+    account: &str,
+    input: &Input,
+    opts: ImportOptions,
+    before_commit: &mut dyn FnMut(&mut ImportTx<'_>, &FileReport) -> Result<(), StoreError>,
+) -> Result<FileReport, ImportError> {
+    let bad = |error| ImportError::Bad {
+        file: input.name.clone(),
+        error,
+    };
+    let data = strip_bom(&input.data);
+    let layout = read_layout(data).map_err(bad)?;
+    let mut report = FileReport {
+        file: input.name.clone(),
+        kind: layout.kind,
+        version: layout.version.clone(),
+        ignored_columns: layout.ignored.clone(),
+        rows: 0,
+        outcome: PageOutcome::default(),
+        pending: 0,
+        skipped: Vec::new(),
+        conflicts: Vec::new(),
+        newest: None,
+    };
+    let conflicts_before = store.last_conflict_id()?;
+    {
+        let mut tx = store.begin_import(account)?;
+        let mut ledgers: Vec<RawRecord<LedgerEntry>> = Vec::with_capacity(BATCH);
+        let mut trades: Vec<RawRecord<Trade>> = Vec::with_capacity(BATCH);
+        let mut newest: Option<(i64, String)> = None;
+        let mut note = |micros: i64, id: &str| {
+            if newest
+                .as_ref()
+                .is_none_or(|(m, i)| (micros, id) > (*m, i.as_str()))
+            {
+                newest = Some((micros, id.to_owned()));
+            }
+        };
+        for row in Rows::new(data, &layout) {
+            match row {
+                Err(e) if opts.skip_bad => {
+                    report.rows += 1;
+                    report.skipped.push(e);
+                }
+                Err(e) => return Err(bad(e)),
+                Ok((_, Row::Pending)) => {
+                    report.rows += 1;
+                    report.pending += 1;
+                }
+                Ok((_, Row::Ledger(r))) => {
+                    report.rows += 1;
+                    note(r.item.time.micros(), r.item.id.as_str());
+                    ledgers.push(r);
+                    if ledgers.len() >= BATCH {
+                        add(&mut report.outcome, tx.ledgers(&ledgers, opts.source)?);
+                        ledgers.clear();
+                    }
+                }
+                Ok((_, Row::Trade(r))) => {
+                    report.rows += 1;
+                    note(r.item.time.micros(), r.item.id.as_str());
+                    trades.push(r);
+                    if trades.len() >= BATCH {
+                        add(&mut report.outcome, tx.trades(&trades, opts.source)?);
+                        trades.clear();
+                    }
+                }
+            }
+        }
+        add(&mut report.outcome, tx.ledgers(&ledgers, opts.source)?);
+        add(&mut report.outcome, tx.trades(&trades, opts.source)?);
+        if let Some((micros, id)) = newest {
+            let stream = stream_of(layout.kind);
+            let micros = tx.stored_micros(stream, &id)?.unwrap_or(micros);
+            report.newest = Some(SyncPoint { id, micros });
+        }
+        before_commit(&mut tx, &report)?;
+        tx.commit()?;
+    }
+    report.conflicts = store
+        .conflicts_after(account, conflicts_before)?
+        .into_iter()
+        .map(|c| c.entry_id)
+        .collect();
+    Ok(report)
+}
+
+/// The stream a kind of export fills.
+pub fn stream_of(kind: ExportKind) -> Stream {
+    match kind {
+        ExportKind::Ledgers => Stream::Ledgers,
+        ExportKind::Trades => Stream::Trades,
+    }
+}
+
+fn add(total: &mut PageOutcome, o: PageOutcome) {
+    total.inserted += o.inserted;
+    total.duplicates += o.duplicates;
+    total.conflicts += o.conflicts;
+}
+
+#[cfg(test)]
+mod tests;
