@@ -21,6 +21,9 @@ pub struct FileConfig {
     /// `[classify]` rules and labels.
     #[serde(default)]
     pub classify: crate::classify::Rules,
+    /// `[identity]`: who the CARF XML names as user and provider.
+    #[serde(default)]
+    pub identity: IdentityConfig,
     /// `[doctor]` settings.
     #[serde(default)]
     pub doctor: DoctorFileConfig,
@@ -52,6 +55,39 @@ pub struct SyncFileConfig {
     pub retry_cap: Option<String>,
     /// Attempts per call before the run ends with exit 75.
     pub retry_attempts: Option<u32>,
+}
+
+/// The `[identity]` table: the user's details for the CARF XML, and optionally the provider's
+/// (defaults: Kraken's operating entity for the reporting currency, marked as defaults).
+#[derive(Debug, Default, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct IdentityConfig {
+    /// First name.
+    pub first_name: Option<String>,
+    /// Last name.
+    pub last_name: Option<String>,
+    /// Tax identification number.
+    pub tin: Option<String>,
+    /// Country of tax residence, ISO 3166-1 alpha-2.
+    pub country: Option<String>,
+    /// Street and number.
+    pub street: Option<String>,
+    /// Post code.
+    pub post_code: Option<String>,
+    /// City.
+    pub city: Option<String>,
+    /// Date of birth, YYYY-MM-DD.
+    pub birth_date: Option<String>,
+    /// City of birth.
+    pub birth_city: Option<String>,
+    /// Country of birth, ISO 3166-1 alpha-2.
+    pub birth_country: Option<String>,
+    /// Provider's legal name (default: Kraken's operating entity).
+    pub provider_name: Option<String>,
+    /// Provider's tax identification number.
+    pub provider_tin: Option<String>,
+    /// Provider's country, ISO 3166-1 alpha-2.
+    pub provider_country: Option<String>,
 }
 
 /// Why the configuration could not be used.

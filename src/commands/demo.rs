@@ -79,7 +79,7 @@ pub(super) async fn run(args: &DemoArgs, quiet: bool) -> Result<(), Failure> {
         out: args.out.clone(),
         fees: "net".to_owned(),
         tz: "UTC".to_owned(),
-        format: "csv".to_owned(), // TODO xml
+        format: "csv,xml".to_owned(),
         allow_empty: false,
         strict: false,
         offline: false,

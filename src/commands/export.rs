@@ -206,14 +206,54 @@ fn warn(rows: &[TransactionRow]) -> usize {
 }
 
 fn write_xml(
-    _path: &std::path::Path,
-    _ctx: &Context,
-    _year: i32,
-    _currency: &str,
-    _fees: FeeTreatment,
-    _summary: &[SummaryRow],
+    path: &std::path::Path,
+    ctx: &Context,
+    year: i32,
+    currency: &str,
+    fees: FeeTreatment,
+    summary: &[SummaryRow],
 ) -> Result<(), Failure> {
-    Err(Failure::usage(anyhow!(
-        "--format xml is not available in this build yet; use --format csv"
-    )))
+    use crate::export::xml::{XmlIdentity, XmlReport, message_ref_id, write_carf_xml};
+    let id = &ctx.file.identity;
+    let mut identity = XmlIdentity::kraken_for_currency(currency);
+    let set = |slot: &mut Option<String>, value: &Option<String>| {
+        if value.is_some() {
+            slot.clone_from(value);
+        }
+    };
+    set(&mut identity.user_first_name, &id.first_name);
+    set(&mut identity.user_last_name, &id.last_name);
+    set(&mut identity.user_tin, &id.tin);
+    set(&mut identity.user_country, &id.country);
+    set(&mut identity.user_street, &id.street);
+    set(&mut identity.user_post_code, &id.post_code);
+    set(&mut identity.user_city, &id.city);
+    set(&mut identity.user_birth_date, &id.birth_date);
+    set(&mut identity.user_birth_city, &id.birth_city);
+    set(&mut identity.user_birth_country, &id.birth_country);
+    set(&mut identity.rcasp_name, &id.provider_name);
+    set(&mut identity.rcasp_tin, &id.provider_tin);
+    set(&mut identity.rcasp_country, &id.provider_country);
+    let missing = identity.missing_user_fields();
+    if !missing.is_empty() && !ctx.quiet {
+        tracing::warn!(
+            "the CARF XML marks the user's {} as placeholders: set them under [identity] in the config",
+            missing.join(", ")
+        );
+    }
+    let now = chrono::Utc::now();
+    let report = XmlReport {
+        year,
+        currency,
+        account: &ctx.account,
+        fees,
+        rows: summary,
+        identity: &identity,
+        timestamp: now,
+        message_ref_id: message_ref_id(&identity, year, now),
+    };
+    crate::export::csv::write_atomic(path, |out| {
+        write_carf_xml(&report, out).map_err(std::io::Error::other)
+    })
+    .map_err(Failure::bad)
 }

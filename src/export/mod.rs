@@ -6,6 +6,7 @@
 
 pub mod csv;
 pub mod rows;
+pub mod xml;
 
 pub use rows::{FeeTreatment, SummaryRow, TransactionRow, summarize};
 

@@ -5,6 +5,7 @@ use crate::harness::{ACCOUNT, Env};
 use kraken_tax::classify::Rules;
 use kraken_tax::domain::Element;
 use kraken_tax::export::csv::{write_summary, write_transactions};
+use kraken_tax::export::xml::{XmlIdentity, XmlReport, figures, write_carf_xml};
 use kraken_tax::export::{FeeTreatment, TransactionRow, YearLegs, summary, year_bounds};
 use kraken_tax::kraken::parse_api_url;
 use kraken_tax::kraken::public::{PublicClient, PublicConfig};
@@ -172,6 +173,37 @@ async fn summary_rows_are_the_grouping_of_transaction_rows_every_year() {
                     }
                 }
                 assert_eq!(sum.len(), groups.len());
+                // The XML holds the same figures as the summary.
+                let identity = XmlIdentity::default();
+                let report = XmlReport {
+                    year,
+                    currency: "EUR",
+                    account: ACCOUNT,
+                    fees: FeeTreatment::Net,
+                    rows: &sum,
+                    identity: &identity,
+                    timestamp: chrono::Utc::now(),
+                    message_ref_id: "TEST".into(),
+                };
+                let mut xml = Vec::new();
+                write_carf_xml(&report, &mut xml).unwrap();
+                let mut from_xml = figures(std::str::from_utf8(&xml).unwrap()).unwrap();
+                let mut from_summary: Vec<_> = sum
+                    .iter()
+                    .map(|r| {
+                        (
+                            r.crypto_asset.clone(),
+                            r.element.as_str().to_owned(),
+                            r.type_code.clone(),
+                            (!r.is_fully_unpriced()).then(|| r.amount()),
+                            r.number_of_units,
+                            r.number_of_transactions,
+                        )
+                    })
+                    .collect();
+                from_xml.sort();
+                from_summary.sort();
+                assert_eq!(from_xml, from_summary, "{year}");
                 for s in &sum {
                     let g = groups[&(s.crypto_asset.clone(), s.element, s.type_code.clone())];
                     if s.element != Element::TransferWallet {
