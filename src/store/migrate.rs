@@ -18,20 +18,20 @@ pub(crate) const MIGRATIONS: &[(&str, &str)] = &[
         include_str!("../../schemas/sqlite/0003_verify_results.sql"),
     ),
     (
-        "0005_derived_legs",
-        include_str!("../../schemas/sqlite/0005_derived_legs.sql"),
-    ),
-    (
         "0004_prices",
         include_str!("../../schemas/sqlite/0004_prices.sql"),
     ),
     (
-        "0007_key_events",
-        include_str!("../../schemas/sqlite/0007_key_events.sql"),
+        "0005_derived_legs",
+        include_str!("../../schemas/sqlite/0005_derived_legs.sql"),
     ),
     (
         "0006_export_jobs",
         include_str!("../../schemas/sqlite/0006_export_jobs.sql"),
+    ),
+    (
+        "0007_key_events",
+        include_str!("../../schemas/sqlite/0007_key_events.sql"),
     ),
 ];
 
