@@ -81,7 +81,7 @@ pub(super) async fn export(ctx: &Context, args: &ExportArgs) -> Result<Exported,
     if let Some(report) =
         ensure_fresh(&mut store, &ctx.account, &assets, rules).map_err(Failure::bad)?
     {
-        super::rebuild::warn_about(&report);
+        super::rebuild::warn_unknown_assets(&report);
     }
     let entries = store.ledger_entries(&ctx.account).map_err(Failure::bad)?;
     let year = YearLegs::new(&entries, &assets, rules, bounds);
@@ -129,7 +129,22 @@ pub(super) async fn export(ctx: &Context, args: &ExportArgs) -> Result<Exported,
         &mut [&mut kraken, &mut imports],
     );
     let summary = summary(&rows);
-    let warnings = warn(&rows);
+    let mut warnings = warn(&rows);
+    match crate::verify::gaps_in_year(&store, &ctx.account, args.year) {
+        Ok(Some(gaps)) if !gaps.is_empty() => {
+            warnings += 1;
+            tracing::warn!(
+                "the history has {} unresolved gap(s) that may touch {} (e.g. {} missing before {}): run `kraken-tax verify` and sync or import the missing entries",
+                gaps.len(),
+                args.year,
+                gaps[0].asset,
+                gaps[0].next_id
+            );
+        }
+        Ok(Some(_)) => {}
+        Ok(None) => tracing::info!("the history was never verified; run `kraken-tax verify`"),
+        Err(e) => tracing::warn!("cannot read the last verification: {e}"),
+    }
 
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("creating {}", args.out.display()))

@@ -40,6 +40,11 @@ pub(super) fn warn_about(report: &BuildReport) {
             if *n == 1 { "" } else { "s" }
         );
     }
+    warn_unknown_assets(report);
+}
+
+/// Warnings for asset codes that were not recognised.
+pub(super) fn warn_unknown_assets(report: &BuildReport) {
     for (code, n) in &report.unknown_assets {
         tracing::warn!("asset code {code:?} is not recognised ({n} legs); it is reported unchanged");
     }

@@ -220,3 +220,43 @@ async fn summary_rows_are_the_grouping_of_transaction_rows_every_year() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn export_warns_about_gaps_found_by_verify_and_strict_fails() {
+    use kraken_tax::emulator::{GeneratorConfig, generate};
+    let mut dataset = generate(&GeneratorConfig::new(51, 600));
+    // Remove a 2025 entry that has later entries of the same asset: a gap verify can locate.
+    let pos = dataset
+        .ledger
+        .iter()
+        .position(|e| {
+            e.time.utc().format("%Y").to_string() == "2025"
+                && e.asset.as_str() == "ZEUR"
+                && e.balance.is_some()
+        })
+        .unwrap();
+    dataset.ledger.remove(pos);
+    let env = Env::with_dataset(dataset).await;
+    env.sync(None).await.unwrap();
+    let db = env.db.display().to_string();
+    let common = |cmd: &str| -> Vec<String> {
+        [cmd, "--db", &db, "--account", ACCOUNT].iter().map(|s| s.to_string()).collect()
+    };
+    let mut verify = common("verify");
+    verify.push("--offline".into());
+    let out = crate::harness::run_bin(verify, &[]).await;
+    assert_eq!(out.status.code(), Some(1), "{}", crate::harness::stderr(&out));
+    let mut export = common("export");
+    let out_dir = env.dir.path().join("gap-out");
+    export.extend(
+        ["--year", "2025", "--currency", "EUR", "--offline", "--format", "csv", "--out", out_dir.to_str().unwrap()]
+            .map(str::to_owned),
+    );
+    let out = crate::harness::run_bin(export.clone(), &[]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", crate::harness::stderr(&out));
+    let err = crate::harness::stderr(&out);
+    assert!(err.contains("unresolved gap(s) that may touch 2025 (e.g. ZEUR missing before"), "{err}");
+    export.push("--strict".into());
+    let out = crate::harness::run_bin(export, &[]).await;
+    assert_eq!(out.status.code(), Some(1));
+}
