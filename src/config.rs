@@ -241,4 +241,16 @@ mod tests {
             crate::classify::Counterparty::PrivateWallet
         );
     }
+
+    #[test]
+    fn the_readme_example_config_is_valid() {
+        let readme = include_str!("../README.md");
+        let start = readme.find("```toml\n").expect("a toml block") + 8;
+        let end = start + readme[start..].find("```").expect("closed");
+        let c = parse(&readme[start..end], Path::new("README.md")).unwrap();
+        c.classify.validate().unwrap();
+        assert_eq!(c.sync.retry_attempts, Some(8));
+        assert_eq!(c.identity.country.as_deref(), Some("GB"));
+        assert_eq!(resolve_retry(&c).unwrap().max_attempts, 8);
+    }
 }
