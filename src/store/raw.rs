@@ -383,15 +383,8 @@ impl Store {
 
     /// Every ledger entry of `account`, oldest first (ties by id).
     pub fn ledger_entries(&self, account: &str) -> Result<Vec<LedgerEntry>, StoreError> {
-        // Scan in primary-key order and sort in memory: walking the time index would look each
-        // row up by key, several times slower on a large account.
         let sql = format!("SELECT {LEDGER_COLUMNS} FROM ledger_entries WHERE account = ?1");
-        let mut stmt = self.conn.prepare(&sql)?;
-        let rows = stmt.query_map([account], ledger_from_row)?;
-        let mut out = Vec::new();
-        for r in rows {
-            out.push(r?.map_err(StoreError::Corrupt)?);
-        }
+        let mut out = self.read_all(&sql, account, ledger_from_row)?;
         out.sort_unstable_by(|a, b| (a.time.micros(), &a.id).cmp(&(b.time.micros(), &b.id)));
         Ok(out)
     }
@@ -399,13 +392,26 @@ impl Store {
     /// Every trade of `account`, oldest first (ties by id).
     pub fn trades(&self, account: &str) -> Result<Vec<Trade>, StoreError> {
         let sql = format!("SELECT {TRADE_COLUMNS} FROM trades WHERE account = ?1");
-        let mut stmt = self.conn.prepare(&sql)?;
-        let rows = stmt.query_map([account], trade_from_row)?;
+        let mut out = self.read_all(&sql, account, trade_from_row)?;
+        out.sort_unstable_by(|a, b| (a.time.micros(), &a.id).cmp(&(b.time.micros(), &b.id)));
+        Ok(out)
+    }
+
+    /// Reads every row of `sql` (one `account` parameter) in primary-key order. Callers sort in
+    /// memory: walking the time index instead would look each row up by key, several times
+    /// slower on a large account.
+    fn read_all<T>(
+        &self,
+        sql: &str,
+        account: &str,
+        from_row: fn(&Row<'_>) -> rusqlite::Result<Result<T, String>>,
+    ) -> Result<Vec<T>, StoreError> {
+        let mut stmt = self.conn.prepare(sql)?;
+        let rows = stmt.query_map([account], from_row)?;
         let mut out = Vec::new();
         for r in rows {
             out.push(r?.map_err(StoreError::Corrupt)?);
         }
-        out.sort_unstable_by(|a, b| (a.time.micros(), &a.id).cmp(&(b.time.micros(), &b.id)));
         Ok(out)
     }
 
