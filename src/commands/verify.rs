@@ -140,14 +140,17 @@ pub(super) fn status_lines(store: &Store, account: &str) -> anyhow::Result<Strin
             rec.ledger_entries, rec.trades
         )
     } else {
+        let plural =
+            |n: u64, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
         let mut parts = Vec::new();
         if rec.gaps > 0 {
-            parts.push(format!("{} probable gaps", rec.gaps));
+            parts.push(plural(rec.gaps, "probable gap", "probable gaps"));
         }
         if rec.trade_problems > 0 {
-            parts.push(format!(
-                "{} trades with missing or mismatched legs",
-                rec.trade_problems
+            parts.push(plural(
+                rec.trade_problems,
+                "trade with missing or mismatched legs",
+                "trades with missing or mismatched legs",
             ));
         }
         if rec.balance_check == "mismatch" {

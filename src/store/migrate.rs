@@ -33,6 +33,10 @@ pub(crate) const MIGRATIONS: &[(&str, &str)] = &[
         "0007_key_events",
         include_str!("../../schemas/sqlite/0007_key_events.sql"),
     ),
+    (
+        "0008_ledger_scan_index",
+        include_str!("../../schemas/sqlite/0008_ledger_scan_index.sql"),
+    ),
 ];
 
 /// Applies the migrations the database lacks, each in its own transaction.

@@ -107,13 +107,18 @@ impl ChainChecker {
     /// Feeds the next entry. Entries must come oldest first by (time, id), as the store reads
     /// them; an entry older than its chain's current group is still checked, but after it.
     pub fn push(&mut self, e: &LedgerEntry) {
+        self.push_owned(e.clone());
+    }
+
+    /// [`ChainChecker::push`] for an entry the caller no longer needs (saves copying its id).
+    pub fn push_owned(&mut self, e: LedgerEntry) {
         self.entries += 1;
         let us = e.time.micros();
         let pos = self.chains.iter().position(|(k, _)| {
             k.asset == e.asset.as_str() && k.wallet.as_deref() == e.wallet.as_deref()
         });
         let pos = pos.unwrap_or_else(|| {
-            self.chains.push((ChainKey::of(e), ChainState::default()));
+            self.chains.push((ChainKey::of(&e), ChainState::default()));
             self.chains.len() - 1
         });
         let (key, state) = &mut self.chains[pos];
@@ -127,8 +132,8 @@ impl ChainChecker {
         }
         match e.balance {
             Some(after) => state.group.push(Link {
-                id: e.id.clone(),
-                time: e.time.clone(),
+                id: e.id,
+                time: e.time,
                 before: after - e.amount + e.fee,
                 after,
             }),

@@ -45,8 +45,8 @@ pub fn check_account(store: &Store, account: &str) -> Result<VerifyReport, Verif
     store.scan_trades(account, |t| legs.add_trade(t))?;
     let mut chains = ChainChecker::new();
     store.scan_ledger_entries(account, |e| {
-        chains.push(e);
-        legs.observe(e);
+        legs.observe(&e);
+        chains.push_owned(e);
     })?;
     let entries = chains.entries();
     let trades = legs.trades();

@@ -33,6 +33,27 @@ pub struct Gap {
 }
 
 impl Gap {
+    /// One sentence naming the chain, the two entries around the break and what is missing.
+    pub fn describe(&self) -> String {
+        let chain = match &self.wallet {
+            Some(w) => format!("{} ({w})", self.asset),
+            None => self.asset.clone(),
+        };
+        let previous = match (&self.previous_id, self.previous_time) {
+            (Some(id), Some(t)) => format!("{id} ({})", fmt_time(t)),
+            _ => "the start of the history".to_owned(),
+        };
+        format!(
+            "gap in {chain} between {previous} and {} ({}): balance before it should be {} but is {}; missing {} {}",
+            self.next_id,
+            fmt_time(self.next_time),
+            self.expected_balance_before,
+            self.found_balance_before,
+            signed(self.missing),
+            self.asset
+        )
+    }
+
     /// True when the missing entries may lie in calendar `year` (UTC): the gap spans from the
     /// previous entry's time (or the beginning) to the next entry's time.
     pub fn may_fall_in(&self, year: i32) -> bool {
@@ -357,24 +378,7 @@ impl VerifyReport {
             );
         }
         for g in &self.gaps {
-            let chain = match &g.wallet {
-                Some(w) => format!("{} ({w})", g.asset),
-                None => g.asset.clone(),
-            };
-            let previous = match (&g.previous_id, g.previous_time) {
-                (Some(id), Some(t)) => format!("{id} ({})", fmt_time(t)),
-                _ => "the start of the history".to_owned(),
-            };
-            let _ = writeln!(
-                out,
-                "  gap in {chain} between {previous} and {} ({}): balance before it should be {} but is {}; missing {} {}",
-                g.next_id,
-                fmt_time(g.next_time),
-                g.expected_balance_before,
-                g.found_balance_before,
-                signed(g.missing),
-                g.asset
-            );
+            let _ = writeln!(out, "  {}", g.describe());
         }
         for p in &self.trade_problems {
             let _ = writeln!(out, "  {}", p.describe());

@@ -9,33 +9,79 @@
 //! is checked.
 
 use super::report::TradeProblem;
-use crate::domain::{LedgerEntry, LedgerId, Trade, TradeSide};
+use crate::domain::{LedgerEntry, Trade, TradeSide};
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+
+/// Listed ledger ids beyond this many per trade are not tracked (Kraken lists two or three).
+const MAX_TRACKED_LEGS: usize = 64;
+
+/// 64-bit FNV-1a of an id: the maps hold a number per id instead of a copy of its text, which
+/// matters with a million ledger ids. Every hit is confirmed against the stored text, so a
+/// collision can at worst make a leg look missing, never hide one.
+fn id_hash(id: &str) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in id.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h
+}
+
+/// The keys are hashes already: pass them through.
+#[derive(Default)]
+struct PassThrough(u64);
+
+impl Hasher for PassThrough {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 << 8) ^ u64::from(b);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+type HashedMap<V> = HashMap<u64, V, BuildHasherDefault<PassThrough>>;
 
 #[derive(Debug)]
 struct Slot {
-    id: String,
+    id: Box<str>,
     time: DateTime<Utc>,
     side: TradeSide,
+    check_amounts: bool,
     vol: Decimal,
     cost: Decimal,
-    check_amounts: bool,
-    listed: Vec<LedgerId>,
-    seen: Vec<bool>,
-    /// Net amount per asset over the legs seen.
-    moved: Vec<(String, Decimal)>,
+    /// The listed ledger ids, comma-separated (as stored).
+    listed: Box<str>,
+    /// Bit `i`: the `i`-th listed id was seen.
+    seen: u64,
+    /// Net amount per asset (index into the checker's asset table) over the legs seen.
+    moved: Vec<(u16, Decimal)>,
+}
+
+impl Slot {
+    fn listed(&self) -> impl Iterator<Item = &str> {
+        self.listed.split(',').filter(|s| !s.is_empty())
+    }
 }
 
 /// Collects trades, then the ledger entries, and reports trades whose legs do not add up.
 #[derive(Debug, Default)]
 pub struct TradeLegChecker {
     slots: Vec<Slot>,
-    /// Listed ledger id → (trade, position in its list).
-    by_ledger: HashMap<String, (u32, u8)>,
-    /// Trade id → trade, for trades that list no ledger ids.
-    by_refid: HashMap<String, u32>,
+    /// Hash of a listed ledger id → (trade, position in its list).
+    by_ledger: HashedMap<(u32, u8)>,
+    /// Hash of a trade id → trade, for trades that list no ledger ids.
+    by_refid: HashedMap<u32>,
+    /// Asset codes seen in legs; `moved` refers to them by index.
+    assets: Vec<String>,
 }
 
 impl TradeLegChecker {
@@ -44,25 +90,26 @@ impl TradeLegChecker {
         Self::default()
     }
 
-    /// Registers a trade; all trades must come before the first ledger entry.
+    /// Registers a trade (any order); all trades must come before the first ledger entry.
     pub fn add_trade(&mut self, t: &Trade) {
         let idx = u32::try_from(self.slots.len()).expect("fewer than 4 billion trades");
         if t.ledgers.is_empty() {
-            self.by_refid.insert(t.id.as_str().to_owned(), idx);
+            self.by_refid.insert(id_hash(t.id.as_str()), idx);
         }
-        for (pos, id) in t.ledgers.iter().enumerate() {
-            let pos = u8::try_from(pos).unwrap_or(u8::MAX);
-            self.by_ledger.insert(id.as_str().to_owned(), (idx, pos));
+        for (pos, id) in t.ledgers.iter().enumerate().take(MAX_TRACKED_LEGS) {
+            self.by_ledger
+                .insert(id_hash(id.as_str()), (idx, pos as u8));
         }
+        let listed: Vec<&str> = t.ledgers.iter().map(|l| l.as_str()).collect();
         self.slots.push(Slot {
-            id: t.id.as_str().to_owned(),
+            id: t.id.as_str().into(),
             time: t.time.utc(),
             side: t.side,
+            check_amounts: t.margin.is_none_or(|m| m.is_zero()),
             vol: t.vol,
             cost: t.cost,
-            check_amounts: t.margin.is_none_or(|m| m.is_zero()),
-            listed: t.ledgers.clone(),
-            seen: vec![false; t.ledgers.len()],
+            listed: listed.join(",").into(),
+            seen: 0,
             moved: Vec::new(),
         });
     }
@@ -74,49 +121,63 @@ impl TradeLegChecker {
 
     /// Looks at one ledger entry (any order).
     pub fn observe(&mut self, e: &LedgerEntry) {
-        let idx = if let Some(&(idx, pos)) = self.by_ledger.get(e.id.as_str()) {
-            if let Some(s) = self.slots[idx as usize].seen.get_mut(pos as usize) {
-                *s = true;
+        let idx = match self.leg_of(e) {
+            Some(idx) => idx,
+            None => return,
+        };
+        let asset = match self.assets.iter().position(|a| a == e.asset.as_str()) {
+            Some(i) => i as u16,
+            None => {
+                self.assets.push(e.asset.as_str().to_owned());
+                (self.assets.len() - 1) as u16
             }
-            idx
-        } else if let Some(&idx) = self.by_refid.get(e.refid.as_str()) {
-            idx
-        } else {
-            return;
         };
         let slot = &mut self.slots[idx as usize];
-        match slot.moved.iter_mut().find(|(a, _)| a == e.asset.as_str()) {
+        match slot.moved.iter_mut().find(|(a, _)| *a == asset) {
             Some((_, sum)) => *sum += e.amount,
-            None => slot.moved.push((e.asset.as_str().to_owned(), e.amount)),
+            None => slot.moved.push((asset, e.amount)),
         }
+    }
+
+    /// The trade `e` is a leg of (marking it seen), if any.
+    fn leg_of(&mut self, e: &LedgerEntry) -> Option<u32> {
+        if let Some(&(idx, pos)) = self.by_ledger.get(&id_hash(e.id.as_str())) {
+            let slot = &mut self.slots[idx as usize];
+            if slot.listed().nth(pos as usize) == Some(e.id.as_str()) {
+                slot.seen |= 1 << pos;
+                return Some(idx);
+            }
+        }
+        let &idx = self.by_refid.get(&id_hash(e.refid.as_str()))?;
+        (&*self.slots[idx as usize].id == e.refid.as_str()).then_some(idx)
     }
 
     /// The problems found, oldest trade first.
     pub fn finish(self) -> Vec<TradeProblem> {
         let mut out = Vec::new();
-        for s in self.slots {
-            check_slot(s, &mut out);
+        for s in &self.slots {
+            check_slot(s, &self.assets, &mut out);
         }
         out.sort_by(|a, b| (a.time(), a.trade_id()).cmp(&(b.time(), b.trade_id())));
         out
     }
 }
 
-fn check_slot(s: Slot, out: &mut Vec<TradeProblem>) {
+fn check_slot(s: &Slot, assets: &[String], out: &mut Vec<TradeProblem>) {
     let mut missing = false;
-    for (id, seen) in s.listed.iter().zip(&s.seen) {
-        if !seen {
+    for (pos, id) in s.listed().enumerate().take(MAX_TRACKED_LEGS) {
+        if s.seen & (1 << pos) == 0 {
             missing = true;
             out.push(TradeProblem::MissingLeg {
-                trade_id: s.id.clone(),
+                trade_id: s.id.to_string(),
                 time: s.time,
-                ledger_id: id.to_string(),
+                ledger_id: id.to_owned(),
             });
         }
     }
     if s.listed.is_empty() && s.moved.is_empty() {
         out.push(TradeProblem::NoLegs {
-            trade_id: s.id,
+            trade_id: s.id.to_string(),
             time: s.time,
         });
         return;
@@ -124,8 +185,13 @@ fn check_slot(s: Slot, out: &mut Vec<TradeProblem>) {
     if missing || !s.check_amounts {
         return;
     }
-    let mut moved: Vec<&(String, Decimal)> = s.moved.iter().filter(|m| !m.1.is_zero()).collect();
-    moved.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut moved: Vec<(&str, Decimal)> = s
+        .moved
+        .iter()
+        .filter(|m| !m.1.is_zero())
+        .map(|&(a, d)| (assets[a as usize].as_str(), d))
+        .collect();
+    moved.sort_by(|a, b| a.0.cmp(b.0));
     let ins: Vec<_> = moved.iter().filter(|m| m.1.is_sign_positive()).collect();
     let outs: Vec<_> = moved.iter().filter(|m| m.1.is_sign_negative()).collect();
     let ([inflow], [outflow]) = (ins.as_slice(), outs.as_slice()) else {
@@ -141,7 +207,7 @@ fn check_slot(s: Slot, out: &mut Vec<TradeProblem>) {
             .collect::<Vec<_>>()
             .join(", ");
         out.push(TradeProblem::UnexpectedLegs {
-            trade_id: s.id,
+            trade_id: s.id.to_string(),
             time: s.time,
             moved: if moved.is_empty() {
                 "nothing".to_owned()
@@ -157,18 +223,18 @@ fn check_slot(s: Slot, out: &mut Vec<TradeProblem>) {
     };
     if base.1.abs() != s.vol {
         out.push(TradeProblem::VolumeMismatch {
-            trade_id: s.id.clone(),
+            trade_id: s.id.to_string(),
             time: s.time,
-            asset: base.0.clone(),
+            asset: base.0.to_owned(),
             vol: s.vol,
             leg_amount: base.1,
         });
     }
     if quote.1.abs() != s.cost {
         out.push(TradeProblem::CostMismatch {
-            trade_id: s.id,
+            trade_id: s.id.to_string(),
             time: s.time,
-            asset: quote.0.clone(),
+            asset: quote.0.to_owned(),
             cost: s.cost,
             leg_amount: quote.1,
         });
@@ -178,7 +244,7 @@ fn check_slot(s: Slot, out: &mut Vec<TradeProblem>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{AssetCode, KrakenTime, PositionClose, RefId, TradeId};
+    use crate::domain::{AssetCode, KrakenTime, LedgerId, PositionClose, RefId, TradeId};
     use rust_decimal_macros::dec;
 
     fn trade(id: &str, side: TradeSide, vol: Decimal, cost: Decimal, ledgers: &[&str]) -> Trade {

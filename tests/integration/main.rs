@@ -12,3 +12,4 @@ mod golden;
 mod pricing;
 mod robustness;
 mod sync;
+mod verify;
