@@ -49,7 +49,9 @@ fn main() {
             })
             .collect();
         for chunk in rows.chunks(50_000) {
-            store.insert_ledger_entries("bench", chunk, Source::Api).unwrap();
+            store
+                .insert_ledger_entries("bench", chunk, Source::Api)
+                .unwrap();
         }
     }
     drop(data);
@@ -67,12 +69,26 @@ fn main() {
     );
     eprintln!("  group+classify: {:.2} s", started.elapsed().as_secs_f64());
     let mut imports = PriceBook::imports(&store).unwrap();
-    let rows = year.rows("bench", "EUR", FeeTreatment::Net, &rules, &mut [&mut imports]);
+    let rows = year.rows(
+        "bench",
+        "EUR",
+        FeeTreatment::Net,
+        &rules,
+        &mut [&mut imports],
+    );
     eprintln!("  value+rows: {:.2} s", started.elapsed().as_secs_f64());
     let sum = summary(&rows);
     let out = dir.path().join("out");
     std::fs::create_dir_all(&out).unwrap();
-    write_summary(&out.join("s.csv"), 2025, "bench", "EUR", FeeTreatment::Net, &sum).unwrap();
+    write_summary(
+        &out.join("s.csv"),
+        2025,
+        "bench",
+        "EUR",
+        FeeTreatment::Net,
+        &sum,
+    )
+    .unwrap();
     write_transactions(&out.join("t.csv"), &rows, "EUR").unwrap();
     let secs = started.elapsed().as_secs_f64();
     let after = vm_hwm_mb();

@@ -98,10 +98,12 @@ impl Rules {
             };
             let element = Element::parse(&r.element)
                 .ok_or_else(|| err(format!("unknown element {:?}", r.element)))?;
-            if let Some(code) = &r.code {
-                if crate::domain::type_label(code).is_none() {
-                    return Err(err(format!("unknown type code {code:?}")));
-                }
+            if let Some(code) = r
+                .code
+                .as_ref()
+                .filter(|c| crate::domain::type_label(c).is_none())
+            {
+                return Err(err(format!("unknown type code {code:?}")));
             }
             if r.code.is_none()
                 && matches!(

@@ -779,12 +779,24 @@ fn every_generated_leg_is_classified_exactly_once_and_sensibly() {
                     };
                     assert_eq!(l.element, want, "{e:?}");
                 }
-                ("staking", ..) | ("earn", ..) if e.subtype.as_deref() == Some("reward") || e.kind == "staking" => {
-                    assert_eq!((l.element, l.type_code.as_deref()), (CryptoTransferIn, Some("CARF502")), "{e:?}")
+                ("staking", ..) | ("earn", ..)
+                    if e.subtype.as_deref() == Some("reward") || e.kind == "staking" =>
+                {
+                    assert_eq!(
+                        (l.element, l.type_code.as_deref()),
+                        (CryptoTransferIn, Some("CARF502")),
+                        "{e:?}"
+                    )
                 }
                 ("transfer", ..) => assert_eq!(l.element, Internal, "{e:?}"),
-                ("deposit", ..) => assert_eq!((l.element, l.type_code.as_deref()), (CryptoTransferIn, Some("CARF509"))),
-                ("withdrawal", ..) => assert_eq!((l.element, l.type_code.as_deref()), (CryptoTransferOut, Some("CARF606"))),
+                ("deposit", ..) => assert_eq!(
+                    (l.element, l.type_code.as_deref()),
+                    (CryptoTransferIn, Some("CARF509"))
+                ),
+                ("withdrawal", ..) => assert_eq!(
+                    (l.element, l.type_code.as_deref()),
+                    (CryptoTransferOut, Some("CARF606"))
+                ),
                 other => panic!("generated type not covered by this test: {other:?}"),
             }
         }
@@ -801,16 +813,31 @@ fn rebuild_writes_one_row_per_raw_leg_and_only_when_stale() {
     let rows: Vec<RawRecord<LedgerEntry>> = data
         .ledger
         .iter()
-        .map(|e| RawRecord { item: e.clone(), raw: "{}".into() })
+        .map(|e| RawRecord {
+            item: e.clone(),
+            raw: "{}".into(),
+        })
         .collect();
-    store.insert_ledger_entries("a", &rows[..400], Source::Api).unwrap();
+    store
+        .insert_ledger_entries("a", &rows[..400], Source::Api)
+        .unwrap();
     let rules = Rules::default();
     let t = AssetTable::default();
-    let first = build::ensure_fresh(&mut store, "a", &t, &rules).unwrap().expect("built");
+    let first = build::ensure_fresh(&mut store, "a", &t, &rules)
+        .unwrap()
+        .expect("built");
     assert_eq!(first.legs, 400);
-    assert_eq!(build::ensure_fresh(&mut store, "a", &t, &rules).unwrap(), None, "fresh");
-    store.insert_ledger_entries("a", &rows[400..], Source::Api).unwrap();
-    let second = build::ensure_fresh(&mut store, "a", &t, &rules).unwrap().expect("new raw rows");
+    assert_eq!(
+        build::ensure_fresh(&mut store, "a", &t, &rules).unwrap(),
+        None,
+        "fresh"
+    );
+    store
+        .insert_ledger_entries("a", &rows[400..], Source::Api)
+        .unwrap();
+    let second = build::ensure_fresh(&mut store, "a", &t, &rules)
+        .unwrap()
+        .expect("new raw rows");
     assert_eq!(second.legs as usize, rows.len());
     assert_eq!(store.derived_legs("a").unwrap().len(), rows.len());
     let mut voucher = Rules::default();
@@ -821,6 +848,8 @@ fn rebuild_writes_one_row_per_raw_leg_and_only_when_stale() {
         element: "CryptoTransferIn".into(),
         code: Some("CARF508".into()),
     });
-    let third = build::ensure_fresh(&mut store, "a", &t, &voucher).unwrap().expect("rules changed");
+    let third = build::ensure_fresh(&mut store, "a", &t, &voucher)
+        .unwrap()
+        .expect("rules changed");
     assert_eq!(third.by_element.get(&Unclassified), None);
 }

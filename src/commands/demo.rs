@@ -2,17 +2,17 @@
 
 use super::sync::{Target, sync_into};
 use super::{Context, Failure, status};
+use crate::cli::DemoArgs;
 use crate::cli::ExportArgs;
 use crate::config::FileConfig;
-use crate::export::SummaryRow;
-use chrono::Datelike;
-use crate::cli::DemoArgs;
 use crate::domain::RateTier;
 use crate::emulator::{EmulatorConfig, EmulatorHandle, GeneratorConfig, generate_with_prices};
+use crate::export::SummaryRow;
 use crate::kraken::parse_api_url;
 use crate::secret::Credentials;
 use crate::store::{LedgerGrouping, Store};
 use anyhow::Context as _;
+use chrono::Datelike;
 use std::fmt::Write as _;
 use std::time::Instant;
 
@@ -65,7 +65,11 @@ pub(super) async fn run(args: &DemoArgs, quiet: bool) -> Result<(), Failure> {
     let year = match newest {
         Some(t) if t.month() == 12 && t.day() == 31 => t.year(),
         Some(t) => t.year() - 1,
-        None => return Err(Failure::bad(anyhow::anyhow!("the generated account is empty"))),
+        None => {
+            return Err(Failure::bad(anyhow::anyhow!(
+                "the generated account is empty"
+            )));
+        }
     };
     let ctx = Context {
         db: db.clone(),

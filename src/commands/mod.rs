@@ -4,8 +4,8 @@
 mod demo;
 mod doctor;
 mod emulator;
-mod import;
 mod export;
+mod import;
 mod prices;
 mod rebuild;
 mod status;

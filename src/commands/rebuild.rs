@@ -13,8 +13,8 @@ pub(super) fn run(ctx: &Context) -> Result<(), Failure> {
     let mut store = Store::open(&ctx.db)
         .with_context(|| format!("opening {}", ctx.db.display()))
         .map_err(Failure::bad)?;
-    let report = rebuild(&mut store, &ctx.account, &AssetTable::default(), rules)
-        .map_err(Failure::bad)?;
+    let report =
+        rebuild(&mut store, &ctx.account, &AssetTable::default(), rules).map_err(Failure::bad)?;
     warn_about(&report);
     if !ctx.quiet {
         let parts: Vec<String> = report
@@ -46,6 +46,8 @@ pub(super) fn warn_about(report: &BuildReport) {
 /// Warnings for asset codes that were not recognised.
 pub(super) fn warn_unknown_assets(report: &BuildReport) {
     for (code, n) in &report.unknown_assets {
-        tracing::warn!("asset code {code:?} is not recognised ({n} legs); it is reported unchanged");
+        tracing::warn!(
+            "asset code {code:?} is not recognised ({n} legs); it is reported unchanged"
+        );
     }
 }

@@ -340,7 +340,8 @@ impl Gen {
         }
         self.n_entries += ev.entries.len();
         self.events.push(ev);
-        self.snapshots.push(self.prices.iter().map(|p| p.2).collect());
+        self.snapshots
+            .push(self.prices.iter().map(|p| p.2).collect());
     }
 
     /// Prices drift a little between events, pulled back when far from where they started.

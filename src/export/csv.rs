@@ -1,8 +1,8 @@
 //! The CSV files, written atomically: a temporary file in the target directory, synced, then
 //! renamed over the final name, so a reader never sees half a report.
 
-use super::rows::{FeeTreatment, SummaryRow, TransactionRow};
 use super::format_time;
+use super::rows::{FeeTreatment, SummaryRow, TransactionRow};
 use crate::domain::type_label;
 use rust_decimal::Decimal;
 use std::io::Write;
@@ -79,7 +79,10 @@ pub fn write_atomic(
         path: path.to_owned(),
         detail: e.to_string(),
     };
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     let mut tmp = tempfile::Builder::new()
         .prefix(".kraken-tax-")
         .suffix(".tmp")

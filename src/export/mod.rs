@@ -22,7 +22,11 @@ use chrono_tz::Tz;
 pub fn year_bounds(year: i32, tz: Tz) -> Option<(i64, i64)> {
     let at = |y: i32| {
         let midnight = NaiveDate::from_ymd_opt(y, 1, 1)?.and_hms_opt(0, 0, 0)?;
-        Some(tz.from_local_datetime(&midnight).earliest()?.timestamp_micros())
+        Some(
+            tz.from_local_datetime(&midnight)
+                .earliest()?
+                .timestamp_micros(),
+        )
     };
     Some((at(year)?, at(year + 1)?))
 }

@@ -2,8 +2,8 @@
 //! run records and per-key client state.
 
 mod derived;
-mod import;
 mod doctor;
+mod import;
 mod keys;
 mod lock;
 mod migrate;
@@ -14,8 +14,8 @@ mod state;
 mod verify;
 
 pub use derived::{DerivedLeg, DerivedStamp};
-pub use import::{ConflictRow, ImportTx, PendingExport};
 pub use doctor::{KeyEvent, KeyRecord};
+pub use import::{ConflictRow, ImportTx, PendingExport};
 pub use keys::KeyStateDb;
 pub use lock::{LockError, RunLock, lock_path};
 pub use prices::{CachedAsset, CachedPair, PriceRow, minute_bucket};

@@ -19,8 +19,16 @@ use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 
+/// A summary row's key: (asset, element, type code).
+type GroupKey = (String, Element, Option<String>);
+
 /// Syncs a generated account and values the legs of `year`.
-async fn export_rows(env: &Env, year: i32, currency: &str, fees: FeeTreatment) -> Vec<TransactionRow> {
+async fn export_rows(
+    env: &Env,
+    year: i32,
+    currency: &str,
+    fees: FeeTreatment,
+) -> Vec<TransactionRow> {
     env.sync(None).await.expect("sync");
     let store = Store::open(&env.db).unwrap();
     let entries = store.ledger_entries(ACCOUNT).unwrap();
@@ -33,12 +41,25 @@ async fn export_rows(env: &Env, year: i32, currency: &str, fees: FeeTreatment) -
     let mut report = FetchReport::default();
     refresh_markets(&store, &mut client, &mut report).await;
     let to_value = legs.to_value();
-    prefetch(&to_value, currency, &store, &mut client, i64::MAX / 2, &mut report)
-        .await
-        .unwrap();
+    prefetch(
+        &to_value,
+        currency,
+        &store,
+        &mut client,
+        i64::MAX / 2,
+        &mut report,
+    )
+    .await
+    .unwrap();
     let mut kraken = PriceBook::kraken(&store).unwrap();
     let mut imports = PriceBook::imports(&store).unwrap();
-    legs.rows(ACCOUNT, currency, fees, &rules, &mut [&mut kraken, &mut imports])
+    legs.rows(
+        ACCOUNT,
+        currency,
+        fees,
+        &rules,
+        &mut [&mut kraken, &mut imports],
+    )
 }
 
 /// Checks a CSV file against a Frictionless Table Schema: header names and order, and for
@@ -49,14 +70,24 @@ fn validate(csv_path: &Path, schema_path: &Path) {
         serde_json::from_str(&std::fs::read_to_string(schema_path).unwrap()).unwrap();
     let fields = schema["fields"].as_array().unwrap();
     let mut reader = csv::Reader::from_path(csv_path).unwrap();
-    let header: Vec<String> = reader.headers().unwrap().iter().map(str::to_owned).collect();
+    let header: Vec<String> = reader
+        .headers()
+        .unwrap()
+        .iter()
+        .map(str::to_owned)
+        .collect();
     let names: Vec<&str> = fields.iter().map(|f| f["name"].as_str().unwrap()).collect();
     assert_eq!(header, names, "{}: header", csv_path.display());
     let key: Vec<usize> = schema["primaryKey"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|k| names.iter().position(|n| n == &k.as_str().unwrap()).unwrap())
+        .map(|k| {
+            names
+                .iter()
+                .position(|n| n == &k.as_str().unwrap())
+                .unwrap()
+        })
         .collect();
     let mut keys = HashSet::new();
     for (line, record) in reader.records().enumerate() {
@@ -72,7 +103,9 @@ fn validate(csv_path: &Path, schema_path: &Path) {
             }
             match field["type"].as_str().unwrap() {
                 "integer" => {
-                    let v: i64 = cell.parse().unwrap_or_else(|_| panic!("{at}: not an integer: {cell}"));
+                    let v: i64 = cell
+                        .parse()
+                        .unwrap_or_else(|_| panic!("{at}: not an integer: {cell}"));
                     if let Some(min) = c["minimum"].as_i64() {
                         assert!(v >= min, "{at}: below minimum");
                     }
@@ -81,7 +114,8 @@ fn validate(csv_path: &Path, schema_path: &Path) {
                     }
                 }
                 "number" => {
-                    Decimal::from_str(cell).unwrap_or_else(|_| panic!("{at}: not a number: {cell}"));
+                    Decimal::from_str(cell)
+                        .unwrap_or_else(|_| panic!("{at}: not a number: {cell}"));
                 }
                 "datetime" => {
                     chrono::NaiveDateTime::parse_from_str(cell, "%Y-%m-%dT%H:%M:%S%.6fZ")
@@ -91,17 +125,28 @@ fn validate(csv_path: &Path, schema_path: &Path) {
                 other => panic!("{at}: unknown type {other}"),
             }
             if let Some(values) = c["enum"].as_array() {
-                assert!(values.iter().any(|v| v.as_str() == Some(cell)), "{at}: {cell} not in enum");
+                assert!(
+                    values.iter().any(|v| v.as_str() == Some(cell)),
+                    "{at}: {cell} not in enum"
+                );
             }
             if let Some(p) = c["pattern"].as_str() {
-                assert!(Regex::new(p).unwrap().is_match(cell), "{at}: {cell} does not match {p}");
+                assert!(
+                    Regex::new(p).unwrap().is_match(cell),
+                    "{at}: {cell} does not match {p}"
+                );
             }
             if let Some(n) = c["minLength"].as_u64() {
                 assert!(cell.len() as u64 >= n, "{at}: too short");
             }
         }
         let k: Vec<&str> = key.iter().map(|&i| &record[i]).collect();
-        assert!(keys.insert(k.join("\u{1f}")), "{} line {}: duplicate primary key", csv_path.display(), line + 2);
+        assert!(
+            keys.insert(k.join("\u{1f}")),
+            "{} line {}: duplicate primary key",
+            csv_path.display(),
+            line + 2
+        );
     }
 }
 
@@ -158,11 +203,12 @@ async fn summary_rows_are_the_grouping_of_transaction_rows_every_year() {
             // Each summary row is the grouping of its transaction rows.
             for rows in [&net, &gross] {
                 let sum = summary(rows);
-                let mut groups: BTreeMap<(String, Element, Option<String>), (u64, Decimal, Decimal)> =
-                    BTreeMap::new();
+                let mut groups: BTreeMap<GroupKey, (u64, Decimal, Decimal)> = BTreeMap::new();
                 for r in rows.iter().filter(|r| r.element.is_reportable()) {
                     let mut add = |el: Element, code: Option<String>| {
-                        let g = groups.entry((r.crypto_asset.clone(), el, code)).or_default();
+                        let g = groups
+                            .entry((r.crypto_asset.clone(), el, code))
+                            .or_default();
                         g.0 += 1;
                         g.1 += r.units;
                         g.2 += r.amount.unwrap_or_default();
@@ -213,7 +259,10 @@ async fn summary_rows_are_the_grouping_of_transaction_rows_every_year() {
                     assert_eq!(s.amount_unrounded, g.2);
                     assert_eq!(
                         s.amount(),
-                        g.2.round_dp_with_strategy(2, rust_decimal::RoundingStrategy::MidpointNearestEven)
+                        g.2.round_dp_with_strategy(
+                            2,
+                            rust_decimal::RoundingStrategy::MidpointNearestEven
+                        )
                     );
                 }
             }
@@ -240,22 +289,48 @@ async fn export_warns_about_gaps_found_by_verify_and_strict_fails() {
     env.sync(None).await.unwrap();
     let db = env.db.display().to_string();
     let common = |cmd: &str| -> Vec<String> {
-        [cmd, "--db", &db, "--account", ACCOUNT].iter().map(|s| s.to_string()).collect()
+        [cmd, "--db", &db, "--account", ACCOUNT]
+            .iter()
+            .map(|s| s.to_string())
+            .collect()
     };
     let mut verify = common("verify");
     verify.push("--offline".into());
     let out = crate::harness::run_bin(verify, &[]).await;
-    assert_eq!(out.status.code(), Some(1), "{}", crate::harness::stderr(&out));
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        crate::harness::stderr(&out)
+    );
     let mut export = common("export");
     let out_dir = env.dir.path().join("gap-out");
     export.extend(
-        ["--year", "2025", "--currency", "EUR", "--offline", "--format", "csv", "--out", out_dir.to_str().unwrap()]
-            .map(str::to_owned),
+        [
+            "--year",
+            "2025",
+            "--currency",
+            "EUR",
+            "--offline",
+            "--format",
+            "csv",
+            "--out",
+            out_dir.to_str().unwrap(),
+        ]
+        .map(str::to_owned),
     );
     let out = crate::harness::run_bin(export.clone(), &[]).await;
-    assert_eq!(out.status.code(), Some(0), "{}", crate::harness::stderr(&out));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        crate::harness::stderr(&out)
+    );
     let err = crate::harness::stderr(&out);
-    assert!(err.contains("unresolved gap(s) that may touch 2025 (e.g. ZEUR missing before"), "{err}");
+    assert!(
+        err.contains("unresolved gap(s) that may touch 2025 (e.g. ZEUR missing before"),
+        "{err}"
+    );
     export.push("--strict".into());
     let out = crate::harness::run_bin(export, &[]).await;
     assert_eq!(out.status.code(), Some(1));

@@ -8,7 +8,9 @@ use kraken_tax::store::{Source, Store};
 use std::path::{Path, PathBuf};
 
 fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/golden").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures/golden")
+        .join(name)
 }
 
 /// Loads the fixture ledger (Kraken's `Ledgers` answer) into a new database.
@@ -22,7 +24,9 @@ fn load_ledger(db: &Path) {
         .map(|(id, raw)| ledger_entry(id, raw).unwrap())
         .collect();
     let mut store = Store::open(db).unwrap();
-    let out = store.insert_ledger_entries("golden", &rows, Source::Api).unwrap();
+    let out = store
+        .insert_ledger_entries("golden", &rows, Source::Api)
+        .unwrap();
     assert_eq!(out.inserted, 20);
 }
 
@@ -33,7 +37,13 @@ async fn the_golden_account_exports_the_hand_worked_files() {
     load_ledger(&db);
     let db_arg = db.display().to_string();
     let mut import = vec!["prices".to_owned(), "import".to_owned()];
-    for f in ["XBTEUR_1440.csv", "ETHEUR_1440.csv", "DOTEUR_1440.csv", "FLREUR_1440.csv", "EURUSD_1440.csv"] {
+    for f in [
+        "XBTEUR_1440.csv",
+        "ETHEUR_1440.csv",
+        "DOTEUR_1440.csv",
+        "FLREUR_1440.csv",
+        "EURUSD_1440.csv",
+    ] {
         import.push(fixture(f).display().to_string());
     }
     import.extend(["--db".to_owned(), db_arg.clone(), "-q".to_owned()]);
@@ -42,8 +52,22 @@ async fn the_golden_account_exports_the_hand_worked_files() {
     let out_dir = dir.path().join("out");
     let export = |fees: &str| {
         vec![
-            "export", "--year", "2025", "--currency", "EUR", "--offline", "--format", "csv",
-            "--fees", fees, "--out", out_dir.to_str().unwrap(), "--db", &db_arg, "--account", "golden",
+            "export",
+            "--year",
+            "2025",
+            "--currency",
+            "EUR",
+            "--offline",
+            "--format",
+            "csv",
+            "--fees",
+            fees,
+            "--out",
+            out_dir.to_str().unwrap(),
+            "--db",
+            &db_arg,
+            "--account",
+            "golden",
         ]
         .into_iter()
         .map(str::to_owned)
@@ -59,7 +83,10 @@ async fn the_golden_account_exports_the_hand_worked_files() {
     );
     for (got, want) in [
         ("carf-summary-2025-EUR.csv", "expected-summary-2025-EUR.csv"),
-        ("carf-transactions-2025-EUR.csv", "expected-transactions-2025-EUR.csv"),
+        (
+            "carf-transactions-2025-EUR.csv",
+            "expected-transactions-2025-EUR.csv",
+        ),
     ] {
         let got_text = std::fs::read_to_string(out_dir.join(got)).unwrap();
         let want_text = std::fs::read_to_string(fixture(want)).unwrap();
