@@ -37,6 +37,10 @@ pub(crate) const MIGRATIONS: &[(&str, &str)] = &[
         "0008_ledger_scan_index",
         include_str!("../../schemas/sqlite/0008_ledger_scan_index.sql"),
     ),
+    (
+        "0009_drop_redundant_time_index",
+        include_str!("../../schemas/sqlite/0009_drop_redundant_time_index.sql"),
+    ),
 ];
 
 /// Applies the migrations the database lacks, each in its own transaction.
