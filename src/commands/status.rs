@@ -68,6 +68,17 @@ pub(super) fn render(store: &Store, account: &str) -> anyhow::Result<String> {
             "  warning: {conflicts} conflicting versions of stored entries were kept aside"
         )?;
     }
+    if let Some((_, n)) = store
+        .derived_counts(account)?
+        .into_iter()
+        .find(|(element, n)| element == "Unclassified" && *n > 0)
+    {
+        writeln!(
+            out,
+            "  warning: {n} unclassified leg{} (as of the last rebuild or export): see `kraken-tax rebuild`",
+            if n == 1 { "" } else { "s" }
+        )?;
+    }
     let verify_lines = super::verify::status_lines(store, account)?;
     match store.last_run(account)? {
         None => writeln!(out, "  last sync: none")?,

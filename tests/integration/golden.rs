@@ -92,6 +92,19 @@ async fn the_golden_account_exports_the_hand_worked_files() {
         let want_text = std::fs::read_to_string(fixture(want)).unwrap();
         assert_eq!(got_text, want_text, "{got} differs from {want}");
     }
+    // status reports the unclassified leg.
+    let status = run_bin(
+        ["status", "--db", &db_arg, "--account", "golden"]
+            .map(str::to_owned)
+            .to_vec(),
+        &[],
+    )
+    .await;
+    let text = String::from_utf8_lossy(&status.stdout);
+    assert!(
+        text.contains("  warning: 1 unclassified leg (as of the last rebuild or export): see `kraken-tax rebuild`"),
+        "{text}"
+    );
     // --strict turns the warning into exit 1 (the files are still written).
     let mut strict = export("net");
     strict.push("--strict".to_owned());
