@@ -65,29 +65,6 @@ fn join<T: std::fmt::Display>(items: &[T]) -> String {
         .join(",")
 }
 
-fn record_conflict(
-    tx: &Transaction<'_>,
-    account: &str,
-    stream: Stream,
-    id: &str,
-    raw: &str,
-    source: Source,
-) -> Result<(), StoreError> {
-    tx.prepare_cached(
-        "INSERT INTO raw_conflicts (account, stream, entry_id, raw, source, seen_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO NOTHING",
-    )?
-    .execute(params![
-        account,
-        stream.as_str(),
-        id,
-        raw,
-        source.as_str(),
-        now_text()
-    ])?;
-    Ok(())
-}
-
 pub(super) fn insert_ledger_rows(
     tx: &Transaction<'_>,
     account: &str,
@@ -133,13 +110,14 @@ pub(super) fn insert_ledger_rows(
             .prepare_cached(LEDGER_SELECT_BY_ID)?
             .query_row((account, e.id.as_str()), ledger_from_row)?
             .map_err(StoreError::Corrupt)?;
-        if same_ledger_entry(&existing, e) {
-            out.duplicates += 1;
-        } else {
-            out.conflicts += 1;
-            tracing::warn!(id = %e.id, "a different version of a stored ledger entry was kept aside");
-            record_conflict(tx, account, Stream::Ledgers, e.id.as_str(), raw, source)?;
-        }
+        let same = same_ledger_entry(&existing, e);
+        out.note_existing(
+            tx,
+            (account, Stream::Ledgers, source),
+            e.id.as_str(),
+            raw,
+            same,
+        )?;
     }
     Ok(out)
 }
@@ -158,6 +136,54 @@ fn same_ledger_entry(a: &LedgerEntry, b: &LedgerEntry) -> bool {
         && (a.subtype.is_none()
             || b.subtype.is_none()
             || a.subtype.as_deref().unwrap_or("") == b.subtype.as_deref().unwrap_or(""))
+}
+
+/// Equal in everything the sources agree on (CSV times carry whole seconds).
+fn same_trade(a: &Trade, b: &Trade) -> bool {
+    a.ordertxid == b.ordertxid
+        && a.pair == b.pair
+        && a.side == b.side
+        && a.price == b.price
+        && a.cost == b.cost
+        && a.fee == b.fee
+        && a.vol == b.vol
+        && a.time.micros().div_euclid(1_000_000) == b.time.micros().div_euclid(1_000_000)
+}
+
+impl PageOutcome {
+    /// Counts a row whose id was already stored: an identical duplicate, or a different
+    /// version, kept aside in `raw_conflicts` and reported.
+    fn note_existing(
+        &mut self,
+        tx: &Transaction<'_>,
+        (account, stream, source): (&str, Stream, Source),
+        id: &str,
+        raw: &str,
+        same: bool,
+    ) -> Result<(), StoreError> {
+        if same {
+            self.duplicates += 1;
+            return Ok(());
+        }
+        self.conflicts += 1;
+        tracing::warn!(
+            id,
+            "a different version of a stored {stream} entry was kept aside"
+        );
+        tx.prepare_cached(
+            "INSERT INTO raw_conflicts (account, stream, entry_id, raw, source, seen_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO NOTHING",
+        )?
+        .execute(params![
+            account,
+            stream.as_str(),
+            id,
+            raw,
+            source.as_str(),
+            now_text()
+        ])?;
+        Ok(())
+    }
 }
 
 pub(super) fn insert_trade_rows(
@@ -222,22 +248,14 @@ pub(super) fn insert_trade_rows(
             .prepare_cached(TRADE_SELECT_BY_ID)?
             .query_row((account, t.id.as_str()), trade_from_row)?
             .map_err(StoreError::Corrupt)?;
-        let same = existing.ordertxid == t.ordertxid
-            && existing.pair == t.pair
-            && existing.side == t.side
-            && existing.price == t.price
-            && existing.cost == t.cost
-            && existing.fee == t.fee
-            && existing.vol == t.vol
-            && existing.time.micros().div_euclid(1_000_000)
-                == t.time.micros().div_euclid(1_000_000);
-        if same {
-            out.duplicates += 1;
-        } else {
-            out.conflicts += 1;
-            tracing::warn!(id = %t.id, "a different version of a stored trade was kept aside");
-            record_conflict(tx, account, Stream::Trades, t.id.as_str(), raw, source)?;
-        }
+        let same = same_trade(&existing, t);
+        out.note_existing(
+            tx,
+            (account, Stream::Trades, source),
+            t.id.as_str(),
+            raw,
+            same,
+        )?;
     }
     Ok(out)
 }
