@@ -271,16 +271,16 @@ fn check_page(
     stream: Stream,
     query: &HistoryQuery,
     state: &StreamState,
-    page: &Fetched,
+    keys: &[(&str, i64)],
+    sorted_ids: &[String],
     last_page: &Option<(HistoryQuery, Vec<String>)>,
 ) -> Result<(), KrakenError> {
     let method = match stream {
         Stream::Ledgers => "Ledgers",
         Stream::Trades => "TradesHistory",
     };
-    let keys = page.keys();
     let bad = |detail: String| KrakenError::Decode { method, detail };
-    for &(id, micros) in &keys {
+    for &(id, micros) in keys {
         if let Some(lo) = &state.synced_to
             && micros < lo.micros
         {
@@ -301,12 +301,9 @@ fn check_page(
     if let Some((last_query, last_ids)) = last_page
         && last_query != query
         && !keys.is_empty()
+        && sorted_ids == last_ids.as_slice()
     {
-        let mut ids: Vec<&str> = keys.iter().map(|k| k.0).collect();
-        ids.sort_unstable();
-        if ids.iter().copied().eq(last_ids.iter().map(String::as_str)) {
-            return Err(bad("the answer repeats the previous page".to_owned()));
-        }
+        return Err(bad("the answer repeats the previous page".to_owned()));
     }
     Ok(())
 }
@@ -335,14 +332,15 @@ async fn fetch_with_retry(
                 .map(|p| (Fetched::Trades(p.items), p.count)),
         }
         .and_then(|(page, count)| {
-            check_page(stream, query, state, &page, &retry.last_page)?;
-            Ok((page, count))
+            let keys = page.keys();
+            let mut ids: Vec<String> = keys.iter().map(|k| k.0.to_owned()).collect();
+            ids.sort_unstable();
+            check_page(stream, query, state, &keys, &ids, &retry.last_page)?;
+            let summary = summarize(keys.into_iter(), count);
+            Ok((page, summary, ids))
         });
         let error = match result {
-            Ok((page, count)) => {
-                let summary = summarize(page.keys().into_iter(), count);
-                let mut ids: Vec<String> = page.keys().iter().map(|k| k.0.to_owned()).collect();
-                ids.sort_unstable();
+            Ok((page, summary, ids)) => {
                 retry.last_page = Some((query.clone(), ids));
                 return Ok((page, summary));
             }
