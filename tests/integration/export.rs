@@ -65,7 +65,7 @@ async fn export_rows(
 /// Checks a CSV file against a Frictionless Table Schema: header names and order, and for
 /// every cell its type and every declared constraint (required, enum, pattern, minLength,
 /// minimum, maximum), plus primary-key uniqueness.
-fn validate(csv_path: &Path, schema_path: &Path) {
+pub fn validate(csv_path: &Path, schema_path: &Path) {
     let schema: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(schema_path).unwrap()).unwrap();
     let fields = schema["fields"].as_array().unwrap();

@@ -92,6 +92,17 @@ async fn the_golden_account_exports_the_hand_worked_files() {
         let want_text = std::fs::read_to_string(fixture(want)).unwrap();
         assert_eq!(got_text, want_text, "{got} differs from {want}");
     }
+    // The hand-worked files follow the schemas too (they use fx:import, which the generated
+    // accounts of the schema test never produce).
+    let schemas = Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas/csv");
+    crate::export::validate(
+        &fixture("expected-summary-2025-EUR.csv"),
+        &schemas.join("carf-summary.schema.json"),
+    );
+    crate::export::validate(
+        &fixture("expected-transactions-2025-EUR.csv"),
+        &schemas.join("carf-transactions.schema.json"),
+    );
     // status reports the unclassified leg.
     let status = run_bin(
         ["status", "--db", &db_arg, "--account", "golden"]
