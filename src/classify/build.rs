@@ -1,9 +1,9 @@
 //! Building the derived legs table from the raw ledger, and keeping it fresh.
 
 use super::{CLASSIFIER_VERSION, Rules, also_transfer_wallet, classify};
-use crate::domain::{Element, LedgerEntry};
+use crate::domain::{Classification, Element, LedgerEntry};
 use crate::normalize::assets::AssetTable;
-use crate::normalize::events::group;
+use crate::normalize::events::{LegContext, group};
 use crate::store::{DerivedLeg, DerivedStamp, Store, StoreError};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
@@ -17,11 +17,28 @@ pub fn rules_hash(rules: &Rules) -> String {
 /// Classifies every entry of an account (any order); one derived leg per entry, same order.
 pub fn derive(entries: &[LedgerEntry], assets: &AssetTable, rules: &Rules) -> Vec<DerivedLeg> {
     let contexts = group(entries, assets);
+    let classes: Vec<Classification> = entries
+        .iter()
+        .zip(&contexts)
+        .map(|(e, ctx)| classify(e, ctx, rules))
+        .collect();
+    derive_from(entries, &contexts, &classes, rules)
+}
+
+/// The derived legs of entries already grouped and classified (one context and one
+/// classification per entry, same order), so a caller that needed them anyway (the export)
+/// does not classify twice.
+pub fn derive_from(
+    entries: &[LedgerEntry],
+    contexts: &[LegContext],
+    classes: &[Classification],
+    rules: &Rules,
+) -> Vec<DerivedLeg> {
     entries
         .iter()
         .zip(contexts)
-        .map(|(e, ctx)| {
-            let c = classify(e, &ctx, rules);
+        .zip(classes)
+        .map(|((e, ctx), c)| {
             let counter = ctx
                 .exchange
                 .as_ref()
@@ -31,13 +48,13 @@ pub fn derive(entries: &[LedgerEntry], assets: &AssetTable, rules: &Rules) -> Ve
                 ledger_id: e.id.to_string(),
                 event_id: ctx.event_id.clone(),
                 time_us: e.time.micros(),
-                transfer_wallet: also_transfer_wallet(e, &c, rules),
+                transfer_wallet: also_transfer_wallet(e, c, rules),
                 asset: ctx.asset.code.clone(),
                 asset_known: ctx.asset.known,
                 is_fiat: ctx.asset.is_fiat,
                 element: c.element,
                 type_code: c.type_code.map(str::to_owned),
-                note: c.note,
+                note: c.note.clone(),
                 counter_asset: counter.as_ref().map(|c| c.0.clone()),
                 counter_amount: counter.map(|c| c.1),
             }
@@ -67,12 +84,7 @@ pub fn rebuild(
 ) -> Result<BuildReport, StoreError> {
     let entries = store.ledger_entries(account)?;
     let legs = derive(&entries, assets, rules);
-    let stamp = DerivedStamp {
-        classifier_version: CLASSIFIER_VERSION,
-        rules_hash: rules_hash(rules),
-        raw_rows: entries.len() as u64,
-    };
-    store.replace_derived_legs(account, &legs, &stamp)?;
+    store.replace_derived_legs(account, &legs, &stamp_for(rules, entries.len() as u64))?;
     Ok(report_of(&legs))
 }
 
@@ -84,15 +96,25 @@ pub fn ensure_fresh(
     assets: &AssetTable,
     rules: &Rules,
 ) -> Result<Option<BuildReport>, StoreError> {
-    let current = DerivedStamp {
-        classifier_version: CLASSIFIER_VERSION,
-        rules_hash: rules_hash(rules),
-        raw_rows: store.raw_ledger_count(account)?,
-    };
-    if store.derived_stamp(account)?.as_ref() == Some(&current) {
+    if is_fresh(store, account, rules)? {
         return Ok(None);
     }
     rebuild(store, account, assets, rules).map(Some)
+}
+
+/// What the derived tables must have been built from to be current.
+pub fn stamp_for(rules: &Rules, raw_rows: u64) -> DerivedStamp {
+    DerivedStamp {
+        classifier_version: CLASSIFIER_VERSION,
+        rules_hash: rules_hash(rules),
+        raw_rows,
+    }
+}
+
+/// True when the account's derived tables match the classifier, the rules and the raw rows.
+pub fn is_fresh(store: &Store, account: &str, rules: &Rules) -> Result<bool, StoreError> {
+    let current = stamp_for(rules, store.raw_ledger_count(account)?);
+    Ok(store.derived_stamp(account)?.as_ref() == Some(&current))
 }
 
 /// Summarizes derived legs.

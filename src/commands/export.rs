@@ -1,7 +1,7 @@
 //! `kraken-tax export --year Y --currency CCY`: the report files of a year.
 
 use super::{Context, Failure};
-use crate::classify::build::ensure_fresh;
+use crate::classify::build::{is_fresh, report_of, stamp_for};
 use crate::cli::ExportArgs;
 use crate::export::csv::{write_summary, write_transactions};
 use crate::export::{FeeTreatment, SummaryRow, TransactionRow, YearLegs, summary, year_bounds};
@@ -78,13 +78,16 @@ pub(super) async fn export(ctx: &Context, args: &ExportArgs) -> Result<Exported,
         .with_context(|| format!("opening {}", ctx.db.display()))
         .map_err(Failure::bad)?;
     let assets = AssetTable::default();
-    if let Some(report) =
-        ensure_fresh(&mut store, &ctx.account, &assets, rules).map_err(Failure::bad)?
-    {
-        super::rebuild::warn_unknown_assets(&report);
-    }
     let entries = store.ledger_entries(&ctx.account).map_err(Failure::bad)?;
     let year = YearLegs::new(&entries, &assets, rules, bounds);
+    // Keep the derived table (status, rebuild) current from the classification just made.
+    if !is_fresh(&store, &ctx.account, rules).map_err(Failure::bad)? {
+        let legs = year.derived(rules);
+        store
+            .replace_derived_legs(&ctx.account, &legs, &stamp_for(rules, entries.len() as u64))
+            .map_err(Failure::bad)?;
+        super::rebuild::warn_unknown_assets(&report_of(&legs));
+    }
     if year.in_year.is_empty() && !args.allow_empty {
         return Err(Failure::bad(anyhow!(
             "account {:?} has no ledger entries in {} ({}); sync first, or pass --allow-empty for empty reports",
@@ -201,7 +204,7 @@ fn warn(rows: &[TransactionRow]) -> usize {
             unpriced.len(),
             first.ledger_id,
             first.crypto_asset,
-            super::super::export::format_time(first.time)
+            crate::export::format_time(first.time)
         );
     }
     let unclassified: Vec<&TransactionRow> = rows

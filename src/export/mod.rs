@@ -66,6 +66,12 @@ impl<'a> YearLegs<'a> {
         }
     }
 
+    /// The derived legs of the whole history, from the grouping and classification already
+    /// done here (for refreshing the derived table without classifying twice).
+    pub fn derived(&self, rules: &Rules) -> Vec<crate::store::DerivedLeg> {
+        crate::classify::build::derive_from(self.entries, &self.contexts, &self.classes, rules)
+    }
+
     /// The year's legs in the valuation's terms.
     pub fn to_value(&self) -> Vec<LegToValue<'_>> {
         self.in_year
