@@ -59,6 +59,11 @@ fn main() {
     let started = Instant::now();
     let store = Store::open(&db).unwrap();
     let ledger = store.ledger_entries("bench").unwrap();
+    let mut phase = Instant::now();
+    let mut lap = |name: &str| {
+        eprintln!("  {name}: {:.2} s", phase.elapsed().as_secs_f64());
+        phase = Instant::now();
+    };
     eprintln!("  load: {:.2} s", started.elapsed().as_secs_f64());
     let rules = Rules::default();
     let year = YearLegs::new(
@@ -67,7 +72,7 @@ fn main() {
         &rules,
         year_bounds(2025, chrono_tz::Tz::UTC).unwrap(),
     );
-    eprintln!("  group+classify: {:.2} s", started.elapsed().as_secs_f64());
+    lap("group+classify");
     let mut imports = PriceBook::imports(&store).unwrap();
     let rows = year.rows(
         "bench",
@@ -76,7 +81,7 @@ fn main() {
         &rules,
         &mut [&mut imports],
     );
-    eprintln!("  value+rows: {:.2} s", started.elapsed().as_secs_f64());
+    lap("value+rows");
     let sum = summary(&rows);
     let out = dir.path().join("out");
     std::fs::create_dir_all(&out).unwrap();
@@ -90,6 +95,7 @@ fn main() {
     )
     .unwrap();
     write_transactions(&out.join("t.csv"), &rows, "EUR").unwrap();
+    lap("summary+write");
     let secs = started.elapsed().as_secs_f64();
     let after = vm_hwm_mb();
     println!(

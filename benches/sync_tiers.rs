@@ -45,7 +45,7 @@ fn main() {
         dataset.trades.len()
     );
     println!(
-        "| tier | history calls | calls / (N/50) | wall (scaled s) | fastest schedule (scaled s) | ratio | entries/s | rate-limit errors |"
+        "| tier | history calls | calls / (N/50) | wall (s, sped-up clock) | fastest schedule (s, same clock) | ratio | entries/s | rate-limit errors |"
     );
     println!("|---|---|---|---|---|---|---|---|");
     for name in tiers.split(',') {
