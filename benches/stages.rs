@@ -1,0 +1,236 @@
+//! In-process stages, measured with criterion: entries per second of
+//!
+//! - `ingest`: storing API pages — `Store::insert_ledger_entries` of the generated ledger (with
+//!   each entry's JSON as the raw text, as sync keeps it) in 50-entry pages, one transaction
+//!   each, into a fresh database file;
+//! - `classify`: `normalize::events::group` and `classify::classify` over the whole ledger;
+//! - `value`: `pricing::value_legs` of every classified leg in EUR, from the trades' own fiat
+//!   legs first and otherwise an in-memory `PriceBook` of the generator's EUR price path (one
+//!   point per asset and hour), as an export with a warm price cache does;
+//! - `verify`: `verify::check_account` (balance chains and trade legs) over a stored account
+//!   with its trades.
+//!
+//! Run: `cargo bench --bench stages` (10,000 and 100,000 entries; about five minutes).
+//! `KRAKEN_TAX_BENCH_ENTRIES=10000,100000,1000000` picks the sizes (comma-separated);
+//! criterion's own arguments work after `--`, e.g. `cargo bench --bench stages -- classify`.
+//!
+//! Only generation and setup happen outside the timed part. Under `cargo test` criterion runs
+//! each stage once on a small account without timing, and the checks below still apply.
+
+use criterion::{BatchSize, BenchmarkId, Criterion, SamplingMode, Throughput};
+use kraken_tax::classify::{Rules, classify};
+use kraken_tax::domain::{Element, LedgerEntry, RawRecord, Stream};
+use kraken_tax::emulator::{
+    Dataset, GeneratorConfig, PricePath, generate_with_prices, ledger_entry_json, trade_json,
+};
+use kraken_tax::normalize::assets::AssetTable;
+use kraken_tax::normalize::events::group;
+use kraken_tax::pricing::{LegToValue, LegValue, PriceBook, value_legs};
+use kraken_tax::store::{PageRows, PriceRow, Source, Store};
+use kraken_tax::verify::check_account;
+use std::hint::black_box;
+use std::time::Duration;
+
+const ACCOUNT: &str = "bench";
+/// Sizes under `cargo test`: the debug build is slow, and only the plumbing is checked.
+const SMOKE_ENTRIES: usize = 10_000;
+
+fn sizes(smoke: bool) -> Vec<usize> {
+    if smoke {
+        return vec![SMOKE_ENTRIES];
+    }
+    let list = std::env::var("KRAKEN_TAX_BENCH_ENTRIES").unwrap_or_else(|_| "10000,100000".into());
+    list.split(',')
+        .map(|s| {
+            s.trim()
+                .parse()
+                .expect("KRAKEN_TAX_BENCH_ENTRIES: comma-separated entry counts")
+        })
+        .collect()
+}
+
+/// The generated account: the generator stops right after reaching `entries` ledger entries.
+fn account(entries: usize) -> (Dataset, PricePath) {
+    generate_with_prices(&GeneratorConfig::new(42, entries))
+}
+
+/// The generator's EUR prices as Kraken cache rows, one point per asset and hour (the
+/// valuation looks up the nearest point within a day, so the exact spacing changes little).
+fn price_rows(path: &PricePath) -> Vec<PriceRow> {
+    let assets = AssetTable::default();
+    let codes: Vec<String> = path
+        .assets
+        .iter()
+        .map(|a| assets.normalize(a).code)
+        .collect();
+    let mut rows = Vec::new();
+    let mut last_hour = i64::MIN;
+    for (time_us, prices) in &path.points {
+        let hour = time_us.div_euclid(3_600_000_000);
+        if hour == last_hour {
+            continue;
+        }
+        last_hour = hour;
+        for ((raw, code), price) in path.assets.iter().zip(&codes).zip(prices) {
+            if code == "EUR" || price.is_zero() {
+                continue;
+            }
+            rows.push(PriceRow {
+                source: "kraken".into(),
+                pair: format!("{raw}ZEUR"),
+                base: code.clone(),
+                quote: "EUR".into(),
+                price: *price,
+                time_us: *time_us,
+                time_text: String::new(),
+            });
+        }
+    }
+    rows
+}
+
+fn ledger_pages(ledger: &[LedgerEntry]) -> Vec<Vec<RawRecord<LedgerEntry>>> {
+    ledger
+        .chunks(50)
+        .map(|page| {
+            page.iter()
+                .map(|e| RawRecord {
+                    item: e.clone(),
+                    raw: ledger_entry_json(e),
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// A database file holding `data` (ledger and trades), for the verify stage.
+fn stored(data: &Dataset, dir: &std::path::Path) -> std::path::PathBuf {
+    let db = dir.join("verify.sqlite");
+    let mut store = Store::open(&db).expect("open");
+    for page in ledger_pages(&data.ledger).chunks(1000) {
+        let rows: Vec<_> = page.iter().flatten().cloned().collect();
+        store
+            .insert_ledger_entries(ACCOUNT, &rows, Source::Api)
+            .expect("insert ledger");
+    }
+    let state = store.stream_state(ACCOUNT, Stream::Trades).expect("state");
+    for chunk in data.trades.chunks(50_000) {
+        let rows: Vec<_> = chunk
+            .iter()
+            .map(|t| RawRecord {
+                item: t.clone(),
+                raw: trade_json(t),
+            })
+            .collect();
+        store
+            .commit_page(ACCOUNT, PageRows::Trades(&rows), Source::Api, &state)
+            .expect("insert trades");
+    }
+    db
+}
+
+fn stages(c: &mut Criterion, smoke: bool) {
+    let mut g = c.benchmark_group("stages");
+    g.sample_size(10)
+        .sampling_mode(SamplingMode::Flat)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(5));
+    for n in sizes(smoke) {
+        let (data, path) = account(n);
+        let ledger = &data.ledger;
+        g.throughput(Throughput::Elements(ledger.len() as u64));
+
+        let pages = ledger_pages(ledger);
+        g.bench_function(BenchmarkId::new("ingest", n), |b| {
+            b.iter_batched(
+                || {
+                    let dir = tempfile::tempdir().expect("temp dir");
+                    let store = Store::open(&dir.path().join("ingest.sqlite")).expect("open");
+                    (dir, store)
+                },
+                |(dir, mut store)| {
+                    let mut inserted = 0;
+                    for page in &pages {
+                        inserted += store
+                            .insert_ledger_entries(ACCOUNT, page, Source::Api)
+                            .expect("insert")
+                            .inserted;
+                    }
+                    assert_eq!(inserted, ledger.len() as u64, "every entry stored once");
+                    (dir, store)
+                },
+                BatchSize::PerIteration,
+            );
+        });
+        drop(pages);
+
+        let assets = AssetTable::default();
+        let rules = Rules::default();
+        g.bench_function(BenchmarkId::new("classify", n), |b| {
+            b.iter(|| {
+                let ctx = group(black_box(ledger), &assets);
+                let elements: Vec<Element> = ledger
+                    .iter()
+                    .zip(&ctx)
+                    .map(|(e, c)| classify(e, c, &rules).element)
+                    .collect();
+                assert!(
+                    elements.iter().all(|e| *e != Element::Unclassified),
+                    "the generator only makes known entry types"
+                );
+                (ctx, elements)
+            });
+        });
+
+        let ctx = group(ledger, &assets);
+        let legs: Vec<LegToValue<'_>> = ledger
+            .iter()
+            .zip(&ctx)
+            .map(|(e, c)| LegToValue::from_entry(e, c, classify(e, c, &rules).element))
+            .collect();
+        let rows = price_rows(&path);
+        g.bench_function(BenchmarkId::new("value", n), |b| {
+            b.iter_batched(
+                || PriceBook::from_rows(rows.clone(), 24 * 3600 * 1_000_000),
+                |mut book| {
+                    let values = value_legs(black_box(&legs), "EUR", &mut [&mut book]);
+                    assert!(
+                        !values.iter().any(|v| matches!(v, LegValue::Unpriced(_))),
+                        "the price path covers every asset"
+                    );
+                    assert!(
+                        values
+                            .iter()
+                            .any(|v| v.priced().is_some_and(|p| p.source.starts_with("kraken:"))),
+                        "some legs are valued from the price book, not only from trades"
+                    );
+                    values
+                },
+                BatchSize::PerIteration,
+            );
+        });
+        drop(legs);
+        drop(ctx);
+
+        let dir = tempfile::tempdir().expect("temp dir");
+        let db = stored(&data, dir.path());
+        let store = Store::open(&db).expect("open");
+        g.bench_function(BenchmarkId::new("verify", n), |b| {
+            b.iter(|| {
+                let report = check_account(&store, ACCOUNT).expect("verify");
+                assert!(report.consistent, "{}", report.summary());
+                assert_eq!(report.ledger_entries, ledger.len() as u64);
+                report
+            });
+        });
+    }
+    g.finish();
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; `cargo test` runs this target without it.
+    let smoke = !std::env::args().any(|a| a == "--bench");
+    let mut c = Criterion::default().configure_from_args();
+    stages(&mut c, smoke);
+    c.final_summary();
+}
