@@ -1,6 +1,7 @@
 //! Import throughput: a 1,000,000-row ledgers.csv (written by the emulator's CSV writer from a
 //! generated account) into a fresh database file. Run with `cargo bench --bench import`;
-//! `IMPORT_ROWS=N` changes the size.
+//! `IMPORT_ROWS=N` changes the size. Under `cargo test` (no `--bench` argument) it imports
+//! 10,000 rows and checks the counts; its times are those of a debug build.
 
 use kraken_tax::csv_import::{
     ImportOptions, Rows, import_input, read_inputs, read_layout, strip_bom,
@@ -23,11 +24,16 @@ fn cpu_secs() -> f64 {
     (f.get(11).copied().unwrap_or(0.0) + f.get(12).copied().unwrap_or(0.0)) / 100.0
 }
 
+/// `cargo bench` passes `--bench`; `cargo test` runs this target without it.
+fn smoke() -> bool {
+    !std::env::args().any(|a| a == "--bench")
+}
+
 fn main() {
     let rows: usize = std::env::var("IMPORT_ROWS")
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or(1_000_000);
+        .unwrap_or(if smoke() { 10_000 } else { 1_000_000 });
     let dir = tempfile::tempdir().expect("temp dir");
     let t = Instant::now();
     let mut data = generate(&GeneratorConfig::new(7, rows));
@@ -67,6 +73,10 @@ fn main() {
         import_input(&mut store, "bench", &inputs[0], opts, &mut |_, _| Ok(())).expect("import");
     let secs = t.elapsed().as_secs_f64();
     let cpu = cpu_secs() - cpu;
+    assert_eq!(
+        (report.rows, report.outcome.inserted),
+        (rows as u64, rows as u64)
+    );
     println!(
         "imported {} rows ({} new) in {secs:.2} s: {:.0} rows/s; {cpu:.2} CPU s: {:.0} rows per CPU s",
         report.rows,
@@ -78,6 +88,7 @@ fn main() {
     let t = Instant::now();
     let report = import_input(&mut store, "bench", &inputs[0], opts, &mut |_, _| Ok(()))
         .expect("import again");
+    assert_eq!(report.outcome.duplicates, rows as u64);
     let secs = t.elapsed().as_secs_f64();
     println!(
         "re-imported {} rows ({} duplicates) in {secs:.2} s: {:.0} rows/s",

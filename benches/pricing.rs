@@ -7,6 +7,9 @@
 //! The emulator serves the generator's own prices over loopback; the public pacer runs at
 //! 1 ms instead of Kraken's 1 s (the calls are counted; at 1 s each they take that many
 //! seconds).
+//!
+//! Under `cargo test` (no `--bench` argument) it runs 2,000 legs and a 100-entry three-year
+//! account and checks that legs were priced; its times are those of a debug build.
 
 use chrono::{TimeZone, Utc};
 use kraken_tax::classify::{Rules, classify};
@@ -104,6 +107,7 @@ async fn run(
 }
 
 fn main() {
+    let smoke = !std::env::args().any(|a| a == "--bench");
     let args: Vec<String> = std::env::args()
         .skip(1)
         .filter(|a| !a.starts_with("--"))
@@ -111,8 +115,11 @@ fn main() {
     let n: usize = args
         .first()
         .and_then(|a| a.parse().ok())
-        .unwrap_or(1_000_000);
-    let three: usize = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(3000);
+        .unwrap_or(if smoke { 2_000 } else { 1_000_000 });
+    let three: usize = args
+        .get(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(if smoke { 100 } else { 3000 });
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -126,6 +133,7 @@ fn main() {
         for ccy in ["EUR", "USD", "GBP"] {
             let db = dir.path().join(format!("three-{ccy}.sqlite"));
             let (legs, _, report, _, unpriced, priced) = run(&cfg, &db, ccy).await;
+            assert!(priced > 0 && priced + unpriced <= legs, "{ccy}: {priced} of {legs} priced");
             println!(
                 "three-year account ({legs} legs, {ccy}): {} public calls ({} Trades), {priced} priced, {unpriced} unpriced, {} warnings",
                 report.calls,
@@ -136,6 +144,7 @@ fn main() {
         let db = dir.path().join("big.sqlite");
         let (legs, classify_s, report, value_s, unpriced, priced) =
             run(&GeneratorConfig::new(8, n), &db, "EUR").await;
+        assert!(priced > 0 && priced + unpriced <= legs, "{priced} of {legs} priced");
         println!(
             "{legs} legs: group+classify {classify_s:.2} s ({:.0} legs/s); fetch {} calls; warm-cache valuation {value_s:.2} s ({:.0} legs/s); {priced} priced, {unpriced} unpriced",
             legs as f64 / classify_s,

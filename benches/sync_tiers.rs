@@ -8,8 +8,11 @@
 //! tier with its clock `TIME_SCALE` times faster. The fastest schedule for `n` calls of cost 2
 //! starting from an empty counter is: burst until the counter is full, then one call every
 //! `2 / decay` seconds, so the last call cannot start before `(2n - max) / decay` seconds.
+//!
+//! Under `cargo test` (no `--bench` argument) it syncs 2,000 entries at x1000 and checks that
+//! every generated entry and trade was stored; its times are those of a debug build.
 
-use kraken_tax::domain::RateTier;
+use kraken_tax::domain::{RateTier, Stream};
 use kraken_tax::emulator::{EmulatorConfig, EmulatorHandle, GeneratorConfig, generate};
 use kraken_tax::kraken::{ClientConfig, KrakenClient, MemoryKeyState, RetryPolicy, parse_api_url};
 use kraken_tax::secret::Credentials;
@@ -22,12 +25,19 @@ const SECRET: &str =
     "kQH5HW/8p1uGOVjbgWA7FunAmGO8lsSUXNsu3eow76sz84Q18fWxnyRzBHCd3pd5nE9qa99HAZtuZuj6F1huXg==";
 
 fn main() {
+    let smoke = !std::env::args().any(|a| a == "--bench");
     let args: Vec<String> = std::env::args()
         .skip(1)
         .filter(|a| !a.starts_with("--"))
         .collect();
-    let entries: usize = args.first().and_then(|a| a.parse().ok()).unwrap_or(10_000);
-    let scale: f64 = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(20.0);
+    let entries: usize = args
+        .first()
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(if smoke { 2_000 } else { 10_000 });
+    let scale: f64 = args
+        .get(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(if smoke { 1000.0 } else { 20.0 });
     let tiers = args
         .get(2)
         .cloned()
@@ -82,6 +92,15 @@ fn main() {
                 .await
                 .expect("sync completes");
             let wall = started.elapsed().as_secs_f64();
+            assert_eq!(report.new_entries(), n_entries as u64, "new entries");
+            for stream in [Stream::Ledgers, Stream::Trades] {
+                let stored = store.stream_summary("bench", stream).unwrap().count;
+                let generated = match stream {
+                    Stream::Ledgers => dataset.ledger.len(),
+                    Stream::Trades => dataset.trades.len(),
+                };
+                assert_eq!(stored, generated as u64, "{stream:?} stored");
+            }
             let calls = emu.history_calls();
             let fastest = ((2.0 * calls as f64 - tier.max) / tier.decay_per_sec).max(0.0);
             println!(

@@ -6,6 +6,9 @@
 //! Generation and insertion are timed separately from the check. The check runs twice in a
 //! child process of this benchmark (so that its peak resident memory is its own, not the
 //! generator's), each time opening the database afresh.
+//!
+//! Under `cargo test` (no `--bench` argument) it checks 10,000 entries; its times are those
+//! of a debug build.
 
 use kraken_tax::domain::RawRecord;
 use kraken_tax::emulator::{GeneratorConfig, generate, ledger_entry_json, trade_json};
@@ -15,17 +18,20 @@ use std::time::Instant;
 
 /// Set in the child process: the database to check.
 const CHILD_ENV: &str = "KRAKEN_TAX_BENCH_VERIFY_DB";
+/// Set in the child process: the number of ledger entries the check must find.
+const EXPECT_ENV: &str = "KRAKEN_TAX_BENCH_VERIFY_EXPECT";
 
 fn main() {
     if let Ok(db) = std::env::var(CHILD_ENV) {
         check_rounds(std::path::Path::new(&db));
         return;
     }
+    let smoke = !std::env::args().any(|a| a == "--bench");
     let entries: usize = std::env::args()
         .skip(1)
         .find(|a| !a.starts_with("--"))
         .and_then(|a| a.parse().ok())
-        .unwrap_or(1_000_000);
+        .unwrap_or(if smoke { 10_000 } else { 1_000_000 });
     let t = Instant::now();
     let data = generate(&GeneratorConfig::new(1, entries));
     println!(
@@ -81,6 +87,7 @@ fn main() {
 
     let out = std::process::Command::new(std::env::current_exe().expect("own path"))
         .env(CHILD_ENV, &db)
+        .env(EXPECT_ENV, n_ledger.to_string())
         .status()
         .expect("child runs");
     assert!(out.success(), "the check failed");
@@ -94,6 +101,12 @@ fn check_rounds(db: &std::path::Path) {
         let report = check_account(&store, "bench").expect("verify");
         let (secs, cpu) = (t.elapsed().as_secs_f64(), cpu_seconds() - cpu);
         assert!(report.consistent, "{}", report.summary());
+        if let Some(n) = std::env::var(EXPECT_ENV)
+            .ok()
+            .and_then(|n| n.parse::<u64>().ok())
+        {
+            assert_eq!(report.ledger_entries, n, "ledger entries checked");
+        }
         println!(
             "verify ({round} run): {} ledger entries, {} trades, {} chains in {secs:.2} s wall, {cpu:.2} s on CPU ({:.0} entries per CPU second)",
             report.ledger_entries,
