@@ -109,7 +109,7 @@ fn run(dir: &Path, args: &[&str]) -> Run {
         .stderr(std::fs::File::create(&err).expect("stderr file"))
         .spawn()
         .expect("the binary starts");
-    let (status, peak_mb) = wait4(child.id());
+    let (status, peak_mb) = wait4(child);
     let wall = started.elapsed();
     let stdout = std::fs::read_to_string(&out).unwrap_or_default();
     assert!(
@@ -138,9 +138,11 @@ fn command(dir: &Path) -> Command {
     cmd
 }
 
-/// Waits for the child `pid`: its exit code (None if killed by a signal) and its peak
+/// Waits for (and reaps) `child`: its exit code (None if killed by a signal) and its peak
 /// resident memory in MB, which the kernel keeps per process (`ru_maxrss`, in KiB on Linux).
-fn wait4(pid: u32) -> (Option<i32>, f64) {
+/// std's `Child::wait` does not return the rusage.
+fn wait4(child: std::process::Child) -> (Option<i32>, f64) {
+    let pid = child.id();
     let mut status = 0;
     // SAFETY: a zeroed rusage is a valid value for the kernel to fill in.
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
@@ -413,7 +415,7 @@ fn group(n: u64) -> String {
     let s = n.to_string();
     let mut out = String::new();
     for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
