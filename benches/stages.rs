@@ -10,8 +10,10 @@
 //! - `verify`: `verify::check_account` (balance chains and trade legs) over a stored account
 //!   with its trades.
 //!
-//! Run: `cargo bench --bench stages` (10,000 and 100,000 entries; about five minutes).
-//! `KRAKEN_TAX_BENCH_ENTRIES=10000,100000,1000000` picks the sizes (comma-separated);
+//! Run: `cargo bench --bench stages` (10,000 and 100,000 entries; about five minutes on two
+//! cores). `KRAKEN_TAX_BENCH_ENTRIES=10000,100000,1000000` picks the sizes (comma-separated;
+//! at 1,000,000 one ingest iteration takes minutes and criterion runs at least ten, so
+//! expect over half an hour);
 //! criterion's own arguments work after `--`, e.g. `cargo bench --bench stages -- classify`.
 //!
 //! Only generation and setup happen outside the timed part. Under `cargo test` criterion runs

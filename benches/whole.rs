@@ -2,7 +2,7 @@
 //! the wall time of one child process (and its peak resident memory, from `wait4`), start to
 //! exit, so it includes start-up, opening the database and everything the command does.
 //!
-//! Run: `cargo bench --bench whole` (about four minutes), or with options:
+//! Run: `cargo bench --bench whole` (about five minutes on two cores), or with options:
 //!
 //! ```text
 //! cargo bench --bench whole -- [--sync 10000,100000] [--tier pro] [--time-scale 100]
