@@ -33,6 +33,72 @@ pub struct DerivedLeg {
     pub counter_amount: Option<String>,
 }
 
+impl DerivedLeg {
+    /// The leg, borrowed.
+    pub fn as_ref(&self) -> DerivedLegRef<'_> {
+        DerivedLegRef {
+            ledger_id: &self.ledger_id,
+            event_id: &self.event_id,
+            time_us: self.time_us,
+            asset: &self.asset,
+            asset_known: self.asset_known,
+            is_fiat: self.is_fiat,
+            element: self.element,
+            type_code: self.type_code.as_deref(),
+            transfer_wallet: self.transfer_wallet,
+            note: &self.note,
+            counter_asset: self.counter_asset.as_deref(),
+            counter_amount: self.counter_amount.as_deref(),
+        }
+    }
+}
+
+/// A [`DerivedLeg`], borrowed: what [`DerivedSink::insert`] stores.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[allow(missing_docs)] // The fields are those of `DerivedLeg`.
+pub struct DerivedLegRef<'a> {
+    pub ledger_id: &'a str,
+    pub event_id: &'a str,
+    pub time_us: i64,
+    pub asset: &'a str,
+    pub asset_known: bool,
+    pub is_fiat: bool,
+    pub element: Element,
+    pub type_code: Option<&'a str>,
+    pub transfer_wallet: bool,
+    pub note: &'a str,
+    pub counter_asset: Option<&'a str>,
+    pub counter_amount: Option<&'a str>,
+}
+
+/// Inserts derived legs inside [`Store::replace_derived_legs_with`]'s transaction.
+pub struct DerivedSink<'a> {
+    insert: rusqlite::CachedStatement<'a>,
+    account: &'a str,
+}
+
+impl DerivedSink<'_> {
+    /// Inserts one leg.
+    pub fn insert(&mut self, l: &DerivedLegRef<'_>) -> Result<(), StoreError> {
+        self.insert.execute(params![
+            self.account,
+            l.ledger_id,
+            l.event_id,
+            l.time_us,
+            l.asset,
+            l.asset_known,
+            l.is_fiat,
+            l.element.as_str(),
+            l.type_code,
+            l.transfer_wallet,
+            l.note,
+            l.counter_asset,
+            l.counter_amount,
+        ])?;
+        Ok(())
+    }
+}
+
 /// What the derived tables were built from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DerivedStamp {
@@ -70,33 +136,33 @@ impl Store {
         legs: &[DerivedLeg],
         stamp: &DerivedStamp,
     ) -> Result<(), StoreError> {
+        self.replace_derived_legs_with(account, stamp, |sink| {
+            legs.iter().try_for_each(|l| sink.insert(&l.as_ref()))
+        })
+    }
+
+    /// Replaces the account's derived legs in one transaction with those `fill` inserts, one
+    /// at a time (so a million legs need not be held at once). Nothing changes when `fill`
+    /// fails. Legs inserted in ledger-id order append to the table's key instead of landing
+    /// on random pages.
+    pub fn replace_derived_legs_with(
+        &mut self,
+        account: &str,
+        stamp: &DerivedStamp,
+        fill: impl FnOnce(&mut DerivedSink<'_>) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
         self.ensure_account(account)?;
         let tx = self.conn.transaction()?;
         tx.execute("DELETE FROM legs WHERE account = ?1", [account])?;
         {
-            let mut insert = tx.prepare_cached(
+            let insert = tx.prepare_cached(
                 "INSERT INTO legs (account, ledger_id, event_id, time_us, asset, asset_known,
                      is_fiat, element, type_code, transfer_wallet, note, counter_asset,
                      counter_amount)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
             )?;
-            for l in legs {
-                insert.execute(params![
-                    account,
-                    l.ledger_id,
-                    l.event_id,
-                    l.time_us,
-                    l.asset,
-                    l.asset_known,
-                    l.is_fiat,
-                    l.element.as_str(),
-                    l.type_code,
-                    l.transfer_wallet,
-                    l.note,
-                    l.counter_asset,
-                    l.counter_amount,
-                ])?;
-            }
+            let mut sink = DerivedSink { insert, account };
+            fill(&mut sink)?;
         }
         tx.execute(
             "INSERT INTO derived_state (account, classifier_version, rules_hash, raw_rows, built_at)
