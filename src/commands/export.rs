@@ -85,13 +85,20 @@ pub(super) async fn export(ctx: &Context, args: &ExportArgs) -> Result<Exported,
     let assets = AssetTable::default();
     // The whole history, compactly: an event may straddle the year boundary, and the derived
     // table covers every leg.
+    let started = std::time::Instant::now();
     let ledger = Ledger::load(&store, &ctx.account, &assets).map_err(Failure::bad)?;
+    tracing::debug!(
+        "read and grouped {} ledger entries in {:.2?}",
+        ledger.table.len(),
+        started.elapsed()
+    );
     // Keep the derived table (status, rebuild) current from the same grouping.
     if !is_fresh(&store, &ctx.account, rules).map_err(Failure::bad)? {
         let report = ledger
             .refresh_derived(&mut store, &ctx.account, rules)
             .map_err(Failure::bad)?;
         super::rebuild::warn_unknown_assets(&report);
+        tracing::debug!("refreshed the derived legs, at {:.2?}", started.elapsed());
     }
     let in_year = ledger.year(bounds);
     if in_year.is_empty() && !args.allow_empty {
@@ -165,6 +172,12 @@ pub(super) async fn export(ctx: &Context, args: &ExportArgs) -> Result<Exported,
     } else {
         write_year(&mut |_| Ok(())).map_err(|e| Failure::bad(anyhow!(e)))?
     };
+    tracing::debug!(
+        "classified, valued and wrote {} legs of {}, at {:.2?}",
+        totals.legs,
+        args.year,
+        started.elapsed()
+    );
     let mut warnings = warn(&totals);
     match crate::verify::gaps_in_year(&store, &ctx.account, args.year) {
         Ok(Some(gaps)) if !gaps.is_empty() => {
@@ -204,6 +217,7 @@ pub(super) async fn export(ctx: &Context, args: &ExportArgs) -> Result<Exported,
         write_xml(&x, ctx, args.year, &currency, fees, &summary)?;
         files.push(x);
     }
+    tracing::debug!("wrote the summary, done at {:.2?}", started.elapsed());
     if args.strict && warnings > 0 {
         return Err(Failure::bad(anyhow!(
             "{warnings} warning(s) and --strict: the files were written but need attention"

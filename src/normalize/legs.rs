@@ -287,27 +287,43 @@ impl Events {
     pub fn group(t: &LegTable) -> Result<Self, String> {
         let n = t.len();
         let n32 = u32::try_from(n).map_err(|_| format!("{n} ledger entries: too many"))?;
-        // Exchange legs by refid: sorted by (refid, position), each run one refid's legs in
-        // ledger order; the placeholder refid `Unknown` ties nothing together.
-        let mut members: Vec<u32> = (0..n32)
-            .filter(|&i| {
-                let i = i as usize;
-                t.exchange_like(i) && t.refid(i) != "Unknown"
-            })
-            .collect();
-        members.sort_unstable_by(|&a, &b| {
-            t.refid(a as usize).cmp(t.refid(b as usize)).then(a.cmp(&b))
-        });
-        let mut groups: Vec<std::ops::Range<usize>> = Vec::new();
-        let mut start = 0;
-        for k in 1..=members.len() {
-            if k == members.len()
-                || t.refid(members[k] as usize) != t.refid(members[start] as usize)
-            {
-                groups.push(start..k);
-                start = k;
+        // Exchange legs by refid, each refid's legs in ledger order (a hash per leg: sorting
+        // by refid cost more than the rest of the grouping); the placeholder refid `Unknown`
+        // ties nothing together. Groups are numbered by first appearance.
+        let mut group_of_refid: HashMap<&str, u32> = HashMap::new();
+        let mut member_group: Vec<(u32, u32)> = Vec::new();
+        let mut sizes: Vec<u32> = Vec::new();
+        for i in 0..n32 {
+            let iu = i as usize;
+            if !t.exchange_like(iu) {
+                continue;
             }
+            let refid = t.refid(iu);
+            if refid == "Unknown" {
+                continue;
+            }
+            let next = sizes.len() as u32;
+            let g = *group_of_refid.entry(refid).or_insert(next);
+            if g == next {
+                sizes.push(0);
+            }
+            sizes[g as usize] += 1;
+            member_group.push((i, g));
         }
+        drop(group_of_refid);
+        let mut groups: Vec<std::ops::Range<usize>> = Vec::with_capacity(sizes.len());
+        let mut at = 0;
+        for &size in &sizes {
+            groups.push(at..at + size as usize);
+            at += size as usize;
+        }
+        let mut fill: Vec<usize> = groups.iter().map(|r| r.start).collect();
+        let mut members = vec![0u32; member_group.len()];
+        for (i, g) in member_group {
+            members[fill[g as usize]] = i;
+            fill[g as usize] += 1;
+        }
+        drop(fill);
 
         // Cross-refid pairs, as `pair_cross_refid`.
         struct OneSided<'a> {
