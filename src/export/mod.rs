@@ -252,7 +252,8 @@ impl Ledger {
     ) -> Result<BuildReport, StoreError> {
         let stamp = stamp_for(rules, self.table.len() as u64);
         let mut report = BuildReport::default();
-        store.replace_derived_legs_with(account, &stamp, |sink| {
+        let bulk = self.table.len() >= crate::store::BULK_LEGS;
+        store.replace_derived_legs_with(account, &stamp, bulk, |sink| {
             report = derive_compact(&self.table, &self.events, rules, sink)?;
             Ok(())
         })?;
