@@ -43,7 +43,9 @@ pub fn year_bounds(year: i32, tz: Tz) -> Option<(i64, i64)> {
     Some((at(year)?, at(year + 1)?))
 }
 
-/// The legs of the year, classified over the whole history, ready to value.
+/// The legs of the year, classified over the whole history, ready to value. Holds every
+/// entry's context, classification and row: the simple reference the invariant tests use.
+/// The `export` command uses [`Ledger`], which writes the same rows without holding them.
 pub struct YearLegs<'a> {
     entries: &'a [LedgerEntry],
     contexts: Vec<LegContext>,
