@@ -395,10 +395,12 @@ impl Events {
             }
         }
 
+        // At most one side per member and one event per group: reserved exactly, since
+        // growing by doubling left up to twice the sides' size allocated at the peak.
         let mut ev = Events {
             of: vec![NO_EVENT; n],
-            events: Vec::new(),
-            sides: Vec::new(),
+            events: Vec::with_capacity(groups.len()),
+            sides: Vec::with_capacity(members.len()),
             pair_names: Vec::new(),
         };
         for (g, range) in groups.iter().enumerate() {
