@@ -2,7 +2,9 @@
 //!
 //! Run: `cargo bench --bench export -- [ENTRIES]` (default 1,000,000). The account is generated
 //! within 2025, stored in a temporary database, then exported offline (prices: the trades'
-//! own fiat legs; market-priced legs stay unpriced, which costs the same work per leg).
+//! own fiat legs; market-priced legs stay unpriced, which costs the same work per leg) the way
+//! `kraken-tax export` does, minus the derived-table refresh (measure that with the binary:
+//! `examples/bench_db.rs`).
 //! Peak memory is the process's VmHWM, which includes generating and inserting the account,
 //! so the export's own peak is also reported as the growth of VmHWM during the export.
 //! Under `cargo test` (no `--bench` argument) it exports 10,000 entries and checks that the
@@ -12,8 +14,8 @@ use chrono::{TimeZone, Utc};
 use kraken_tax::classify::Rules;
 use kraken_tax::domain::RawRecord;
 use kraken_tax::emulator::{GeneratorConfig, generate};
-use kraken_tax::export::csv::{write_summary, write_transactions};
-use kraken_tax::export::{FeeTreatment, YearLegs, summary, year_bounds};
+use kraken_tax::export::csv::{TransactionsCsv, write_atomic, write_summary};
+use kraken_tax::export::{FeeTreatment, Ledger, asset_name, year_bounds};
 use kraken_tax::normalize::assets::AssetTable;
 use kraken_tax::pricing::PriceBook;
 use kraken_tax::store::{Source, Store};
@@ -65,33 +67,37 @@ fn main() {
     let before = vm_hwm_mb();
     let started = Instant::now();
     let store = Store::open(&db).unwrap();
-    let ledger = store.ledger_entries("bench").unwrap();
+    let ledger = Ledger::load(&store, "bench", &AssetTable::default()).unwrap();
     let mut phase = Instant::now();
     let mut lap = |name: &str| {
         eprintln!("  {name}: {:.2} s", phase.elapsed().as_secs_f64());
         phase = Instant::now();
     };
-    eprintln!("  load: {:.2} s", started.elapsed().as_secs_f64());
+    eprintln!("  load+group: {:.2} s", started.elapsed().as_secs_f64());
     let rules = Rules::default();
-    let year = YearLegs::new(
-        &ledger,
-        &AssetTable::default(),
-        &rules,
-        year_bounds(2025, chrono_tz::Tz::UTC).unwrap(),
-    );
-    lap("group+classify");
+    let year = ledger.year(year_bounds(2025, chrono_tz::Tz::UTC).unwrap());
     let mut imports = PriceBook::imports(&store).unwrap();
-    let rows = year.rows(
-        "bench",
-        "EUR",
-        FeeTreatment::Net,
-        &rules,
-        &mut [&mut imports],
-    );
-    lap("value+rows");
-    let sum = summary(&rows);
     let out = dir.path().join("out");
     std::fs::create_dir_all(&out).unwrap();
+    // Rows are classified, valued and written one at a time; only the summary is kept.
+    let mut totals = None;
+    write_atomic(&out.join("t.csv"), |o| {
+        let mut w = TransactionsCsv::new(o, "EUR")?;
+        totals = Some(ledger.write_year(
+            year,
+            "bench",
+            "EUR",
+            FeeTreatment::Net,
+            &rules,
+            &mut [&mut imports],
+            |r| w.write(r),
+        )?);
+        w.finish()
+    })
+    .unwrap();
+    lap("classify+value+write rows");
+    let totals = totals.unwrap();
+    let sum = totals.summary.rows(asset_name);
     write_summary(
         &out.join("s.csv"),
         2025,
@@ -101,7 +107,6 @@ fn main() {
         &sum,
     )
     .unwrap();
-    write_transactions(&out.join("t.csv"), &rows, "EUR").unwrap();
     lap("summary+write");
     assert!(!rows.is_empty() && !sum.is_empty(), "the year has legs");
     let written = std::fs::read_to_string(out.join("t.csv")).unwrap();
@@ -113,7 +118,7 @@ fn main() {
     let after = vm_hwm_mb();
     println!(
         "export of {} legs (year 2025): {secs:.2} s, {} summary rows; peak RSS {after:.0} MB (before export {before:.0} MB)",
-        rows.len(),
+        totals.legs,
         sum.len()
     );
 }

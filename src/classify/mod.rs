@@ -1,8 +1,10 @@
 //! Ledger legs → CARF elements and codes, following carf.md's mapping table. Pure: the same
 //! legs and rules always give the same classification.
 
-use crate::domain::{Classification, Element, LedgerEntry};
+use crate::domain::{Classification, Element, LedgerEntry, LedgerFields};
+use crate::normalize::assets::NormalizedAsset;
 use crate::normalize::events::LegContext;
+use crate::normalize::legs::{Counter, Events, LegTable};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
@@ -120,15 +122,16 @@ impl Rules {
         Ok(())
     }
 
-    fn matching(&self, e: &LedgerEntry, ctx: &LegContext) -> Option<Classification> {
+    fn matching(&self, f: &LegFacts<'_>) -> Option<Classification> {
+        let e = &f.entry;
         let (i, r) = self.rules.iter().enumerate().find(|(_, r)| {
             r.kind == e.kind
                 && r.subtype
                     .as_deref()
-                    .is_none_or(|s| s == e.subtype.as_deref().unwrap_or(""))
+                    .is_none_or(|s| s == e.subtype.unwrap_or(""))
                 && r.asset
                     .as_deref()
-                    .is_none_or(|a| a == e.asset.as_str() || a == ctx.asset.code)
+                    .is_none_or(|a| a == e.asset || a == f.asset.code)
         })?;
         let element = Element::parse(&r.element)?;
         let code = r
@@ -143,10 +146,13 @@ impl Rules {
         })
     }
 
-    fn label(&self, e: &LedgerEntry) -> Option<Counterparty> {
+    fn label(&self, e: &LedgerFields<'_>) -> Option<Counterparty> {
+        if self.labels.is_empty() {
+            return None;
+        }
         self.labels
-            .get(e.id.as_str())
-            .or_else(|| self.labels.get(e.refid.as_str()))
+            .get(e.id)
+            .or_else(|| self.labels.get(e.refid))
             .copied()
     }
 }
@@ -154,13 +160,69 @@ impl Rules {
 /// Classifies one leg. The result is exactly one element; `TransferWallet` legs are
 /// `CryptoTransferOut` legs that the report lists again (see [`also_transfer_wallet`]).
 pub fn classify(e: &LedgerEntry, ctx: &LegContext, rules: &Rules) -> Classification {
+    classify_facts(&LegFacts::of(e, ctx), rules)
+}
+
+/// What classification reads of a leg and its event, borrowed: from a [`LedgerEntry`] and its
+/// [`LegContext`] ([`LegFacts::of`]), or from a compact ledger (`normalize::legs`), which
+/// then needs to build neither.
+#[derive(Debug, Clone, Copy)]
+pub struct LegFacts<'a> {
+    /// The entry's fields.
+    pub entry: LedgerFields<'a>,
+    /// Its normalized asset.
+    pub asset: &'a NormalizedAsset,
+    /// The leg belongs to an exchange event.
+    pub in_exchange: bool,
+    /// In an exchange event: the side it was exchanged against (asset, fiat), if any (see
+    /// `Exchange::counter_of`).
+    pub counter: Option<(&'a str, bool)>,
+}
+
+impl<'a> LegFacts<'a> {
+    /// The facts of an entry and its context.
+    pub fn of(e: &'a LedgerEntry, ctx: &'a LegContext) -> Self {
+        LegFacts {
+            entry: LedgerFields::from(e),
+            asset: &ctx.asset,
+            in_exchange: ctx.exchange.is_some(),
+            counter: ctx
+                .exchange
+                .as_ref()
+                .and_then(|x| x.counter_of(&ctx.asset.code, e.amount))
+                .map(|s| (s.asset.as_str(), s.is_fiat)),
+        }
+    }
+}
+
+impl<'a> LegFacts<'a> {
+    /// The facts of entry `i` of a compact ledger, given what it was exchanged against
+    /// (`events.counter(table, i)`, which the caller usually needs too).
+    pub fn of_compact(
+        table: &'a LegTable,
+        events: &'a Events,
+        i: usize,
+        counter: Option<Counter<'a>>,
+    ) -> Self {
+        LegFacts {
+            entry: table.fields(i),
+            asset: table.asset(i),
+            in_exchange: events.in_exchange(i),
+            counter: counter.map(|c| (c.asset, c.is_fiat)),
+        }
+    }
+}
+
+/// [`classify`] from borrowed facts.
+pub fn classify_facts(f: &LegFacts<'_>, rules: &Rules) -> Classification {
     use Element::*;
-    if let Some(c) = rules.matching(e, ctx) {
+    if let Some(c) = rules.matching(f) {
         return c;
     }
-    let a = &ctx.asset;
-    let subtype = e.subtype.as_deref().unwrap_or("");
-    let kind = e.kind.as_str();
+    let e = &f.entry;
+    let a = f.asset;
+    let subtype = e.subtype.unwrap_or("");
+    let kind = e.kind;
     if a.is_fee_credit {
         return Classification::new(NotReportable, "KFEE fee credit, not a crypto-asset");
     }
@@ -171,7 +233,7 @@ pub fn classify(e: &LedgerEntry, ctx: &LegContext, rules: &Rules) -> Classificat
         let reason = match kind {
             "deposit" => "fiat deposit",
             "withdrawal" => "fiat withdrawal",
-            _ if ctx.exchange.is_some() => "fiat leg of an exchange",
+            _ if f.in_exchange => "fiat leg of an exchange",
             _ => "fiat movement",
         };
         return Classification::new(NotReportable, reason);
@@ -180,19 +242,19 @@ pub fn classify(e: &LedgerEntry, ctx: &LegContext, rules: &Rules) -> Classificat
         return Classification::new(NotReportable, "zero amount");
     }
     let credit = e.amount.is_sign_positive();
-    if let Some(x) = &ctx.exchange {
-        return match x.counter_of(&a.code, e.amount) {
-            Some(counter) if counter.is_fiat => Classification::new(
+    if f.in_exchange {
+        return match f.counter {
+            Some((counter, true)) => Classification::new(
                 if credit { CryptoFiatIn } else { CryptoFiatOut },
-                format!("{kind} against {}", counter.asset),
+                format!("{kind} against {counter}"),
             ),
-            Some(counter) => Classification::new(
+            Some((counter, false)) => Classification::new(
                 if credit {
                     CryptoToCryptoIn
                 } else {
                     CryptoToCryptoOut
                 },
-                format!("{kind} against {}", counter.asset),
+                format!("{kind} against {counter}"),
             ),
             None => Classification::new(
                 Unclassified,
@@ -265,6 +327,15 @@ pub fn classify(e: &LedgerEntry, ctx: &LegContext, rules: &Rules) -> Classificat
 /// True when a `CryptoTransferOut` leg is also reported as `TransferWallet`: the user labelled
 /// its destination a private wallet.
 pub fn also_transfer_wallet(e: &LedgerEntry, c: &Classification, rules: &Rules) -> bool {
+    also_transfer_wallet_fields(&LedgerFields::from(e), c, rules)
+}
+
+/// [`also_transfer_wallet`] from borrowed fields.
+pub fn also_transfer_wallet_fields(
+    e: &LedgerFields<'_>,
+    c: &Classification,
+    rules: &Rules,
+) -> bool {
     c.element == Element::CryptoTransferOut
         && e.kind == "withdrawal"
         && rules.label(e) == Some(Counterparty::PrivateWallet)

@@ -145,11 +145,10 @@ pub(super) async fn run(args: &DemoArgs, quiet: bool) -> Result<(), Failure> {
         "\nCARF summary {year}, EUR (net of fees):\n{}",
         summary_table(&exported.summary)
     );
-    let priced = exported.rows.iter().filter(|r| r.amount.is_some()).count();
     let _ = writeln!(
         out,
-        "{} legs in {year}, {priced} valued; files written:",
-        exported.rows.len()
+        "{} legs in {year}, {} valued; files written:",
+        exported.legs, exported.priced
     );
     for f in &exported.files {
         let _ = writeln!(out, "  {}", f.display());

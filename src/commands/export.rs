@@ -1,10 +1,12 @@
 //! `kraken-tax export --year Y --currency CCY`: the report files of a year.
 
 use super::{Context, Failure};
-use crate::classify::build::{is_fresh, report_of, stamp_for};
+use crate::classify::build::is_fresh;
 use crate::cli::ExportArgs;
-use crate::export::csv::{write_summary, write_transactions};
-use crate::export::{FeeTreatment, SummaryRow, TransactionRow, YearLegs, summary, year_bounds};
+use crate::export::csv::{TransactionsCsv, write_atomic, write_summary};
+use crate::export::{
+    FeeTreatment, Ledger, RowRef, SummaryRow, YearTotals, asset_name, year_bounds,
+};
 use crate::kraken::public::{PublicClient, PublicConfig};
 use crate::kraken::{DEFAULT_API_URL, parse_api_url};
 use crate::normalize::assets::AssetTable;
@@ -21,7 +23,10 @@ const CURRENCIES: &[&str] = &["EUR", "USD", "GBP", "CHF", "CAD", "AUD", "JPY"];
 pub(super) struct Exported {
     pub files: Vec<PathBuf>,
     pub summary: Vec<SummaryRow>,
-    pub rows: Vec<TransactionRow>,
+    /// Legs of the year (rows of the transactions file).
+    pub legs: u64,
+    /// Of those, legs with an amount.
+    pub priced: u64,
 }
 
 pub(super) async fn run(ctx: &Context, args: &ExportArgs) -> Result<(), Failure> {
@@ -78,17 +83,25 @@ pub(super) async fn export(ctx: &Context, args: &ExportArgs) -> Result<Exported,
         .with_context(|| format!("opening {}", ctx.db.display()))
         .map_err(Failure::bad)?;
     let assets = AssetTable::default();
-    let entries = store.ledger_entries(&ctx.account).map_err(Failure::bad)?;
-    let year = YearLegs::new(&entries, &assets, rules, bounds);
-    // Keep the derived table (status, rebuild) current from the classification just made.
+    // The whole history, compactly: an event may straddle the year boundary, and the derived
+    // table covers every leg.
+    let started = std::time::Instant::now();
+    let ledger = Ledger::load(&store, &ctx.account, &assets).map_err(Failure::bad)?;
+    tracing::debug!(
+        "read and grouped {} ledger entries in {:.2?}",
+        ledger.table.len(),
+        started.elapsed()
+    );
+    // Keep the derived table (status, rebuild) current from the same grouping.
     if !is_fresh(&store, &ctx.account, rules).map_err(Failure::bad)? {
-        let legs = year.derived(rules);
-        store
-            .replace_derived_legs(&ctx.account, &legs, &stamp_for(rules, entries.len() as u64))
+        let report = ledger
+            .refresh_derived(&mut store, &ctx.account, rules)
             .map_err(Failure::bad)?;
-        super::rebuild::warn_unknown_assets(&report_of(&legs));
+        super::rebuild::warn_unknown_assets(&report);
+        tracing::debug!("refreshed the derived legs, at {:.2?}", started.elapsed());
     }
-    if year.in_year.is_empty() && !args.allow_empty {
+    let in_year = ledger.year(bounds);
+    if in_year.is_empty() && !args.allow_empty {
         return Err(Failure::bad(anyhow!(
             "account {:?} has no ledger entries in {} ({}); sync first, or pass --allow-empty for empty reports",
             ctx.account,
@@ -113,7 +126,8 @@ pub(super) async fn export(ctx: &Context, args: &ExportArgs) -> Result<Exported,
         let mut client = PublicClient::new(config).map_err(Failure::bad)?;
         let mut report = FetchReport::default();
         refresh_markets(&store, &mut client, &mut report).await;
-        let legs = year.to_value();
+        let exchanges = ledger.exchanges(in_year.clone(), rules);
+        let legs = ledger.to_value(in_year.clone(), rules, &exchanges);
         let now_us = chrono::Utc::now().timestamp_micros();
         prefetch(&legs, &currency, &store, &mut client, now_us, &mut report)
             .await
@@ -124,15 +138,47 @@ pub(super) async fn export(ctx: &Context, args: &ExportArgs) -> Result<Exported,
     }
     let mut kraken = PriceBook::kraken(&store).map_err(Failure::bad)?;
     let mut imports = PriceBook::imports(&store).map_err(Failure::bad)?;
-    let rows = year.rows(
-        &ctx.account,
-        &currency,
-        fees,
-        rules,
-        &mut [&mut kraken, &mut imports],
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("creating {}", args.out.display()))
+        .map_err(Failure::usage)?;
+    let csv = formats.contains(&"csv");
+    let summary_path = args
+        .out
+        .join(format!("carf-summary-{}-{currency}.csv", args.year));
+    let transactions_path = args
+        .out
+        .join(format!("carf-transactions-{}-{currency}.csv", args.year));
+    // Each row is written as it is valued; only the summary is kept.
+    let mut write_year = |each: &mut dyn FnMut(&RowRef<'_>) -> std::io::Result<()>| {
+        ledger.write_year(
+            in_year.clone(),
+            &ctx.account,
+            &currency,
+            fees,
+            rules,
+            &mut [&mut kraken, &mut imports],
+            each,
+        )
+    };
+    let totals = if csv {
+        let mut totals = None;
+        write_atomic(&transactions_path, |out| {
+            let mut w = TransactionsCsv::new(out, &currency)?;
+            totals = Some(write_year(&mut |r| w.write(r))?);
+            w.finish()
+        })
+        .map_err(Failure::bad)?;
+        totals.unwrap_or_default()
+    } else {
+        write_year(&mut |_| Ok(())).map_err(|e| Failure::bad(anyhow!(e)))?
+    };
+    tracing::debug!(
+        "classified, valued and wrote {} legs of {}, at {:.2?}",
+        totals.legs,
+        args.year,
+        started.elapsed()
     );
-    let summary = summary(&rows);
-    let mut warnings = warn(&rows);
+    let mut warnings = warn(&totals);
     match crate::verify::gaps_in_year(&store, &ctx.account, args.year) {
         Ok(Some(gaps)) if !gaps.is_empty() => {
             warnings += 1;
@@ -148,29 +194,30 @@ pub(super) async fn export(ctx: &Context, args: &ExportArgs) -> Result<Exported,
         Ok(None) => tracing::info!("the history was never verified; run `kraken-tax verify`"),
         Err(e) => tracing::warn!("cannot read the last verification: {e}"),
     }
+    let legs = totals.legs;
+    let priced = totals.priced;
+    let summary = totals.summary.rows(asset_name);
 
-    std::fs::create_dir_all(&args.out)
-        .with_context(|| format!("creating {}", args.out.display()))
-        .map_err(Failure::usage)?;
     let mut files = Vec::new();
-    if formats.contains(&"csv") {
-        let s = args
-            .out
-            .join(format!("carf-summary-{}-{currency}.csv", args.year));
-        write_summary(&s, args.year, &ctx.account, &currency, fees, &summary)
-            .map_err(Failure::bad)?;
-        let t = args
-            .out
-            .join(format!("carf-transactions-{}-{currency}.csv", args.year));
-        write_transactions(&t, &rows, &currency).map_err(Failure::bad)?;
-        files.push(s);
-        files.push(t);
+    if csv {
+        write_summary(
+            &summary_path,
+            args.year,
+            &ctx.account,
+            &currency,
+            fees,
+            &summary,
+        )
+        .map_err(Failure::bad)?;
+        files.push(summary_path);
+        files.push(transactions_path);
     }
     if formats.contains(&"xml") {
         let x = args.out.join(format!("carf-{}-{currency}.xml", args.year));
         write_xml(&x, ctx, args.year, &currency, fees, &summary)?;
         files.push(x);
     }
+    tracing::debug!("wrote the summary, done at {:.2?}", started.elapsed());
     if args.strict && warnings > 0 {
         return Err(Failure::bad(anyhow!(
             "{warnings} warning(s) and --strict: the files were written but need attention"
@@ -179,7 +226,8 @@ pub(super) async fn export(ctx: &Context, args: &ExportArgs) -> Result<Exported,
     Ok(Exported {
         files,
         summary,
-        rows,
+        legs,
+        priced,
     })
 }
 
@@ -194,30 +242,25 @@ fn is_loopback(url: &url::Url) -> bool {
 
 /// Writes warnings about unpriced and unclassified legs (counts and examples); returns how
 /// many kinds of problem there were.
-fn warn(rows: &[TransactionRow]) -> usize {
+fn warn(totals: &YearTotals) -> usize {
     let mut kinds = 0;
-    let unpriced: Vec<&TransactionRow> = rows.iter().filter(|r| r.is_unpriced()).collect();
-    if let Some(first) = unpriced.first() {
+    if let Some((ledger_id, asset, time)) = &totals.first_unpriced {
         kinds += 1;
         tracing::warn!(
             "{} leg(s) have no price and are reported without an amount (e.g. {} {} {}): import a price table with `kraken-tax prices import`",
-            unpriced.len(),
-            first.ledger_id,
-            first.crypto_asset,
-            crate::export::format_time(first.time)
+            totals.unpriced,
+            ledger_id,
+            asset,
+            crate::export::format_time(*time)
         );
     }
-    let unclassified: Vec<&TransactionRow> = rows
-        .iter()
-        .filter(|r| r.element == crate::domain::Element::Unclassified)
-        .collect();
-    if let Some(first) = unclassified.first() {
+    if let Some((ledger_id, note)) = &totals.first_unclassified {
         kinds += 1;
         tracing::warn!(
             "{} leg(s) are unclassified (e.g. {}: {}): add a [[classify.rules]] entry to the config",
-            unclassified.len(),
-            first.ledger_id,
-            first.note
+            totals.unclassified,
+            ledger_id,
+            note
         );
     }
     kinds

@@ -63,3 +63,41 @@ pub struct LedgerEntry {
     /// Balance of the asset after the entry; `None` where Kraken left it blank.
     pub balance: Option<Decimal>,
 }
+
+/// The fields of a ledger entry that grouping, classification and the reports read, borrowed
+/// (from a database row, or from a [`LedgerEntry`]): reading a large account this way costs
+/// no allocation per entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LedgerFields<'a> {
+    /// The ledger id.
+    pub id: &'a str,
+    /// The refid.
+    pub refid: &'a str,
+    /// When the entry was booked, microseconds since the epoch.
+    pub time_us: i64,
+    /// Kraken's `type`.
+    pub kind: &'a str,
+    /// Kraken's `subtype` (`None` when absent).
+    pub subtype: Option<&'a str>,
+    /// Raw asset code.
+    pub asset: &'a str,
+    /// Signed amount.
+    pub amount: Decimal,
+    /// Fee, in the same asset.
+    pub fee: Decimal,
+}
+
+impl<'a> From<&'a LedgerEntry> for LedgerFields<'a> {
+    fn from(e: &'a LedgerEntry) -> Self {
+        LedgerFields {
+            id: e.id.as_str(),
+            refid: e.refid.as_str(),
+            time_us: e.time.micros(),
+            kind: &e.kind,
+            subtype: e.subtype.as_deref(),
+            asset: e.asset.as_str(),
+            amount: e.amount,
+            fee: e.fee,
+        }
+    }
+}

@@ -2,7 +2,7 @@
 //! renamed over the final name, so a reader never sees half a report.
 
 use super::format_time;
-use super::rows::{FeeTreatment, SummaryRow, TransactionRow};
+use super::rows::{FeeTreatment, RowRef, SummaryRow, TransactionRow};
 use crate::domain::type_label;
 use rust_decimal::Decimal;
 use std::io::Write;
@@ -66,10 +66,6 @@ fn dec(d: Decimal) -> String {
     d.to_string()
 }
 
-fn opt_dec(d: Option<Decimal>) -> String {
-    d.map(dec).unwrap_or_default()
-}
-
 /// Writes `path` atomically with what `fill` writes.
 pub fn write_atomic(
     path: &Path,
@@ -109,41 +105,107 @@ pub fn write_transactions(
     currency: &str,
 ) -> Result<(), WriteError> {
     write_atomic(path, |out| {
+        let mut w = TransactionsCsv::new(out, currency)?;
+        for r in rows {
+            w.write(&r.as_ref())?;
+        }
+        w.finish()
+    })
+}
+
+/// The transactions file written one row at a time (the header first), with no allocation
+/// per row: fields are formatted into one reused buffer.
+pub struct TransactionsCsv<'c, W: Write> {
+    w: csv::Writer<W>,
+    currency: &'c str,
+    buf: String,
+}
+
+impl<'c, W: Write> TransactionsCsv<'c, W> {
+    /// Writes the header to `out`.
+    pub fn new(out: W, currency: &'c str) -> std::io::Result<Self> {
         let mut w = csv::Writer::from_writer(out);
         w.write_record(TRANSACTION_COLUMNS).map_err(csv_err)?;
-        for r in rows {
-            let note = if r.transfer_wallet {
-                format!("{}; also reported as TransferWallet", r.note)
-            } else {
-                r.note.clone()
-            };
-            w.write_record([
-                format_time(r.time),
-                r.account.clone(),
-                r.ledger_id.clone(),
-                r.refid.clone(),
-                r.kraken_type.clone(),
-                r.kraken_subtype.clone(),
-                r.kraken_asset.clone(),
-                r.crypto_asset.clone(),
-                r.element.to_string(),
-                r.type_code.clone().unwrap_or_default(),
-                dec(r.units),
-                dec(r.fee_units),
-                opt_dec(r.amount_gross),
-                opt_dec(r.fee_amount),
-                opt_dec(r.amount),
-                currency.to_owned(),
-                opt_dec(r.price),
-                r.price_source.clone(),
-                r.counter_asset.clone().unwrap_or_default(),
-                opt_dec(r.counter_units),
-                note,
-            ])
-            .map_err(csv_err)?;
+        Ok(TransactionsCsv {
+            w,
+            currency,
+            buf: String::new(),
+        })
+    }
+
+    /// Writes one row.
+    pub fn write(&mut self, r: &RowRef<'_>) -> std::io::Result<()> {
+        let TransactionsCsv { w, currency, buf } = self;
+        let field = |w: &mut csv::Writer<W>, f: &str| w.write_field(f).map_err(csv_err);
+        let number = |w: &mut csv::Writer<W>, buf: &mut String, d: Option<Decimal>| {
+            buf.clear();
+            if let Some(d) = d {
+                let _ = std::fmt::Write::write_fmt(buf, format_args!("{d}"));
+            }
+            w.write_field(buf.as_bytes()).map_err(csv_err)
+        };
+        buf.clear();
+        write_time(buf, r.time);
+        field(w, buf)?;
+        field(w, r.account)?;
+        field(w, r.ledger_id)?;
+        field(w, r.refid)?;
+        field(w, r.kraken_type)?;
+        field(w, r.kraken_subtype)?;
+        field(w, r.kraken_asset)?;
+        field(w, r.crypto_asset)?;
+        field(w, r.element.as_str())?;
+        field(w, r.type_code.unwrap_or_default())?;
+        number(w, buf, Some(r.units))?;
+        number(w, buf, Some(r.fee_units))?;
+        number(w, buf, r.amount_gross)?;
+        number(w, buf, r.fee_amount)?;
+        number(w, buf, r.amount)?;
+        field(w, currency)?;
+        number(w, buf, r.price)?;
+        field(w, r.price_source)?;
+        field(w, r.counter_asset.unwrap_or_default())?;
+        number(w, buf, r.counter_units)?;
+        if r.transfer_wallet {
+            buf.clear();
+            buf.push_str(r.note);
+            buf.push_str("; also reported as TransferWallet");
+            field(w, buf)?;
+        } else {
+            field(w, r.note)?;
         }
-        w.flush()
-    })
+        w.write_record(None::<&[u8]>).map_err(csv_err)
+    }
+
+    /// Flushes what is buffered.
+    pub fn finish(mut self) -> std::io::Result<()> {
+        self.w.flush()
+    }
+}
+
+/// Appends [`format_time`]`(t)` to `buf`, digit by digit (chrono's formatter, and even
+/// `write!`, cost more than the rest of the row).
+fn write_time(buf: &mut String, t: chrono::DateTime<chrono::Utc>) {
+    use chrono::{Datelike, Timelike};
+    let nanos = t.nanosecond();
+    let year = t.year();
+    if !(0..=9999).contains(&year) || nanos >= 1_000_000_000 {
+        buf.push_str(&format_time(t));
+        return;
+    }
+    let digits = |buf: &mut String, n: u32, width: u32, then: char| {
+        for k in (0..width).rev() {
+            buf.push(char::from(b'0' + (n / 10u32.pow(k) % 10) as u8));
+        }
+        buf.push(then);
+    };
+    digits(buf, year as u32, 4, '-');
+    digits(buf, t.month(), 2, '-');
+    digits(buf, t.day(), 2, 'T');
+    digits(buf, t.hour(), 2, ':');
+    digits(buf, t.minute(), 2, ':');
+    digits(buf, t.second(), 2, '.');
+    digits(buf, nanos / 1000, 6, 'Z');
 }
 
 /// Writes the summary file.
@@ -187,4 +249,29 @@ pub fn write_summary(
         }
         w.flush()
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn write_time_equals_format_time() {
+        for us in [
+            0,
+            1,
+            999_999,
+            1_735_689_600_000_000,
+            1_735_689_599_999_999,
+            1_767_225_599_123_456,
+            253_402_300_799_999_999,
+            951_782_400_000_001,
+        ] {
+            let t = chrono::Utc.timestamp_micros(us).unwrap();
+            let mut buf = String::new();
+            write_time(&mut buf, t);
+            assert_eq!(buf, format_time(t), "{us}");
+        }
+    }
 }

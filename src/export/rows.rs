@@ -3,7 +3,7 @@
 use crate::domain::Element;
 use chrono::{DateTime, Utc};
 use rust_decimal::{Decimal, RoundingStrategy};
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 
 /// Which amount a report shows (carf.md "Fees").
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,6 +77,68 @@ impl TransactionRow {
     pub fn is_unpriced(&self) -> bool {
         self.element.is_reportable() && self.amount.is_none()
     }
+
+    /// The row, borrowed.
+    pub fn as_ref(&self) -> RowRef<'_> {
+        RowRef {
+            time: self.time,
+            account: &self.account,
+            ledger_id: &self.ledger_id,
+            refid: &self.refid,
+            kraken_type: &self.kraken_type,
+            kraken_subtype: &self.kraken_subtype,
+            kraken_asset: &self.kraken_asset,
+            crypto_asset: &self.crypto_asset,
+            element: self.element,
+            type_code: self.type_code.as_deref(),
+            transfer_wallet: self.transfer_wallet,
+            units: self.units,
+            fee_units: self.fee_units,
+            amount_gross: self.amount_gross,
+            fee_amount: self.fee_amount,
+            amount: self.amount,
+            price: self.price,
+            price_source: &self.price_source,
+            counter_asset: self.counter_asset.as_deref(),
+            counter_units: self.counter_units,
+            note: &self.note,
+        }
+    }
+}
+
+/// A [`TransactionRow`], borrowed: what the transactions file is written from and the
+/// summary adds up, so that an export can stream rows instead of holding them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[allow(missing_docs)] // The fields are those of `TransactionRow`.
+pub struct RowRef<'a> {
+    pub time: DateTime<Utc>,
+    pub account: &'a str,
+    pub ledger_id: &'a str,
+    pub refid: &'a str,
+    pub kraken_type: &'a str,
+    pub kraken_subtype: &'a str,
+    pub kraken_asset: &'a str,
+    pub crypto_asset: &'a str,
+    pub element: Element,
+    pub type_code: Option<&'a str>,
+    pub transfer_wallet: bool,
+    pub units: Decimal,
+    pub fee_units: Decimal,
+    pub amount_gross: Option<Decimal>,
+    pub fee_amount: Option<Decimal>,
+    pub amount: Option<Decimal>,
+    pub price: Option<Decimal>,
+    pub price_source: &'a str,
+    pub counter_asset: Option<&'a str>,
+    pub counter_units: Option<Decimal>,
+    pub note: &'a str,
+}
+
+impl RowRef<'_> {
+    /// True when the leg needs a value but has none.
+    pub fn is_unpriced(&self) -> bool {
+        self.element.is_reportable() && self.amount.is_none()
+    }
 }
 
 /// One row of `carf-summary-Y-CCY.csv`.
@@ -128,21 +190,62 @@ impl SummaryRow {
 /// Groups the reportable transaction rows by (asset, element, type code); `TransferWallet`
 /// rows are added for legs flagged so. Sorted by asset, element in carf.md's order, code.
 pub fn summarize(rows: &[TransactionRow], name_of: impl Fn(&str) -> String) -> Vec<SummaryRow> {
-    let mut groups: BTreeMap<(String, Element, Option<String>), SummaryRow> = BTreeMap::new();
-    let mut add = |asset: &str, element: Element, code: Option<String>, r: &TransactionRow| {
-        let row = groups
-            .entry((asset.to_owned(), element, code.clone()))
-            .or_insert_with(|| SummaryRow {
-                crypto_asset: asset.to_owned(),
-                asset_name: name_of(asset),
-                element,
-                type_code: code,
-                number_of_transactions: (element != Element::TransferWallet).then_some(0),
-                number_of_units: Decimal::ZERO,
-                amount_unrounded: Decimal::ZERO,
-                unpriced_transactions: 0,
-                alt_valuation: None,
-            });
+    let mut sum = Summary::default();
+    for r in rows {
+        sum.add(&r.as_ref());
+    }
+    sum.rows(name_of)
+}
+
+/// The summary, accumulated one transaction row at a time ([`summarize`] without holding
+/// the rows).
+#[derive(Debug, Default)]
+pub struct Summary {
+    /// Per asset, its groups (a handful), looked up without allocating.
+    groups: HashMap<String, Vec<SummaryRow>>,
+}
+
+impl Summary {
+    /// Adds a row (only reportable rows count).
+    pub fn add(&mut self, r: &RowRef<'_>) {
+        if !r.element.is_reportable() {
+            return;
+        }
+        self.add_to(r.element, r.type_code, r);
+        if r.transfer_wallet {
+            self.add_to(Element::TransferWallet, None, r);
+        }
+    }
+
+    fn add_to(&mut self, element: Element, code: Option<&str>, r: &RowRef<'_>) {
+        let asset = r.crypto_asset;
+        if !self.groups.contains_key(asset) {
+            self.groups.insert(asset.to_owned(), Vec::new());
+        }
+        let Some(list) = self.groups.get_mut(asset) else {
+            return;
+        };
+        let k = match list
+            .iter()
+            .position(|g| g.element == element && g.type_code.as_deref() == code)
+        {
+            Some(k) => k,
+            None => {
+                list.push(SummaryRow {
+                    crypto_asset: asset.to_owned(),
+                    asset_name: String::new(),
+                    element,
+                    type_code: code.map(str::to_owned),
+                    number_of_transactions: (element != Element::TransferWallet).then_some(0),
+                    number_of_units: Decimal::ZERO,
+                    amount_unrounded: Decimal::ZERO,
+                    unpriced_transactions: 0,
+                    alt_valuation: None,
+                });
+                list.len() - 1
+            }
+        };
+        let row = &mut list[k];
         if let Some(n) = row.number_of_transactions.as_mut() {
             *n += 1;
         }
@@ -162,12 +265,22 @@ pub fn summarize(rows: &[TransactionRow], name_of: impl Fn(&str) -> String) -> V
                 row.alt_valuation = Some(code);
             }
         }
-    };
-    for r in rows.iter().filter(|r| r.element.is_reportable()) {
-        add(&r.crypto_asset, r.element, r.type_code.clone(), r);
-        if r.transfer_wallet {
-            add(&r.crypto_asset, Element::TransferWallet, None, r);
-        }
     }
-    groups.into_values().collect()
+
+    /// The summary rows, with full asset names, sorted by asset, element in carf.md's order,
+    /// code.
+    pub fn rows(self, name_of: impl Fn(&str) -> String) -> Vec<SummaryRow> {
+        let mut rows: Vec<SummaryRow> = self.groups.into_values().flatten().collect();
+        rows.sort_by(|a, b| {
+            (&a.crypto_asset, a.element, &a.type_code).cmp(&(
+                &b.crypto_asset,
+                b.element,
+                &b.type_code,
+            ))
+        });
+        for r in &mut rows {
+            r.asset_name = name_of(&r.crypto_asset);
+        }
+        rows
+    }
 }

@@ -8,13 +8,13 @@ use rust_decimal::Decimal;
 use std::collections::{BTreeMap, HashMap};
 
 /// Ledger types whose legs exchange one asset for another under one refid.
-const EXCHANGE_TYPES: &[&str] = &["trade", "spend", "receive", "conversion", "sale"];
+pub(crate) const EXCHANGE_TYPES: &[&str] = &["trade", "spend", "receive", "conversion", "sale"];
 
 /// Subtypes of conversions Kraken books under different refids, paired by time.
-const CROSS_REFID_SUBTYPES: &[&str] = &["dustsweeping", "delistingconversion"];
+pub(crate) const CROSS_REFID_SUBTYPES: &[&str] = &["dustsweeping", "delistingconversion"];
 
 /// Longest gap between the two sides of a cross-refid conversion (Kraken: minutes to days).
-const CROSS_REFID_WINDOW_MICROS: i64 = 7 * 24 * 3600 * 1_000_000;
+pub(crate) const CROSS_REFID_WINDOW_MICROS: i64 = 7 * 24 * 3600 * 1_000_000;
 
 /// One asset's side of an exchange event, all fills summed.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -19,7 +19,7 @@ pub mod value;
 pub use book::PriceBook;
 pub use fetch::{FetchReport, Markets, prefetch, refresh_markets};
 pub use import::{ImportError, OhlcvtFile, parse_ohlcvt};
-pub use value::{LegToValue, LegValue, PriceSource, Priced, Quote, value_legs};
+pub use value::{LegToValue, LegValue, LegValuer, PriceSource, Priced, Quote, value_legs};
 
 #[cfg(test)]
 mod tests;

@@ -131,12 +131,33 @@ pub fn value_legs(
     currency: &str,
     sources: &mut [&mut dyn PriceSource],
 ) -> Vec<LegValue> {
-    let mut v = Valuer {
-        currency,
-        sources,
-        swaps: HashMap::new(),
-    };
+    let mut v = LegValuer::new(currency, sources);
     legs.iter().map(|leg| v.value(leg)).collect()
+}
+
+/// Values legs one at a time, in the caller's order, exactly as [`value_legs`] does for a
+/// slice in that order (a swap is valued once, at its first leg, and remembered by event id):
+/// for a caller that streams legs instead of holding them all.
+pub struct LegValuer<'a, 'b> {
+    inner: Valuer<'a, 'b, 'a>,
+}
+
+impl<'a, 'b> LegValuer<'a, 'b> {
+    /// A valuer in `currency`, trying `sources` in order for market prices.
+    pub fn new(currency: &'a str, sources: &'a mut [&'b mut dyn PriceSource]) -> Self {
+        LegValuer {
+            inner: Valuer {
+                currency,
+                sources,
+                swaps: HashMap::new(),
+            },
+        }
+    }
+
+    /// The value of the next leg.
+    pub fn value(&mut self, leg: &LegToValue<'_>) -> LegValue {
+        self.inner.value(leg)
+    }
 }
 
 /// Value of a swap event, from its better-priced side.

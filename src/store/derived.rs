@@ -33,6 +33,72 @@ pub struct DerivedLeg {
     pub counter_amount: Option<String>,
 }
 
+impl DerivedLeg {
+    /// The leg, borrowed.
+    pub fn as_ref(&self) -> DerivedLegRef<'_> {
+        DerivedLegRef {
+            ledger_id: &self.ledger_id,
+            event_id: &self.event_id,
+            time_us: self.time_us,
+            asset: &self.asset,
+            asset_known: self.asset_known,
+            is_fiat: self.is_fiat,
+            element: self.element,
+            type_code: self.type_code.as_deref(),
+            transfer_wallet: self.transfer_wallet,
+            note: &self.note,
+            counter_asset: self.counter_asset.as_deref(),
+            counter_amount: self.counter_amount.as_deref(),
+        }
+    }
+}
+
+/// A [`DerivedLeg`], borrowed: what [`DerivedSink::insert`] stores.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[allow(missing_docs)] // The fields are those of `DerivedLeg`.
+pub struct DerivedLegRef<'a> {
+    pub ledger_id: &'a str,
+    pub event_id: &'a str,
+    pub time_us: i64,
+    pub asset: &'a str,
+    pub asset_known: bool,
+    pub is_fiat: bool,
+    pub element: Element,
+    pub type_code: Option<&'a str>,
+    pub transfer_wallet: bool,
+    pub note: &'a str,
+    pub counter_asset: Option<&'a str>,
+    pub counter_amount: Option<&'a str>,
+}
+
+/// Inserts derived legs inside [`Store::replace_derived_legs_with`]'s transaction.
+pub struct DerivedSink<'a> {
+    insert: rusqlite::CachedStatement<'a>,
+    account: &'a str,
+}
+
+impl DerivedSink<'_> {
+    /// Inserts one leg.
+    pub fn insert(&mut self, l: &DerivedLegRef<'_>) -> Result<(), StoreError> {
+        self.insert.execute(params![
+            self.account,
+            l.ledger_id,
+            l.event_id,
+            l.time_us,
+            l.asset,
+            l.asset_known,
+            l.is_fiat,
+            l.element.as_str(),
+            l.type_code,
+            l.transfer_wallet,
+            l.note,
+            l.counter_asset,
+            l.counter_amount,
+        ])?;
+        Ok(())
+    }
+}
+
 /// What the derived tables were built from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DerivedStamp {
@@ -43,6 +109,10 @@ pub struct DerivedStamp {
     /// Raw ledger rows of the account at build time.
     pub raw_rows: u64,
 }
+
+/// From this many legs on, a refresh rebuilds the indexes of `legs` rather than maintaining
+/// them leg by leg (see [`Store::replace_derived_legs_with`]).
+pub const BULK_LEGS: usize = 100_000;
 
 impl Store {
     /// What the account's derived tables were built from, if they were.
@@ -70,33 +140,55 @@ impl Store {
         legs: &[DerivedLeg],
         stamp: &DerivedStamp,
     ) -> Result<(), StoreError> {
+        self.replace_derived_legs_with(account, stamp, legs.len() >= BULK_LEGS, |sink| {
+            legs.iter().try_for_each(|l| sink.insert(&l.as_ref()))
+        })
+    }
+
+    /// Replaces the account's derived legs in one transaction with those `fill` inserts, one
+    /// at a time (so a million legs need not be held at once). Nothing changes when `fill`
+    /// fails. Legs inserted in ledger-id order append to the table's key instead of landing
+    /// on random pages.
+    ///
+    /// With `bulk` (a large account), the indexes of `legs` are dropped for the transaction
+    /// and rebuilt from their own stored definitions at the end: one sort instead of a random
+    /// index page per leg, which with SQLite's small page cache cost most of a million-leg
+    /// refresh in page reads and writes.
+    pub fn replace_derived_legs_with(
+        &mut self,
+        account: &str,
+        stamp: &DerivedStamp,
+        bulk: bool,
+        fill: impl FnOnce(&mut DerivedSink<'_>) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
         self.ensure_account(account)?;
         let tx = self.conn.transaction()?;
+        let mut indexes: Vec<(String, String)> = Vec::new();
+        if bulk {
+            let mut stmt = tx.prepare(
+                "SELECT name, sql FROM sqlite_master
+                 WHERE type = 'index' AND tbl_name = 'legs' AND sql IS NOT NULL",
+            )?;
+            indexes = stmt
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<Result<_, _>>()?;
+            for (name, _) in &indexes {
+                tx.execute_batch(&format!("DROP INDEX \"{}\"", name.replace('"', "\"\"")))?;
+            }
+        }
         tx.execute("DELETE FROM legs WHERE account = ?1", [account])?;
         {
-            let mut insert = tx.prepare_cached(
+            let insert = tx.prepare_cached(
                 "INSERT INTO legs (account, ledger_id, event_id, time_us, asset, asset_known,
                      is_fiat, element, type_code, transfer_wallet, note, counter_asset,
                      counter_amount)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
             )?;
-            for l in legs {
-                insert.execute(params![
-                    account,
-                    l.ledger_id,
-                    l.event_id,
-                    l.time_us,
-                    l.asset,
-                    l.asset_known,
-                    l.is_fiat,
-                    l.element.as_str(),
-                    l.type_code,
-                    l.transfer_wallet,
-                    l.note,
-                    l.counter_asset,
-                    l.counter_amount,
-                ])?;
-            }
+            let mut sink = DerivedSink { insert, account };
+            fill(&mut sink)?;
+        }
+        for (_, sql) in &indexes {
+            tx.execute_batch(sql)?;
         }
         tx.execute(
             "INSERT INTO derived_state (account, classifier_version, rules_hash, raw_rows, built_at)
@@ -170,5 +262,69 @@ impl Store {
             |r| r.get(0),
         )?;
         Ok(n as u64)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::classify::Rules;
+    use crate::classify::build::{derive, stamp_for};
+    use crate::domain::RawRecord;
+    use crate::emulator::{GeneratorConfig, generate};
+    use crate::normalize::assets::AssetTable;
+    use crate::store::Source;
+
+    fn index_sql(store: &Store) -> Vec<String> {
+        let mut stmt = store
+            .conn
+            .prepare("SELECT sql FROM sqlite_master WHERE tbl_name = 'legs' AND type = 'index' AND sql IS NOT NULL ORDER BY name")
+            .unwrap();
+        stmt.query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    }
+
+    #[test]
+    fn a_bulk_refresh_rebuilds_the_indexes_and_a_failed_one_changes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&dir.path().join("d.sqlite")).unwrap();
+        let data = generate(&GeneratorConfig::new(3, 300));
+        let rows: Vec<RawRecord<_>> = data
+            .ledger
+            .iter()
+            .map(|e| RawRecord {
+                item: e.clone(),
+                raw: String::new(),
+            })
+            .collect();
+        store
+            .insert_ledger_entries("a", &rows, Source::Api)
+            .unwrap();
+        let entries = store.ledger_entries("a").unwrap();
+        let rules = Rules::default();
+        let legs = derive(&entries, &AssetTable::default(), &rules);
+        let stamp = stamp_for(&rules, entries.len() as u64);
+        let indexes = index_sql(&store);
+        assert_eq!(indexes.len(), 1, "{indexes:?}");
+        store.replace_derived_legs("a", &legs, &stamp).unwrap();
+        store
+            .replace_derived_legs_with("a", &stamp, true, |sink| {
+                legs.iter().try_for_each(|l| sink.insert(&l.as_ref()))
+            })
+            .unwrap();
+        assert_eq!(store.derived_legs("a").unwrap(), legs);
+        assert_eq!(index_sql(&store), indexes);
+        // A failure part-way rolls back the deletion, the inserts and the dropped index.
+        let err = store
+            .replace_derived_legs_with("a", &stamp, true, |sink| {
+                sink.insert(&legs[0].as_ref())?;
+                Err(StoreError::Corrupt("stop".into()))
+            })
+            .unwrap_err();
+        assert!(err.to_string().contains("stop"), "{err}");
+        assert_eq!(store.derived_legs("a").unwrap(), legs);
+        assert_eq!(index_sql(&store), indexes);
     }
 }

@@ -13,7 +13,7 @@ mod runs;
 mod state;
 mod verify;
 
-pub use derived::{DerivedLeg, DerivedStamp};
+pub use derived::{BULK_LEGS, DerivedLeg, DerivedLegRef, DerivedSink, DerivedStamp};
 pub use doctor::{KeyEvent, KeyRecord};
 pub use import::{ConflictRow, ImportTx, PendingExport};
 pub use keys::KeyStateDb;

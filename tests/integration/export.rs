@@ -335,3 +335,62 @@ async fn export_warns_about_gaps_found_by_verify_and_strict_fails() {
     let out = crate::harness::run_bin(export, &[]).await;
     assert_eq!(out.status.code(), Some(1));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_streamed_export_writes_the_files_the_rows_give_and_the_same_derived_legs() {
+    use kraken_tax::classify::build::{derive, report_of};
+    use kraken_tax::export::csv::TransactionsCsv;
+    use kraken_tax::export::{Ledger, asset_name};
+    let env = Env::generated(43, 1500).await;
+    let rules = Rules::default();
+    let assets = AssetTable::default();
+    for year in [2024, 2025] {
+        for fees in [FeeTreatment::Net, FeeTreatment::Gross] {
+            let rows = export_rows(&env, year, "EUR", fees).await;
+            let dir = env.dir.path().join(format!("old-{year}-{}", fees.as_str()));
+            std::fs::create_dir_all(&dir).unwrap();
+            write_transactions(&dir.join("t.csv"), &rows, "EUR").unwrap();
+            let want = std::fs::read_to_string(dir.join("t.csv")).unwrap();
+
+            let store = Store::open(&env.db).unwrap();
+            let ledger = Ledger::load(&store, ACCOUNT, &assets).unwrap();
+            let range = ledger.year(year_bounds(year, chrono_tz::Tz::UTC).unwrap());
+            let mut kraken = PriceBook::kraken(&store).unwrap();
+            let mut imports = PriceBook::imports(&store).unwrap();
+            let mut out = Vec::new();
+            let mut w = TransactionsCsv::new(&mut out, "EUR").unwrap();
+            let totals = ledger
+                .write_year(
+                    range,
+                    ACCOUNT,
+                    "EUR",
+                    fees,
+                    &rules,
+                    &mut [&mut kraken, &mut imports],
+                    |r| w.write(r),
+                )
+                .unwrap();
+            w.finish().unwrap();
+            assert_eq!(String::from_utf8(out).unwrap(), want, "{year}");
+            assert_eq!(totals.legs, rows.len() as u64);
+            assert_eq!(
+                totals.priced,
+                rows.iter().filter(|r| r.amount.is_some()).count() as u64
+            );
+            assert_eq!(
+                totals.unpriced,
+                rows.iter().filter(|r| r.is_unpriced()).count() as u64
+            );
+            assert!(totals.priced > 100, "{}", totals.priced);
+            assert_eq!(totals.summary.rows(asset_name), summary(&rows), "{year}");
+        }
+    }
+    // The derived legs streamed from the compact ledger are those `derive` builds.
+    let mut store = Store::open(&env.db).unwrap();
+    let entries = store.ledger_entries(ACCOUNT).unwrap();
+    let want = derive(&entries, &assets, &rules);
+    let ledger = Ledger::load(&store, ACCOUNT, &assets).unwrap();
+    let report = ledger.refresh_derived(&mut store, ACCOUNT, &rules).unwrap();
+    assert_eq!(store.derived_legs(ACCOUNT).unwrap(), want);
+    assert_eq!(report, report_of(&want));
+}
