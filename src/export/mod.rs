@@ -15,7 +15,7 @@ pub fn asset_name(code: &str) -> String {
     name_of(code).unwrap_or(code).to_owned()
 }
 
-use crate::classify::build::{BuildReport, derive_compact, stamp_for};
+use crate::classify::build::{BuildReport, load_grouped, store_derived};
 use crate::classify::{
     LegFacts, Rules, also_transfer_wallet, also_transfer_wallet_fields, classify, classify_facts,
 };
@@ -225,10 +225,7 @@ impl Ledger {
     /// Reads `account`'s ledger from the store (only the columns needed, no allocation per
     /// entry) and groups it.
     pub fn load(store: &Store, account: &str, assets: &AssetTable) -> Result<Self, StoreError> {
-        let mut table = LegTable::new(assets);
-        store.for_each_ledger_fields(account, |f| table.push(f))?;
-        table.shrink_to_fit();
-        let events = Events::group(&table).map_err(StoreError::Corrupt)?;
+        let (table, events) = load_grouped(store, account, assets)?;
         Ok(Ledger { table, events })
     }
 
@@ -252,14 +249,7 @@ impl Ledger {
         account: &str,
         rules: &Rules,
     ) -> Result<BuildReport, StoreError> {
-        let stamp = stamp_for(rules, self.table.len() as u64);
-        let mut report = BuildReport::default();
-        let bulk = self.table.len() >= crate::store::BULK_LEGS;
-        store.replace_derived_legs_with(account, &stamp, bulk, |sink| {
-            report = derive_compact(&self.table, &self.events, rules, sink)?;
-            Ok(())
-        })?;
-        Ok(report)
+        store_derived(store, account, &self.table, &self.events, rules)
     }
 
     /// The exchanges of the events of the reportable legs in `range`, for [`Self::to_value`].
