@@ -75,7 +75,7 @@ pub(super) fn render(store: &Store, account: &str) -> anyhow::Result<String> {
     {
         writeln!(
             out,
-            "  warning: {n} unclassified leg{} (as of the last rebuild or export): see `kraken-tax rebuild`",
+            "  warning: {n} unclassified leg{} (as of the last sync, rebuild or export): see `kraken-tax rebuild`",
             if n == 1 { "" } else { "s" }
         )?;
     }

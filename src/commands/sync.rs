@@ -1,12 +1,14 @@
 //! `kraken-tax sync`.
 
 use super::{Context, Failure};
+use crate::classify::build::ensure_fresh;
 use crate::cli::SyncArgs;
 use crate::config;
 use crate::domain::RateTier;
 use crate::kraken::{
     ApiError, ClientConfig, DEFAULT_API_URL, KrakenClient, KrakenError, RetryPolicy, parse_api_url,
 };
+use crate::normalize::assets::AssetTable;
 use crate::secret::{CredentialError, Credentials};
 use crate::store::{KeyStateDb, LockError, RunLock, RunOutcome, RunTotals, Store};
 use crate::sync::{BackfillError, BackfillMode, BackfillOptions, backfill as run_backfill};
@@ -65,10 +67,32 @@ pub(super) async fn run(ctx: &Context, args: &SyncArgs) -> Result<(), Failure> {
         .parse()
         .map_err(|e: String| Failure::usage(anyhow!(e)))?;
     let report = sync_into_with(&ctx.db, &ctx.account, target, ctx.quiet, backfill).await?;
+    refresh_classification(ctx);
     if !ctx.quiet {
         println!("{}", summary_line(&ctx.account, &report));
     }
     Ok(())
+}
+
+/// Keeps the derived classification current after a sync, so `status` and `export` find it
+/// fresh (an export of a large account otherwise spends most of its time storing it). The
+/// table is a cache: failing to refresh it is a warning, not a failed sync.
+fn refresh_classification(ctx: &Context) {
+    let rules = &ctx.file.classify;
+    if let Err(e) = rules.validate() {
+        tracing::warn!("the classification was not refreshed: {e}");
+        return;
+    }
+    let refreshed = Store::open(&ctx.db).and_then(|mut store| {
+        ensure_fresh(&mut store, &ctx.account, &AssetTable::default(), rules)
+    });
+    match refreshed {
+        Ok(Some(report)) => tracing::debug!("classified {} legs", report.legs),
+        Ok(None) => {}
+        Err(e) => tracing::warn!(
+            "the classification was not refreshed ({e}); `kraken-tax rebuild` retries it"
+        ),
+    }
 }
 
 /// Key file if given, else the environment.

@@ -19,6 +19,21 @@ async fn sync_with_a_key_file_succeeds_and_prints_nothing_with_q() {
         stderr(&out)
     );
     env.assert_equals_ground_truth();
+    // The sync left the derived classification current: one leg per stored entry, stamped
+    // fresh, so an export need not store it again.
+    {
+        use kraken_tax::classify::{Rules, build::is_fresh};
+        let store = kraken_tax::store::Store::open(&env.db).unwrap();
+        assert!(is_fresh(&store, "test", &Rules::default()).unwrap());
+        let legs: u64 = store
+            .derived_counts("test")
+            .unwrap()
+            .iter()
+            .map(|(_, n)| n)
+            .sum();
+        assert_eq!(legs, store.raw_ledger_count("test").unwrap());
+        assert!(legs >= 300, "{legs}");
+    }
     // Global options also work before the command name.
     let out = run_bin(
         vec![

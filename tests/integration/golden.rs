@@ -113,7 +113,7 @@ async fn the_golden_account_exports_the_hand_worked_files() {
     .await;
     let text = String::from_utf8_lossy(&status.stdout);
     assert!(
-        text.contains("  warning: 1 unclassified leg (as of the last rebuild or export): see `kraken-tax rebuild`"),
+        text.contains("  warning: 1 unclassified leg (as of the last sync, rebuild or export): see `kraken-tax rebuild`"),
         "{text}"
     );
     // --strict turns the warning into exit 1 (the files are still written).
