@@ -22,6 +22,10 @@ use std::io::Read;
 /// Rows inserted per statement batch; the whole file is still one transaction.
 const BATCH: usize = 4096;
 
+/// Rows the parsing thread hands over at a time, and how many such batches it may be ahead.
+const PARSED_BATCH: usize = 1024;
+const PARSED_AHEAD: usize = 8;
+
 /// Largest file accepted inside a zip, against zip bombs.
 const MAX_ZIP_ENTRY: u64 = 4 << 30;
 
@@ -233,37 +237,45 @@ pub fn import_input(
                 newest = Some((micros, id.to_owned()));
             }
         };
-        for row in Rows::new(data, &layout) {
-            match row {
-                Err(e) if opts.skip_bad => {
-                    report.rows += 1;
-                    report.skipped.push(e);
-                }
-                Err(e) => return Err(bad(e)),
-                Ok((_, Row::Pending)) => {
-                    report.rows += 1;
-                    report.pending += 1;
-                }
-                Ok((_, Row::Ledger(r))) => {
-                    report.rows += 1;
-                    note(r.item.time.micros(), r.item.id.as_str());
-                    ledgers.push(r);
-                    if ledgers.len() >= BATCH {
-                        add(&mut report.outcome, tx.ledgers(&ledgers, opts.source)?);
-                        ledgers.clear();
+        let (parsed, rows) = std::sync::mpsc::sync_channel(PARSED_AHEAD);
+        let layout = &layout;
+        std::thread::scope(|scope| -> Result<(), ImportError> {
+            scope.spawn(move || parse_ahead(data, layout, opts.skip_bad, &parsed));
+            // Owned here, so that returning early drops it and the parsing thread stops.
+            let rows = rows;
+            for row in rows.iter().flatten() {
+                match row {
+                    Err(e) if opts.skip_bad => {
+                        report.rows += 1;
+                        report.skipped.push(e);
                     }
-                }
-                Ok((_, Row::Trade(r))) => {
-                    report.rows += 1;
-                    note(r.item.time.micros(), r.item.id.as_str());
-                    trades.push(r);
-                    if trades.len() >= BATCH {
-                        add(&mut report.outcome, tx.trades(&trades, opts.source)?);
-                        trades.clear();
+                    Err(e) => return Err(bad(e)),
+                    Ok((_, Row::Pending)) => {
+                        report.rows += 1;
+                        report.pending += 1;
+                    }
+                    Ok((_, Row::Ledger(r))) => {
+                        report.rows += 1;
+                        note(r.item.time.micros(), r.item.id.as_str());
+                        ledgers.push(r);
+                        if ledgers.len() >= BATCH {
+                            add(&mut report.outcome, tx.ledgers(&ledgers, opts.source)?);
+                            ledgers.clear();
+                        }
+                    }
+                    Ok((_, Row::Trade(r))) => {
+                        report.rows += 1;
+                        note(r.item.time.micros(), r.item.id.as_str());
+                        trades.push(r);
+                        if trades.len() >= BATCH {
+                            add(&mut report.outcome, tx.trades(&trades, opts.source)?);
+                            trades.clear();
+                        }
                     }
                 }
             }
-        }
+            Ok(())
+        })?;
         add(&mut report.outcome, tx.ledgers(&ledgers, opts.source)?);
         add(&mut report.outcome, tx.trades(&trades, opts.source)?);
         if let Some((micros, id)) = newest {
@@ -280,6 +292,33 @@ pub fn import_input(
         .map(|c| c.entry_id)
         .collect();
     Ok(report)
+}
+
+/// Parses `data` on its own thread while the caller stores what is already parsed: rows go
+/// out in file order, in batches of [`PARSED_BATCH`]. Without `skip_bad` the first bad row is
+/// the last one sent (the import stops there); when the receiver stops listening (an error on
+/// its side), so does this.
+fn parse_ahead(
+    data: &[u8],
+    layout: &Layout,
+    skip_bad: bool,
+    out: &std::sync::mpsc::SyncSender<Vec<Result<(u64, Row), RowError>>>,
+) {
+    let mut batch = Vec::with_capacity(PARSED_BATCH);
+    for row in Rows::new(data, layout) {
+        let stop = row.is_err() && !skip_bad;
+        batch.push(row);
+        if stop || batch.len() == PARSED_BATCH {
+            let full = std::mem::replace(&mut batch, Vec::with_capacity(PARSED_BATCH));
+            if out.send(full).is_err() || stop {
+                return;
+            }
+        }
+    }
+    if !batch.is_empty() {
+        // A receiver that has stopped listening needs nothing more.
+        let _ = out.send(batch);
+    }
 }
 
 /// The stream a kind of export fills.

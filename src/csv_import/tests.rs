@@ -148,3 +148,49 @@ fn random_bytes_never_panic() {
         }
     }
 }
+
+/// `n` distinct ledger rows like ROW1, one second apart.
+fn many_rows(n: usize) -> Vec<String> {
+    (0..n)
+        .map(|i| {
+            ROW1.replace("L4UESK-KG3EQ-UFO4T5", &format!("L{i:07}-KG3EQ-UFO4T5"))
+                .replace(
+                    "09:54:44",
+                    &format!("{:02}:{:02}:{:02}", i / 3600 % 24, i / 60 % 60, i % 60),
+                )
+        })
+        .collect()
+}
+
+#[test]
+fn a_bad_row_far_into_a_large_file_stores_nothing_and_the_rows_after_it_are_not_waited_for() {
+    // More rows before the bad one than one insert batch, and after it more than the parser
+    // may run ahead: the rows already inserted are rolled back, the import returns.
+    let mut rows = many_rows(3 * BATCH + PARSED_BATCH * PARSED_AHEAD * 3);
+    rows[BATCH + 10] = rows[BATCH + 10].replace("-24.5000", "-24.5x00");
+    let text = format!("{V4}\n{}\n", rows.join("\n"));
+    let mut store = Store::open_in_memory().unwrap();
+    let e = import(&mut store, text.as_bytes(), false).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        format!(
+            "ledgers.csv: line {}, column 10 (amount): not a decimal number: \"-24.5x00\"",
+            BATCH + 12
+        )
+    );
+    assert_eq!(store.raw_ledger_count("a").unwrap(), 0);
+    // With --skip-bad every other row is stored, in the file's order of lines.
+    let r = import(&mut store, text.as_bytes(), true).unwrap();
+    assert_eq!(r.rows as usize, rows.len());
+    assert_eq!(r.outcome.inserted as usize, rows.len() - 1);
+    assert_eq!(
+        r.skipped.iter().map(|s| s.line).collect::<Vec<_>>(),
+        vec![BATCH as u64 + 12]
+    );
+    // And again: all duplicates.
+    let again = import(&mut store, text.as_bytes(), true).unwrap();
+    assert_eq!(
+        (again.outcome.inserted, again.outcome.duplicates),
+        (0, rows.len() as u64 - 1)
+    );
+}

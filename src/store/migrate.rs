@@ -41,9 +41,18 @@ pub(crate) const MIGRATIONS: &[(&str, &str)] = &[
         "0009_drop_redundant_time_index",
         include_str!("../../schemas/sqlite/0009_drop_redundant_time_index.sql"),
     ),
+    (
+        "0010_ledger_rowid_table",
+        include_str!("../../schemas/sqlite/0010_ledger_rowid_table.sql"),
+    ),
 ];
 
 /// Applies the migrations the database lacks, each in its own transaction.
+///
+/// Foreign keys are off while they run (SQLite's way to rebuild a table: dropping a parent
+/// table with them on would delete, or refuse to delete, the rows that refer to it) and on
+/// again afterwards; each migration is checked with `PRAGMA foreign_key_check` before it
+/// commits, so none can leave a dangling reference behind.
 pub(crate) fn migrate(conn: &Connection) -> Result<(), StoreError> {
     let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     let known = MIGRATIONS.len() as i64;
@@ -53,12 +62,111 @@ pub(crate) fn migrate(conn: &Connection) -> Result<(), StoreError> {
             known,
         });
     }
+    if version == known {
+        return Ok(());
+    }
+    let fk: i64 = conn.query_row("PRAGMA foreign_keys", [], |r| r.get(0))?;
+    conn.pragma_update(None, "foreign_keys", "OFF")?;
+    let applied = apply(conn, version);
+    conn.pragma_update(None, "foreign_keys", fk)?;
+    applied
+}
+
+fn apply(conn: &Connection, version: i64) -> Result<(), StoreError> {
     for (i, (name, sql)) in MIGRATIONS.iter().enumerate().skip(version as usize) {
         tracing::debug!(migration = name, "applying");
         let tx = conn.unchecked_transaction()?;
         tx.execute_batch(sql)?;
+        let dangling: i64 =
+            tx.query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| {
+                r.get(0)
+            })?;
+        if dangling > 0 {
+            return Err(StoreError::Corrupt(format!(
+                "migration {name} would leave {dangling} rows referring to missing rows"
+            )));
+        }
         tx.pragma_update(None, "user_version", i as i64 + 1)?;
         tx.commit()?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ROWS: &str = "SELECT account, ledger_id, refid, time_text, time_us, time_utc, type,
+        subtype, aclass, subclass, asset, wallet, amount, fee, balance, raw, source, first_seen
+        FROM ledger_entries ORDER BY ledger_id";
+
+    fn all(conn: &Connection, sql: &str) -> Vec<Vec<rusqlite::types::Value>> {
+        let mut stmt = conn.prepare(sql).unwrap();
+        let n = stmt.column_count();
+        stmt.query_map([], |r| (0..n).map(|i| r.get(i)).collect())
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    }
+
+    #[test]
+    fn the_rowid_ledger_table_keeps_every_row_its_legs_and_its_constraints() {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.pragma_update(None, "foreign_keys", "ON").unwrap();
+        for (_, sql) in &MIGRATIONS[..9] {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.pragma_update(None, "user_version", 9).unwrap();
+        conn.execute_batch(
+            "INSERT INTO accounts VALUES ('a', 't0');
+             INSERT INTO ledger_entries VALUES
+                 ('a', 'L2', 'R2', '2.5', 2500000, 'u2', 'trade', NULL, 'currency', NULL,
+                  'XXBT', NULL, '-0.5', '0', NULL, '{\"x\":2}', 'api', 's2'),
+                 ('a', 'L1', 'R1', '1', 1000000, 'u1', 'deposit', '', 'currency', 'fiat',
+                  'ZEUR', 'spot / main', '10.00', '0.01', '9.99', 'L1,R1', 'csv', 's1');
+             INSERT INTO legs VALUES ('a', 'L1', 'E1', 1000000, 'EUR', 1, 1, 'deposit', NULL,
+                 0, '', NULL, NULL);",
+        )
+        .unwrap();
+        let before = all(&conn, ROWS);
+        let legs_before = all(&conn, "SELECT * FROM legs");
+
+        migrate(&conn).unwrap();
+
+        let version: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, MIGRATIONS.len() as i64);
+        assert_eq!(all(&conn, ROWS), before);
+        assert_eq!(all(&conn, "SELECT * FROM legs"), legs_before);
+        // Stored in time order.
+        assert_eq!(
+            all(&conn, "SELECT ledger_id FROM ledger_entries ORDER BY rowid"),
+            vec![
+                vec![rusqlite::types::Value::Text("L1".into())],
+                vec![rusqlite::types::Value::Text("L2".into())]
+            ]
+        );
+        // Foreign keys are on again and still hold; an id is still stored once.
+        let fk: i64 = conn
+            .query_row("PRAGMA foreign_keys", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(fk, 1);
+        assert!(all(&conn, "PRAGMA foreign_key_check").is_empty());
+        let err = conn
+            .execute("DELETE FROM ledger_entries WHERE ledger_id = 'L1'", [])
+            .unwrap_err();
+        assert!(err.to_string().contains("FOREIGN KEY"), "{err}");
+        let err = conn
+            .execute(
+                "INSERT INTO ledger_entries SELECT * FROM ledger_entries WHERE ledger_id = 'L2'",
+                [],
+            )
+            .unwrap_err();
+        assert!(err.to_string().contains("UNIQUE"), "{err}");
+        let err = conn
+            .execute("UPDATE ledger_entries SET source = 'web'", [])
+            .unwrap_err();
+        assert!(err.to_string().contains("CHECK"), "{err}");
+    }
 }

@@ -163,8 +163,17 @@ fn open_connection(path: &Path) -> Result<Connection, StoreError> {
     Ok(conn)
 }
 
+/// Page size of new database files (existing files keep theirs: SQLite cannot change it in
+/// WAL mode). With SQLite's default of 4 KiB, a large import spends a third more CPU on page
+/// handling (B-tree descents and splits, page cache, WAL frames); measured on 1,000,000 ledger
+/// rows inserted by SQLite alone, about 9 CPU s with 4 KiB pages, 7 with 16 KiB.
+const NEW_PAGE_SIZE: i64 = 16 * 1024;
+
 fn configure(conn: &Connection) -> Result<(), StoreError> {
     conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    // Must come before the file gets its first page (journal_mode=WAL writes it); a no-op on
+    // an existing file.
+    conn.pragma_update(None, "page_size", NEW_PAGE_SIZE)?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "NORMAL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
@@ -202,6 +211,11 @@ mod tests {
             .query_row("PRAGMA foreign_keys", [], |r| r.get(0))
             .unwrap();
         assert_eq!(fk, 1);
+        let page: i64 = store
+            .conn
+            .query_row("PRAGMA page_size", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(page, NEW_PAGE_SIZE);
         drop(store);
         // Reopening is a no-op for migrations.
         let store = Store::open(&path).unwrap();
