@@ -57,7 +57,7 @@ async fn run(
     let ledger = dataset.ledger.clone();
     let emu = serve(dataset, &path).await;
     let t = Instant::now();
-    let ctx = group(&ledger, &AssetTable::default());
+    let ctx = group(&ledger, &AssetTable::default()).expect("grouping");
     let rules = Rules::default();
     let elements: Vec<Element> = ledger
         .iter()

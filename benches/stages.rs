@@ -171,7 +171,7 @@ fn stages(c: &mut Criterion, smoke: bool) {
         g.bench_function(BenchmarkId::new("classify", n), |b| {
             // The events and elements are freed after the timing: an export keeps them.
             b.iter_with_large_drop(|| {
-                let ctx = group(black_box(ledger), &assets);
+                let ctx = group(black_box(ledger), &assets).expect("grouping");
                 let elements: Vec<Element> = ledger
                     .iter()
                     .zip(&ctx)
@@ -185,7 +185,7 @@ fn stages(c: &mut Criterion, smoke: bool) {
             });
         });
 
-        let ctx = group(ledger, &assets);
+        let ctx = group(ledger, &assets).expect("grouping");
         let legs: Vec<LegToValue<'_>> = ledger
             .iter()
             .zip(&ctx)

@@ -20,14 +20,19 @@ pub fn rules_hash(rules: &Rules) -> String {
 }
 
 /// Classifies every entry of an account (any order); one derived leg per entry, same order.
-pub fn derive(entries: &[LedgerEntry], assets: &AssetTable, rules: &Rules) -> Vec<DerivedLeg> {
-    let contexts = group(entries, assets);
+/// Fails only on absurd input (see `normalize::legs::LegTable::push`).
+pub fn derive(
+    entries: &[LedgerEntry],
+    assets: &AssetTable,
+    rules: &Rules,
+) -> Result<Vec<DerivedLeg>, String> {
+    let contexts = group(entries, assets)?;
     let classes: Vec<Classification> = entries
         .iter()
         .zip(&contexts)
         .map(|(e, ctx)| classify(e, ctx, rules))
         .collect();
-    derive_from(entries, &contexts, &classes, rules)
+    Ok(derive_from(entries, &contexts, &classes, rules))
 }
 
 /// The derived legs of entries already grouped and classified (one context and one

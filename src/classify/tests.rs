@@ -43,7 +43,7 @@ fn entries(rows: &[Row<'_>]) -> Vec<LedgerEntry> {
 /// Classifies every row; returns (id, element, code) per row.
 fn run(rows: &[Row<'_>], rules: &Rules) -> Vec<(String, Element, Option<&'static str>)> {
     let es = entries(rows);
-    let ctx = group(&es, &AssetTable::default());
+    let ctx = group(&es, &AssetTable::default()).unwrap();
     es.iter()
         .zip(&ctx)
         .map(|(e, c)| {
@@ -289,7 +289,7 @@ fn spend_receive_purchase_and_two_wallet_fill() {
             "2.6000",
         ),
     ]);
-    let ctx = group(&es, &AssetTable::default());
+    let ctx = group(&es, &AssetTable::default()).unwrap();
     let x = ctx[0].exchange.as_ref().unwrap();
     assert_eq!(x.sides.len(), 2);
     assert_eq!(
@@ -601,7 +601,7 @@ fn dust_sweep_with_two_refids_is_paired_by_subtype_and_time() {
             "0",
         ),
     ]);
-    let ctx = group(&es, &AssetTable::default());
+    let ctx = group(&es, &AssetTable::default()).unwrap();
     assert_eq!(ctx[0].event_id, "pair:S1+S2");
     assert_eq!(ctx[1].event_id, "pair:S1+S2");
 }
@@ -733,7 +733,7 @@ fn config_rules_and_labels_override_the_defaults() {
         ]
     );
     let es = entries(rows);
-    let ctx = group(&es, &AssetTable::default());
+    let ctx = group(&es, &AssetTable::default()).unwrap();
     let c = classify(&es[2], &ctx[2], &rules);
     assert!(also_transfer_wallet(&es[2], &c, &rules));
     assert!(!also_transfer_wallet(
@@ -756,7 +756,7 @@ fn every_generated_leg_is_classified_exactly_once_and_sensibly() {
     use std::collections::HashMap;
     for seed in [1, 2, 3] {
         let data = generate(&GeneratorConfig::new(seed, 3000));
-        let legs = build::derive(&data.ledger, &AssetTable::default(), &Rules::default());
+        let legs = build::derive(&data.ledger, &AssetTable::default(), &Rules::default()).unwrap();
         assert_eq!(legs.len(), data.ledger.len());
         let mut ids: Vec<&str> = legs.iter().map(|l| l.ledger_id.as_str()).collect();
         ids.sort_unstable();

@@ -62,8 +62,8 @@ impl<'a> YearLegs<'a> {
         assets: &AssetTable,
         rules: &Rules,
         (start, end): (i64, i64),
-    ) -> Self {
-        let contexts = group(entries, assets);
+    ) -> Result<Self, String> {
+        let contexts = group(entries, assets)?;
         let classes = entries
             .iter()
             .zip(&contexts)
@@ -72,12 +72,12 @@ impl<'a> YearLegs<'a> {
         let in_year = (0..entries.len())
             .filter(|&i| (start..end).contains(&entries[i].time.micros()))
             .collect();
-        Self {
+        Ok(Self {
             entries,
             contexts,
             classes,
             in_year,
-        }
+        })
     }
 
     /// The derived legs of the whole history, from the grouping and classification already

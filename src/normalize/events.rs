@@ -3,9 +3,9 @@
 //! carry different refids.
 
 use super::assets::{AssetTable, NormalizedAsset};
-use crate::domain::LedgerEntry;
+use super::legs::{Events, LegTable};
+use crate::domain::{LedgerEntry, LedgerFields};
 use rust_decimal::Decimal;
-use std::collections::{BTreeMap, HashMap};
 
 /// Ledger types whose legs exchange one asset for another under one refid.
 pub(crate) const EXCHANGE_TYPES: &[&str] = &["trade", "spend", "receive", "conversion", "sale"];
@@ -63,148 +63,13 @@ pub struct LegContext {
 }
 
 /// Groups `entries` (any order) into events; returns one context per entry, in the same order.
-pub fn group(entries: &[LedgerEntry], assets: &AssetTable) -> Vec<LegContext> {
-    let normalized: Vec<NormalizedAsset> = entries
-        .iter()
-        .map(|e| assets.normalize(e.asset.as_str()))
-        .collect();
-    // Exchange legs by refid; the placeholder refid `Unknown` ties nothing together.
-    let mut by_refid: HashMap<&str, Vec<usize>> = HashMap::new();
-    for (i, e) in entries.iter().enumerate() {
-        let exchange_like = EXCHANGE_TYPES.contains(&e.kind.as_str()) || is_cross_refid(e);
-        if exchange_like && !e.refid.is_placeholder() {
-            by_refid.entry(e.refid.as_str()).or_default().push(i);
-        }
-    }
-    let mut event_of: Vec<Option<String>> = vec![None; entries.len()];
-    let mut groups: BTreeMap<String, Vec<usize>> = BTreeMap::new();
-    for (refid, idx) in &by_refid {
-        for &i in idx {
-            event_of[i] = Some((*refid).to_owned());
-        }
-        groups.insert((*refid).to_owned(), idx.clone());
-    }
-    pair_cross_refid(entries, &normalized, &mut groups, &mut event_of);
-
-    let exchanges: HashMap<&str, Exchange> = groups
-        .iter()
-        .map(|(id, idx)| (id.as_str(), exchange_of(entries, &normalized, idx)))
-        .collect();
-    entries
-        .iter()
-        .enumerate()
-        .map(|(i, e)| {
-            let event_id = event_of[i].clone().unwrap_or_else(|| e.id.to_string());
-            let exchange = event_of[i]
-                .as_deref()
-                .and_then(|id| exchanges.get(id))
-                .cloned();
-            LegContext {
-                event_id,
-                asset: normalized[i].clone(),
-                exchange,
-            }
-        })
-        .collect()
-}
-
-fn is_cross_refid(e: &LedgerEntry) -> bool {
-    e.subtype
-        .as_deref()
-        .is_some_and(|s| CROSS_REFID_SUBTYPES.contains(&s))
-}
-
-fn exchange_of(entries: &[LedgerEntry], normalized: &[NormalizedAsset], idx: &[usize]) -> Exchange {
-    let mut sides: Vec<Side> = Vec::new();
-    for &i in idx {
-        let a = &normalized[i];
-        if a.is_fee_credit {
-            continue;
-        }
-        let e = &entries[i];
-        match sides.iter_mut().find(|s| s.asset == a.code) {
-            Some(s) => {
-                s.amount += e.amount;
-                s.fee += e.fee;
-            }
-            None => sides.push(Side {
-                asset: a.code.clone(),
-                is_fiat: a.is_fiat,
-                amount: e.amount,
-                fee: e.fee,
-            }),
-        }
-    }
-    Exchange { sides }
-}
-
-/// Pairs one-sided groups of dust sweeps and delisting conversions (only debits, or only
-/// credits, under their refid) with the nearest opposite one-sided group of the same subtype
-/// that follows within the window.
-fn pair_cross_refid(
-    entries: &[LedgerEntry],
-    normalized: &[NormalizedAsset],
-    groups: &mut BTreeMap<String, Vec<usize>>,
-    event_of: &mut [Option<String>],
-) {
-    #[derive(Clone)]
-    struct OneSided {
-        refid: String,
-        subtype: String,
-        time: i64,
-        debit: bool,
-    }
-    let mut one_sided: Vec<OneSided> = groups
-        .iter()
-        .filter_map(|(refid, idx)| {
-            let first = &entries[idx[0]];
-            if !is_cross_refid(first) {
-                return None;
-            }
-            let signs: Vec<bool> = idx
-                .iter()
-                .filter(|&&i| !normalized[i].is_fee_credit && !entries[i].amount.is_zero())
-                .map(|&i| entries[i].amount.is_sign_negative())
-                .collect();
-            let all_debit = signs.iter().all(|&d| d);
-            let all_credit = signs.iter().all(|&d| !d);
-            (!signs.is_empty() && (all_debit || all_credit)).then(|| OneSided {
-                refid: refid.clone(),
-                subtype: first.subtype.clone().unwrap_or_default(),
-                time: idx
-                    .iter()
-                    .map(|&i| entries[i].time.micros())
-                    .min()
-                    .unwrap_or(0),
-                debit: all_debit,
-            })
-        })
-        .collect();
-    one_sided.sort_by(|a, b| (a.time, &a.refid).cmp(&(b.time, &b.refid)));
-    let mut used = vec![false; one_sided.len()];
-    for i in 0..one_sided.len() {
-        if used[i] || !one_sided[i].debit {
-            continue;
-        }
-        let partner = (0..one_sided.len()).find(|&j| {
-            !used[j]
-                && j != i
-                && !one_sided[j].debit
-                && one_sided[j].subtype == one_sided[i].subtype
-                && one_sided[j].time >= one_sided[i].time
-                && one_sided[j].time - one_sided[i].time <= CROSS_REFID_WINDOW_MICROS
-        });
-        if let Some(j) = partner {
-            used[i] = true;
-            used[j] = true;
-            let (a, b) = (one_sided[i].refid.clone(), one_sided[j].refid.clone());
-            let id = format!("pair:{a}+{b}");
-            let mut idx = groups.remove(&a).unwrap_or_default();
-            idx.extend(groups.remove(&b).unwrap_or_default());
-            for &k in &idx {
-                event_of[k] = Some(id.clone());
-            }
-            groups.insert(id, idx);
-        }
-    }
+/// The grouping itself is [`super::legs::Events::group`] (the one the export runs on a compact
+/// table); this gives each leg its context as an owned value. Fails only on absurd input (see
+/// [`super::legs::LegTable::push`]).
+pub fn group(entries: &[LedgerEntry], assets: &AssetTable) -> Result<Vec<LegContext>, String> {
+    let table = LegTable::from_fields(entries.iter().map(LedgerFields::from), assets)?;
+    let events = Events::group(&table)?;
+    Ok((0..entries.len())
+        .map(|i| events.context(&table, i))
+        .collect())
 }

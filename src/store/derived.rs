@@ -304,7 +304,7 @@ mod tests {
             .unwrap();
         let entries = store.ledger_entries("a").unwrap();
         let rules = Rules::default();
-        let legs = derive(&entries, &AssetTable::default(), &rules);
+        let legs = derive(&entries, &AssetTable::default(), &rules).unwrap();
         let stamp = stamp_for(&rules, entries.len() as u64);
         let indexes = index_sql(&store);
         assert_eq!(indexes.len(), 1, "{indexes:?}");

@@ -34,7 +34,7 @@ async fn export_rows(
     let entries = store.ledger_entries(ACCOUNT).unwrap();
     let rules = Rules::default();
     let bounds = year_bounds(year, chrono_tz::Tz::UTC).unwrap();
-    let legs = YearLegs::new(&entries, &AssetTable::default(), &rules, bounds);
+    let legs = YearLegs::new(&entries, &AssetTable::default(), &rules, bounds).unwrap();
     let mut config = PublicConfig::new(parse_api_url(&env.emu.url()).unwrap());
     config.interval = Duration::ZERO;
     let mut client = PublicClient::new(config).unwrap();
@@ -388,7 +388,7 @@ async fn the_streamed_export_writes_the_files_the_rows_give_and_the_same_derived
     // The derived legs streamed from the compact ledger are those `derive` builds.
     let mut store = Store::open(&env.db).unwrap();
     let entries = store.ledger_entries(ACCOUNT).unwrap();
-    let want = derive(&entries, &assets, &rules);
+    let want = derive(&entries, &assets, &rules).unwrap();
     let ledger = Ledger::load(&store, ACCOUNT, &assets).unwrap();
     let report = ledger.refresh_derived(&mut store, ACCOUNT, &rules).unwrap();
     assert_eq!(store.derived_legs(ACCOUNT).unwrap(), want);

@@ -25,7 +25,7 @@ struct Legs {
 }
 
 fn legs_of(ledger: &[LedgerEntry]) -> Legs {
-    let ctx = group(ledger, &AssetTable::default());
+    let ctx = group(ledger, &AssetTable::default()).unwrap();
     let rules = Rules::default();
     let elements = ledger
         .iter()
