@@ -16,14 +16,12 @@ pub fn asset_name(code: &str) -> String {
 }
 
 use crate::classify::build::{BuildReport, load_grouped, store_derived};
-use crate::classify::{
-    LegFacts, Rules, also_transfer_wallet, also_transfer_wallet_fields, classify, classify_facts,
-};
+use crate::classify::{LegFacts, Rules, also_transfer_wallet_fields, classify_facts};
 use crate::domain::{Element, LedgerEntry, LedgerFields};
 use crate::normalize::assets::{AssetTable, name_of};
-use crate::normalize::events::{Exchange, LegContext, group};
+use crate::normalize::events::Exchange;
 use crate::normalize::legs::{Events, LegTable};
-use crate::pricing::{LegToValue, LegValue, LegValuer, PriceSource, value_legs};
+use crate::pricing::{LegToValue, LegValue, LegValuer, PriceSource};
 use crate::store::{Store, StoreError};
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use chrono_tz::Tz;
@@ -43,134 +41,9 @@ pub fn year_bounds(year: i32, tz: Tz) -> Option<(i64, i64)> {
     Some((at(year)?, at(year + 1)?))
 }
 
-/// The legs of the year, classified over the whole history, ready to value. Holds every
-/// entry's context, classification and row: the simple reference the invariant tests use.
-/// The `export` command uses [`Ledger`], which writes the same rows without holding them.
-pub struct YearLegs<'a> {
-    entries: &'a [LedgerEntry],
-    contexts: Vec<LegContext>,
-    classes: Vec<crate::domain::Classification>,
-    /// Indices into `entries` of the legs in the year, in time order.
-    pub in_year: Vec<usize>,
-}
-
-impl<'a> YearLegs<'a> {
-    /// Groups and classifies `entries` (the account's whole ledger, oldest first) and selects
-    /// those with `start <= time < end`.
-    pub fn new(
-        entries: &'a [LedgerEntry],
-        assets: &AssetTable,
-        rules: &Rules,
-        (start, end): (i64, i64),
-    ) -> Result<Self, String> {
-        let contexts = group(entries, assets)?;
-        let classes = entries
-            .iter()
-            .zip(&contexts)
-            .map(|(e, c)| classify(e, c, rules))
-            .collect();
-        let in_year = (0..entries.len())
-            .filter(|&i| (start..end).contains(&entries[i].time.micros()))
-            .collect();
-        Ok(Self {
-            entries,
-            contexts,
-            classes,
-            in_year,
-        })
-    }
-
-    /// The derived legs of the whole history, from the grouping and classification already
-    /// done here (for refreshing the derived table without classifying twice).
-    pub fn derived(&self, rules: &Rules) -> Vec<crate::store::DerivedLeg> {
-        crate::classify::build::derive_from(self.entries, &self.contexts, &self.classes, rules)
-    }
-
-    /// The year's legs in the valuation's terms.
-    pub fn to_value(&self) -> Vec<LegToValue<'_>> {
-        self.in_year
-            .iter()
-            .map(|&i| {
-                LegToValue::from_entry(&self.entries[i], &self.contexts[i], self.classes[i].element)
-            })
-            .collect()
-    }
-
-    /// Values the year's legs and builds the transaction rows.
-    pub fn rows(
-        &self,
-        account: &str,
-        currency: &str,
-        fees: FeeTreatment,
-        rules: &Rules,
-        sources: &mut [&mut dyn PriceSource],
-    ) -> Vec<TransactionRow> {
-        let legs = self.to_value();
-        let values = value_legs(&legs, currency, sources);
-        self.in_year
-            .iter()
-            .zip(values)
-            .map(|(&i, value)| {
-                let e = &self.entries[i];
-                let ctx = &self.contexts[i];
-                let c = &self.classes[i];
-                let counter = ctx
-                    .exchange
-                    .as_ref()
-                    .and_then(|x| x.counter_of(&ctx.asset.code, e.amount));
-                let (price, price_source, gross, fee_amount, amount, note) = match &value {
-                    LegValue::Priced(p) => (
-                        Some(p.price),
-                        p.source.clone(),
-                        Some(p.amount_gross),
-                        Some(p.fee_amount),
-                        Some(match fees {
-                            FeeTreatment::Net => p.amount_net,
-                            FeeTreatment::Gross => p.amount_gross,
-                        }),
-                        c.note.clone(),
-                    ),
-                    LegValue::Unpriced(why) => (
-                        None,
-                        "unpriced".to_owned(),
-                        None,
-                        None,
-                        None,
-                        format!("{}; {why}", c.note),
-                    ),
-                    LegValue::NotNeeded => (None, String::new(), None, None, None, c.note.clone()),
-                };
-                TransactionRow {
-                    time: e.time.utc(),
-                    account: account.to_owned(),
-                    ledger_id: e.id.to_string(),
-                    refid: e.refid.to_string(),
-                    kraken_type: e.kind.clone(),
-                    kraken_subtype: e.subtype.clone().unwrap_or_default(),
-                    kraken_asset: e.asset.to_string(),
-                    crypto_asset: ctx.asset.code.clone(),
-                    element: c.element,
-                    type_code: c.type_code.map(str::to_owned),
-                    transfer_wallet: also_transfer_wallet(e, c, rules),
-                    units: e.amount.abs(),
-                    fee_units: e.fee,
-                    amount_gross: gross,
-                    fee_amount,
-                    amount,
-                    price,
-                    price_source,
-                    counter_asset: counter.map(|s| s.asset.clone()),
-                    counter_units: counter.map(|s| s.amount.abs()),
-                    note,
-                }
-            })
-            .collect()
-    }
-}
-
-/// An account's whole ledger in compact form (see `normalize::legs`), grouped into events: the
-/// export of a large account. Equivalent to [`YearLegs`], which holds every entry, context
-/// and row; this holds about 60 bytes per entry plus its ids, and streams the year's rows.
+/// An account's whole ledger in compact form (see `normalize::legs`), grouped into events:
+/// about 60 bytes per entry plus its ids. Legs are classified over the whole history (an
+/// event may straddle the year boundary); the year's rows are streamed, never held.
 #[derive(Debug)]
 pub struct Ledger {
     /// The entries, oldest first (ties by ledger id).
@@ -299,8 +172,8 @@ impl Ledger {
         )
     }
 
-    /// Classifies and values the legs in `range`, in order, and hands each row to `each` (the
-    /// rows [`YearLegs::rows`] would build); returns the totals, with the summary.
+    /// Classifies and values the legs in `range`, in order, and hands each row to `each`;
+    /// returns the totals, with the summary.
     #[allow(clippy::too_many_arguments)]
     pub fn write_year(
         &self,

@@ -134,6 +134,34 @@ pub struct RowRef<'a> {
     pub note: &'a str,
 }
 
+impl From<&RowRef<'_>> for TransactionRow {
+    fn from(r: &RowRef<'_>) -> Self {
+        TransactionRow {
+            time: r.time,
+            account: r.account.to_owned(),
+            ledger_id: r.ledger_id.to_owned(),
+            refid: r.refid.to_owned(),
+            kraken_type: r.kraken_type.to_owned(),
+            kraken_subtype: r.kraken_subtype.to_owned(),
+            kraken_asset: r.kraken_asset.to_owned(),
+            crypto_asset: r.crypto_asset.to_owned(),
+            element: r.element,
+            type_code: r.type_code.map(str::to_owned),
+            transfer_wallet: r.transfer_wallet,
+            units: r.units,
+            fee_units: r.fee_units,
+            amount_gross: r.amount_gross,
+            fee_amount: r.fee_amount,
+            amount: r.amount,
+            price: r.price,
+            price_source: r.price_source.to_owned(),
+            counter_asset: r.counter_asset.map(str::to_owned),
+            counter_units: r.counter_units,
+            note: r.note.to_owned(),
+        }
+    }
+}
+
 impl RowRef<'_> {
     /// True when the leg needs a value but has none.
     pub fn is_unpriced(&self) -> bool {
