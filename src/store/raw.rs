@@ -465,9 +465,9 @@ impl Store {
         Ok(out)
     }
 
-    /// Reads every row of `sql` (one `account` parameter) in primary-key order. Callers sort in
-    /// memory: walking the time index instead would look each row up by key, several times
-    /// slower on a large account.
+    /// Reads every row of `sql` (one `account` parameter) in whatever order SQLite's plan
+    /// gives (for ledger entries it reads the covering index `ledger_entries_scan`). Callers
+    /// sort in memory rather than ask for an order the plan would have to look rows up for.
     fn read_all<T>(
         &self,
         sql: &str,
