@@ -3,6 +3,7 @@
 mod carf;
 mod ids;
 mod ledger;
+mod market;
 mod stream;
 mod sync_state;
 mod tier;
@@ -12,6 +13,7 @@ mod trade;
 pub use carf::{Classification, Element, TYPE_CODES, type_label};
 pub use ids::{AssetCode, IdError, LedgerId, RefId, TradeId};
 pub use ledger::{KNOWN_LEDGER_TYPES, LedgerEntry, LedgerFields, is_known_ledger_type};
+pub use market::{AssetInfo, PairInfo};
 pub use stream::Stream;
 pub use sync_state::{OpenWindow, StreamState, SyncPoint};
 pub use tier::{RateTier, TierError, call_cost};

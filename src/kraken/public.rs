@@ -5,7 +5,7 @@
 
 use super::error::{ApiError, KrakenError};
 use super::wire::{DecimalText, Envelope};
-use crate::domain::KrakenTime;
+use crate::domain::{AssetInfo, KrakenTime, PairInfo};
 use rust_decimal::Decimal;
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -82,34 +82,6 @@ impl PublicConfig {
             request_timeout: Duration::from_secs(30),
         }
     }
-}
-
-/// One asset of `Assets`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AssetInfo {
-    /// Kraken's code (`XXBT`).
-    pub code: String,
-    /// `altname` (`XBT`).
-    pub altname: String,
-    /// `decimals`.
-    pub decimals: Option<i64>,
-    /// `status` (`enabled`, ...).
-    pub status: Option<String>,
-}
-
-/// One pair of `AssetPairs`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PairInfo {
-    /// Pair name (`XXBTZEUR`).
-    pub pair: String,
-    /// `altname` (`XBTEUR`).
-    pub altname: String,
-    /// `wsname` (`XBT/EUR`).
-    pub wsname: Option<String>,
-    /// `base` asset code (`XXBT`).
-    pub base: String,
-    /// `quote` asset code (`ZEUR`).
-    pub quote: String,
 }
 
 /// One public trade: `[price, volume, time, side, type, misc, trade_id]`.

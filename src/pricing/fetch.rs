@@ -4,10 +4,11 @@
 //! become warnings: the legs concerned end up unpriced, the run goes on.
 
 use super::value::LegToValue;
+use crate::domain::{AssetInfo, PairInfo};
 use crate::kraken::public::{PublicClient, PublicTrade};
 use crate::normalize::assets::AssetTable;
 use crate::normalize::events::Exchange;
-use crate::store::{CachedAsset, CachedPair, PriceRow, Store, StoreError, minute_bucket};
+use crate::store::{PriceRow, Store, StoreError, minute_bucket};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// Kraken's page size for public trades.
@@ -26,7 +27,7 @@ pub struct Markets {
 
 impl Markets {
     /// From cached pairs and assets (codes normalized as in reports).
-    pub fn new(pairs: &[CachedPair], assets: &[CachedAsset]) -> Self {
+    pub fn new(pairs: &[PairInfo], assets: &[AssetInfo]) -> Self {
         let table = AssetTable::new(
             assets
                 .iter()
@@ -201,16 +202,7 @@ pub async fn refresh_markets(store: &Store, client: &mut PublicClient, report: &
     report.calls += 1;
     match client.assets().await {
         Ok(assets) => {
-            let rows: Vec<CachedAsset> = assets
-                .into_iter()
-                .map(|a| CachedAsset {
-                    code: a.code,
-                    altname: a.altname,
-                    decimals: a.decimals,
-                    status: a.status,
-                })
-                .collect();
-            if let Err(e) = store.save_market_assets(&rows) {
+            if let Err(e) = store.save_market_assets(&assets) {
                 report
                     .warnings
                     .push(format!("cannot cache Kraken's assets: {e}"));
@@ -223,17 +215,7 @@ pub async fn refresh_markets(store: &Store, client: &mut PublicClient, report: &
     report.calls += 1;
     match client.asset_pairs().await {
         Ok(pairs) => {
-            let rows: Vec<CachedPair> = pairs
-                .into_iter()
-                .map(|p| CachedPair {
-                    pair: p.pair,
-                    altname: p.altname,
-                    wsname: p.wsname,
-                    base: p.base,
-                    quote: p.quote,
-                })
-                .collect();
-            if let Err(e) = store.save_market_pairs(&rows) {
+            if let Err(e) = store.save_market_pairs(&pairs) {
                 report
                     .warnings
                     .push(format!("cannot cache Kraken's pairs: {e}"));

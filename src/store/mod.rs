@@ -18,7 +18,7 @@ pub use doctor::{KeyEvent, KeyRecord};
 pub use import::{ConflictRow, ImportTx, PendingExport};
 pub use keys::KeyStateDb;
 pub use lock::{LockError, RunLock, lock_path};
-pub use prices::{CachedAsset, CachedPair, PriceRow, minute_bucket};
+pub use prices::{PriceRow, minute_bucket};
 pub use raw::{LedgerGrouping, PageOutcome, Source, StreamSummary};
 pub use runs::{RunOutcome, RunRecord, RunTotals};
 pub use state::PageRows;

@@ -2,37 +2,10 @@
 //! candles) and the time ranges of public trades already fetched.
 
 use super::{Store, StoreError, now_text};
+use crate::domain::{AssetInfo, PairInfo};
 use rusqlite::params;
 use rust_decimal::Decimal;
 use std::str::FromStr;
-
-/// One of Kraken's assets as cached.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CachedAsset {
-    /// Kraken's code (`XXBT`).
-    pub code: String,
-    /// Its altname (`XBT`).
-    pub altname: String,
-    /// Decimals Kraken records.
-    pub decimals: Option<i64>,
-    /// `enabled`, ...
-    pub status: Option<String>,
-}
-
-/// One of Kraken's pairs as cached.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CachedPair {
-    /// Pair name (`XXBTZEUR`).
-    pub pair: String,
-    /// Altname (`XBTEUR`).
-    pub altname: String,
-    /// Websocket name (`XBT/EUR`).
-    pub wsname: Option<String>,
-    /// Base asset code (`XXBT`).
-    pub base: String,
-    /// Quote asset code (`ZEUR`).
-    pub quote: String,
-}
 
 /// One cached price.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,7 +33,7 @@ pub fn minute_bucket(time_us: i64) -> i64 {
 
 impl Store {
     /// Replaces the cached asset list.
-    pub fn save_market_assets(&self, assets: &[CachedAsset]) -> Result<(), StoreError> {
+    pub fn save_market_assets(&self, assets: &[AssetInfo]) -> Result<(), StoreError> {
         let tx = self.conn.unchecked_transaction()?;
         tx.execute("DELETE FROM market_assets", [])?;
         let now = now_text();
@@ -78,12 +51,12 @@ impl Store {
     }
 
     /// The cached asset list (empty when never fetched).
-    pub fn market_assets(&self) -> Result<Vec<CachedAsset>, StoreError> {
+    pub fn market_assets(&self) -> Result<Vec<AssetInfo>, StoreError> {
         let mut st = self
             .conn
             .prepare("SELECT code, altname, decimals, status FROM market_assets ORDER BY code")?;
         let rows = st.query_map([], |r| {
-            Ok(CachedAsset {
+            Ok(AssetInfo {
                 code: r.get(0)?,
                 altname: r.get(1)?,
                 decimals: r.get(2)?,
@@ -94,7 +67,7 @@ impl Store {
     }
 
     /// Replaces the cached pair list.
-    pub fn save_market_pairs(&self, pairs: &[CachedPair]) -> Result<(), StoreError> {
+    pub fn save_market_pairs(&self, pairs: &[PairInfo]) -> Result<(), StoreError> {
         let tx = self.conn.unchecked_transaction()?;
         tx.execute("DELETE FROM market_pairs", [])?;
         let now = now_text();
@@ -112,12 +85,12 @@ impl Store {
     }
 
     /// The cached pair list (empty when never fetched).
-    pub fn market_pairs(&self) -> Result<Vec<CachedPair>, StoreError> {
+    pub fn market_pairs(&self) -> Result<Vec<PairInfo>, StoreError> {
         let mut st = self
             .conn
             .prepare("SELECT pair, altname, wsname, base, quote FROM market_pairs ORDER BY pair")?;
         let rows = st.query_map([], |r| {
-            Ok(CachedPair {
+            Ok(PairInfo {
                 pair: r.get(0)?,
                 altname: r.get(1)?,
                 wsname: r.get(2)?,
@@ -276,7 +249,7 @@ mod tests {
     #[test]
     fn pairs_and_assets_round_trip() {
         let s = Store::open_in_memory().unwrap();
-        let p = CachedPair {
+        let p = PairInfo {
             pair: "XXBTZEUR".into(),
             altname: "XBTEUR".into(),
             wsname: Some("XBT/EUR".into()),
@@ -285,7 +258,7 @@ mod tests {
         };
         s.save_market_pairs(std::slice::from_ref(&p)).unwrap();
         assert_eq!(s.market_pairs().unwrap(), vec![p]);
-        let a = CachedAsset {
+        let a = AssetInfo {
             code: "XXBT".into(),
             altname: "XBT".into(),
             decimals: Some(10),
