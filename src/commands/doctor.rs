@@ -9,8 +9,7 @@ use crate::doctor::{
 };
 use crate::kraken::probe::{self, Access, Probe};
 use crate::kraken::{
-    ApiError, ClientConfig, DEFAULT_API_URL, KeyStateStore, KrakenClient, KrakenError,
-    MemoryKeyState, parse_api_url,
+    ApiError, ClientConfig, KeyStateStore, KrakenClient, KrakenError, MemoryKeyState, parse_api_url,
 };
 use crate::secret::{CredentialError, Credentials};
 use crate::store::{KeyEvent, KeyRecord, KeyStateDb, LockError, RunLock, RunRecord, Store};
@@ -57,11 +56,7 @@ pub(super) async fn run(
         .checks
         .push(dr::credentials_check(credentials.as_ref().map(|(_, f)| f)));
 
-    let url_text = args
-        .api_url
-        .as_deref()
-        .or(ctx.file.sync.api_url.as_deref())
-        .unwrap_or(DEFAULT_API_URL);
+    let url_text = super::api_url_text(args.api_url.as_deref(), ctx);
     let api_url = match parse_api_url(url_text) {
         Ok(url) => {
             let ping = probe::ping(&url, PING_TIMEOUT).await;

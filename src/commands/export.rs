@@ -7,8 +7,8 @@ use crate::export::csv::{TransactionsCsv, write_atomic, write_summary};
 use crate::export::{
     FeeTreatment, Ledger, RowRef, SummaryRow, YearTotals, asset_name, year_bounds,
 };
+use crate::kraken::is_loopback;
 use crate::kraken::public::{PublicClient, PublicConfig};
-use crate::kraken::{DEFAULT_API_URL, parse_api_url};
 use crate::normalize::assets::AssetTable;
 use crate::pricing::{FetchReport, PriceBook, prefetch, refresh_markets};
 use crate::store::Store;
@@ -112,12 +112,7 @@ pub(super) async fn export(ctx: &Context, args: &ExportArgs) -> Result<Exported,
 
     // Prices: fetch what the year needs into the cache, unless offline.
     if !args.offline {
-        let api_url = args
-            .api_url
-            .as_deref()
-            .or(ctx.file.sync.api_url.as_deref())
-            .unwrap_or(DEFAULT_API_URL);
-        let api_url = parse_api_url(api_url).map_err(Failure::usage)?;
+        let api_url = super::api_url(args.api_url.as_deref(), ctx)?;
         let mut config = PublicConfig::new(api_url.clone());
         if is_loopback(&api_url) {
             // The built-in emulator (demo, tests) has no public rate limit to respect.
@@ -229,15 +224,6 @@ pub(super) async fn export(ctx: &Context, args: &ExportArgs) -> Result<Exported,
         legs,
         priced,
     })
-}
-
-fn is_loopback(url: &url::Url) -> bool {
-    match url.host() {
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        Some(url::Host::Domain(d)) => d == "localhost",
-        None => false,
-    }
 }
 
 /// Writes warnings about unpriced and unclassified legs (counts and examples); returns how

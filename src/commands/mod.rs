@@ -71,6 +71,17 @@ pub struct Context {
     pub quiet: bool,
 }
 
+/// The API URL: `--api-url`, else the config's `[sync] api_url`, else Kraken's.
+fn api_url_text<'a>(flag: Option<&'a str>, ctx: &'a Context) -> &'a str {
+    flag.or(ctx.file.sync.api_url.as_deref())
+        .unwrap_or(crate::kraken::DEFAULT_API_URL)
+}
+
+/// [`api_url_text`], parsed; a bad URL is a usage error.
+fn api_url(flag: Option<&str>, ctx: &Context) -> Result<url::Url, Failure> {
+    crate::kraken::parse_api_url(api_url_text(flag, ctx)).map_err(Failure::usage)
+}
+
 /// Runs the parsed command line.
 pub async fn run(cli: Cli) -> Result<(), Failure> {
     let (file, config_error) = match config::load(cli.config.as_deref()) {

@@ -5,9 +5,7 @@ use crate::classify::build::ensure_fresh;
 use crate::cli::SyncArgs;
 use crate::config;
 use crate::domain::RateTier;
-use crate::kraken::{
-    ApiError, ClientConfig, DEFAULT_API_URL, KrakenClient, KrakenError, RetryPolicy, parse_api_url,
-};
+use crate::kraken::{ApiError, ClientConfig, KrakenClient, KrakenError, RetryPolicy};
 use crate::normalize::assets::AssetTable;
 use crate::secret::{CredentialError, Credentials};
 use crate::store::{KeyStateDb, LockError, RunLock, RunOutcome, RunTotals, Store};
@@ -33,12 +31,7 @@ pub(super) struct Target {
 
 pub(super) async fn run(ctx: &Context, args: &SyncArgs) -> Result<(), Failure> {
     let file = &ctx.file.sync;
-    let api_url = args
-        .api_url
-        .as_deref()
-        .or(file.api_url.as_deref())
-        .unwrap_or(DEFAULT_API_URL);
-    let api_url = parse_api_url(api_url).map_err(Failure::usage)?;
+    let api_url = super::api_url(args.api_url.as_deref(), ctx)?;
     let tier = config::resolve_tier(args.tier.as_deref(), &ctx.file).map_err(Failure::usage)?;
     let max_duration = match args
         .max_duration

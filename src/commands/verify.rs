@@ -3,7 +3,7 @@
 use super::{Context, Failure};
 use crate::cli::VerifyArgs;
 use crate::config;
-use crate::kraken::{ClientConfig, DEFAULT_API_URL, KrakenClient, parse_api_url};
+use crate::kraken::{ClientConfig, KrakenClient};
 use crate::secret::{CredentialError, Credentials};
 use crate::store::{KeyStateDb, LockError, RunLock, Store, VerifyTrigger};
 use crate::sync::StoreKeyState;
@@ -88,12 +88,7 @@ async fn balance_step(
         // Credentials were given but are unusable: a configuration error, as for sync.
         Err(e) => return Err(Failure::usage(e)),
     };
-    let api_url = args
-        .api_url
-        .as_deref()
-        .or(file.api_url.as_deref())
-        .unwrap_or(DEFAULT_API_URL);
-    let api_url = parse_api_url(api_url).map_err(Failure::usage)?;
+    let api_url = super::api_url(args.api_url.as_deref(), ctx)?;
     let tier = config::resolve_tier(None, &ctx.file).map_err(Failure::usage)?;
     let _lock = match RunLock::acquire(&ctx.db, &ctx.account) {
         Ok(lock) => lock,

@@ -10,7 +10,6 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde_json::value::RawValue;
 use std::collections::BTreeMap;
-use std::net::IpAddr;
 use std::str::FromStr;
 use std::time::Duration;
 use url::Url;
@@ -74,6 +73,16 @@ pub struct ApiUrlError {
     pub reason: &'static str,
 }
 
+/// True when `url`'s host is `localhost` or a loopback address (the built-in emulator).
+pub fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(d)) => d == "localhost",
+        None => false,
+    }
+}
+
 /// Parses `--api-url`: `https://` anywhere, plain `http://` only for loopback hosts.
 pub fn parse_api_url(text: &str) -> Result<Url, ApiUrlError> {
     let err = |reason| ApiUrlError {
@@ -81,16 +90,13 @@ pub fn parse_api_url(text: &str) -> Result<Url, ApiUrlError> {
         reason,
     };
     let url = Url::parse(text).map_err(|_| err("not a URL"))?;
-    let host = url.host_str().ok_or_else(|| err("no host"))?;
+    if url.host().is_none() {
+        return Err(err("no host"));
+    }
     match url.scheme() {
         "https" => {}
         "http" => {
-            let host = host.trim_start_matches('[').trim_end_matches(']');
-            let loopback = host == "localhost"
-                || IpAddr::from_str(host)
-                    .map(|ip| ip.is_loopback())
-                    .unwrap_or(false);
-            if !loopback {
+            if !is_loopback(&url) {
                 return Err(err(
                     "plain http is only allowed for loopback addresses; use https",
                 ));
