@@ -21,14 +21,14 @@
 
 use criterion::{BatchSize, BenchmarkId, Criterion, SamplingMode, Throughput};
 use kraken_tax::classify::{Rules, classify};
-use kraken_tax::domain::{Element, LedgerEntry, RawRecord, Stream};
+use kraken_tax::domain::{Element, LedgerEntry, RawRecord};
 use kraken_tax::emulator::{
-    Dataset, GeneratorConfig, PricePath, generate_with_prices, ledger_entry_json, trade_json,
+    Dataset, GeneratorConfig, PricePath, generate_with_prices, ledger_entry_json, store_dataset,
 };
 use kraken_tax::normalize::assets::AssetTable;
 use kraken_tax::normalize::events::group;
 use kraken_tax::pricing::{LegToValue, LegValue, PriceBook, value_legs};
-use kraken_tax::store::{PageRows, PriceRow, Source, Store};
+use kraken_tax::store::{PriceRow, Source, Store};
 use kraken_tax::verify::check_account;
 use std::hint::black_box;
 use std::time::Duration;
@@ -109,25 +109,7 @@ fn ledger_pages(ledger: &[LedgerEntry]) -> Vec<Vec<RawRecord<LedgerEntry>>> {
 fn stored(data: &Dataset, dir: &std::path::Path) -> std::path::PathBuf {
     let db = dir.join("verify.sqlite");
     let mut store = Store::open(&db).expect("open");
-    for page in ledger_pages(&data.ledger).chunks(1000) {
-        let rows: Vec<_> = page.iter().flatten().cloned().collect();
-        store
-            .insert_ledger_entries(ACCOUNT, &rows, Source::Api)
-            .expect("insert ledger");
-    }
-    let state = store.stream_state(ACCOUNT, Stream::Trades).expect("state");
-    for chunk in data.trades.chunks(50_000) {
-        let rows: Vec<_> = chunk
-            .iter()
-            .map(|t| RawRecord {
-                item: t.clone(),
-                raw: trade_json(t),
-            })
-            .collect();
-        store
-            .commit_page(ACCOUNT, PageRows::Trades(&rows), Source::Api, &state)
-            .expect("insert trades");
-    }
+    store_dataset(&mut store, ACCOUNT, data).expect("storing the account");
     db
 }
 

@@ -10,9 +10,8 @@
 //! Under `cargo test` (no `--bench` argument) it checks 10,000 entries; its times are those
 //! of a debug build.
 
-use kraken_tax::domain::RawRecord;
-use kraken_tax::emulator::{GeneratorConfig, generate, ledger_entry_json, trade_json};
-use kraken_tax::store::{PageRows, Source, Store};
+use kraken_tax::emulator::{GeneratorConfig, generate, store_dataset};
+use kraken_tax::store::Store;
 use kraken_tax::verify::check_account;
 use std::time::Instant;
 
@@ -52,33 +51,7 @@ fn main() {
     {
         let mut store = Store::open(&db).expect("open");
         // Verify never reads the raw text, but it makes the table as large as a real one.
-        for chunk in data.ledger.chunks(50_000) {
-            let rows: Vec<_> = chunk
-                .iter()
-                .map(|e| RawRecord {
-                    item: e.clone(),
-                    raw: ledger_entry_json(e),
-                })
-                .collect();
-            store
-                .insert_ledger_entries("bench", &rows, Source::Api)
-                .expect("insert ledger");
-        }
-        let state = store
-            .stream_state("bench", kraken_tax::domain::Stream::Trades)
-            .expect("state");
-        for chunk in data.trades.chunks(50_000) {
-            let rows: Vec<_> = chunk
-                .iter()
-                .map(|t| RawRecord {
-                    item: t.clone(),
-                    raw: trade_json(t),
-                })
-                .collect();
-            store
-                .commit_page("bench", PageRows::Trades(&rows), Source::Api, &state)
-                .expect("insert trades");
-        }
+        store_dataset(&mut store, "bench", &data).expect("storing the account");
     }
     let n_ledger = data.ledger.len();
     let n_trades = data.trades.len();

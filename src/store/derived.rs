@@ -270,10 +270,9 @@ mod tests {
     use super::*;
     use crate::classify::Rules;
     use crate::classify::build::{derive, stamp_for};
-    use crate::domain::RawRecord;
-    use crate::emulator::{GeneratorConfig, generate};
+
+    use crate::emulator::{GeneratorConfig, generate, store_dataset};
     use crate::normalize::assets::AssetTable;
-    use crate::store::Source;
 
     fn index_sql(store: &Store) -> Vec<String> {
         let mut stmt = store
@@ -291,17 +290,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut store = Store::open(&dir.path().join("d.sqlite")).unwrap();
         let data = generate(&GeneratorConfig::new(3, 300));
-        let rows: Vec<RawRecord<_>> = data
-            .ledger
-            .iter()
-            .map(|e| RawRecord {
-                item: e.clone(),
-                raw: String::new(),
-            })
-            .collect();
-        store
-            .insert_ledger_entries("a", &rows, Source::Api)
-            .unwrap();
+        store_dataset(&mut store, "a", &data).unwrap();
         let entries = store.ledger_entries("a").unwrap();
         let rules = Rules::default();
         let legs = derive(&entries, &AssetTable::default(), &rules).unwrap();
