@@ -121,8 +121,9 @@ pub(super) async fn export(ctx: &Context, args: &ExportArgs) -> Result<Exported,
         let mut client = PublicClient::new(config).map_err(Failure::bad)?;
         let mut report = FetchReport::default();
         refresh_markets(&store, &mut client, &mut report).await;
-        let exchanges = ledger.exchanges(in_year.clone(), rules);
-        let legs = ledger.to_value(in_year.clone(), rules, &exchanges);
+        let elements = ledger.elements(in_year.clone(), rules);
+        let exchanges = ledger.exchanges(in_year.clone(), &elements);
+        let legs = ledger.to_value(in_year.clone(), &elements, &exchanges);
         let now_us = chrono::Utc::now().timestamp_micros();
         prefetch(&legs, &currency, &store, &mut client, now_us, &mut report)
             .await

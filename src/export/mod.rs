@@ -125,13 +125,20 @@ impl Ledger {
         store_derived(store, account, &self.table, &self.events, rules)
     }
 
-    /// The exchanges of the events of the reportable legs in `range`, for [`Self::to_value`].
-    pub fn exchanges(&self, range: Range<usize>, rules: &Rules) -> HashMap<u32, Exchange> {
+    /// The elements of the legs in `range`, classified once for [`Self::exchanges`] and
+    /// [`Self::to_value`].
+    pub fn elements(&self, range: Range<usize>, rules: &Rules) -> Vec<Element> {
+        range.map(|i| self.classify(i, rules).element).collect()
+    }
+
+    /// The exchanges of the events of the reportable legs in `range` (`elements` from
+    /// [`Self::elements`] of the same range), for [`Self::to_value`].
+    pub fn exchanges(&self, range: Range<usize>, elements: &[Element]) -> HashMap<u32, Exchange> {
         let mut out = HashMap::new();
-        for i in range {
+        for (i, element) in range.zip(elements) {
             if let Some(e) = self.events.event_of(i)
+                && element.is_reportable()
                 && !out.contains_key(&e)
-                && self.classify(i, rules).element.is_reportable()
             {
                 out.insert(e, self.events.exchange(&self.table, e));
             }
@@ -140,15 +147,16 @@ impl Ledger {
     }
 
     /// The legs in `range` in the valuation's terms (for `pricing::prefetch`), given
-    /// [`Self::exchanges`] of the same range.
+    /// [`Self::elements`] and [`Self::exchanges`] of the same range.
     pub fn to_value<'s>(
         &'s self,
         range: Range<usize>,
-        rules: &Rules,
+        elements: &[Element],
         exchanges: &'s HashMap<u32, Exchange>,
     ) -> Vec<LegToValue<'s>> {
         range
-            .map(|i| {
+            .zip(elements)
+            .map(|(i, &element)| {
                 let f = self.table.fields(i);
                 LegToValue {
                     ledger_id: f.id,
@@ -156,7 +164,7 @@ impl Ledger {
                     asset: &self.table.asset(i).code,
                     amount: f.amount,
                     fee: f.fee,
-                    element: self.classify(i, rules).element,
+                    element,
                     event_id: self.events.event_id(&self.table, i),
                     exchange: self.events.event_of(i).and_then(|e| exchanges.get(&e)),
                 }

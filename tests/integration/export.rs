@@ -40,8 +40,9 @@ async fn export_rows(
     let mut client = PublicClient::new(config).unwrap();
     let mut report = FetchReport::default();
     refresh_markets(&store, &mut client, &mut report).await;
-    let exchanges = ledger.exchanges(range.clone(), &rules);
-    let to_value = ledger.to_value(range.clone(), &rules, &exchanges);
+    let elements = ledger.elements(range.clone(), &rules);
+    let exchanges = ledger.exchanges(range.clone(), &elements);
+    let to_value = ledger.to_value(range.clone(), &elements, &exchanges);
     prefetch(
         &to_value,
         currency,
