@@ -27,6 +27,8 @@ fn main() -> ExitCode {
         .with_ansi(std::io::stderr().is_terminal())
         .with_target(false)
         .without_time()
+        // A closed stderr must not turn a log line into a panic.
+        .log_internal_errors(false)
         .init();
 
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -36,14 +38,14 @@ fn main() -> ExitCode {
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
+            commands::note(&format!("error: cannot start the async runtime: {e}"));
             return ExitCode::from(commands::EXIT_FAILURE);
         }
     };
     match runtime.block_on(commands::run(cli)) {
         Ok(()) => ExitCode::from(commands::EXIT_OK),
         Err(f) => {
-            eprintln!("error: {:#}", f.error);
+            commands::note(&format!("error: {}", f.render()));
             ExitCode::from(f.code)
         }
     }

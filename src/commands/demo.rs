@@ -92,7 +92,7 @@ pub(super) async fn run(args: &DemoArgs, quiet: bool) -> Result<(), Failure> {
     let exported = super::export::export(&ctx, &export_args).await?;
     emulator.shutdown();
 
-    let store = Store::open(&db).map_err(Failure::bad)?;
+    let store = Store::open(&db).map_err(|e| super::store_failure(&db, e))?;
     let ledger = store.ledger_entries(account).map_err(Failure::bad)?;
     let trades = store.trades(account).map_err(Failure::bad)?;
     let exact = ledger == dataset.ledger && trades == dataset.trades;
@@ -145,16 +145,21 @@ pub(super) async fn run(args: &DemoArgs, quiet: bool) -> Result<(), Failure> {
         "\nCARF summary {year}, EUR (net of fees):\n{}",
         summary_table(&exported.summary)
     );
-    let _ = writeln!(
-        out,
-        "{} legs in {year}, {} valued; files written:",
-        exported.legs, exported.priced
-    );
+    let _ = writeln!(out, "{}; files written:", legs_line(&exported, year));
     for f in &exported.files {
         let _ = writeln!(out, "  {}", f.display());
     }
-    print!("{out}");
-    Ok(())
+    super::out(&out)
+}
+
+/// How many legs the year has and, of those that need a value (reportable crypto-asset
+/// legs), how many were valued: fiat and internal legs need none and are not called unvalued.
+fn legs_line(exported: &super::export::Exported, year: i32) -> String {
+    let need = exported.priced + exported.unpriced;
+    format!(
+        "{} legs in {year}; {need} need a value: {} valued, {} without a price",
+        exported.legs, exported.priced, exported.unpriced
+    )
 }
 
 /// The summary as a small fixed-width table.

@@ -155,9 +155,9 @@ pub(super) async fn run(
     });
 
     if args.json {
-        println!("{}", report.to_json());
+        super::out(&format!("{}\n", report.to_json()))?;
     } else {
-        print!("{}", report.to_text());
+        super::out(&report.to_text())?;
     }
     if report.has_problem() {
         return Err(Failure::bad(anyhow!(

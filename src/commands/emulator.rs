@@ -77,18 +77,17 @@ pub(super) async fn run(args: &EmulatorArgs) -> Result<(), Failure> {
     .context("starting the emulator")
     .map_err(Failure::bad)?;
     handle.public().set_prices(&prices);
-    println!(
-        "emulator listening on {} ({ledger_n} ledger entries, {trades_n} trades; tier {tier}); Ctrl-C to stop",
+    super::out(&format!(
+        "emulator listening on {} ({ledger_n} ledger entries, {trades_n} trades; tier {tier}); Ctrl-C to stop\n",
         handle.url()
-    );
-    let _ = std::io::stdout().flush();
+    ))?;
     wait_for_signal().await;
     let stats = handle.stats();
-    eprintln!(
+    super::note(&format!(
         "emulator: {} history calls, {} refused by the rate limit",
         handle.history_calls(),
         stats.rate_limited
-    );
+    ));
     handle.shutdown();
     Ok(())
 }

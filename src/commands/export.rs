@@ -11,7 +11,6 @@ use crate::kraken::is_loopback;
 use crate::kraken::public::{PublicClient, PublicConfig};
 use crate::normalize::assets::AssetTable;
 use crate::pricing::{FetchReport, PriceBook, prefetch, refresh_markets};
-use crate::store::Store;
 use anyhow::{Context as _, anyhow};
 use chrono_tz::Tz;
 use std::path::PathBuf;
@@ -27,13 +26,15 @@ pub(super) struct Exported {
     pub legs: u64,
     /// Of those, legs with an amount.
     pub priced: u64,
+    /// Legs that need a value but have none.
+    pub unpriced: u64,
 }
 
 pub(super) async fn run(ctx: &Context, args: &ExportArgs) -> Result<(), Failure> {
     let exported = export(ctx, args).await?;
     if !ctx.quiet {
         for f in &exported.files {
-            println!("wrote {}", f.display());
+            super::out(&format!("wrote {}\n", f.display()))?;
         }
     }
     Ok(())
@@ -73,15 +74,7 @@ pub(super) async fn export(ctx: &Context, args: &ExportArgs) -> Result<Exported,
         .ok_or_else(|| Failure::usage(anyhow!("invalid year {}", args.year)))?;
     let rules = &ctx.file.classify;
     rules.validate().map_err(Failure::usage)?;
-    if !ctx.db.exists() {
-        return Err(Failure::usage(anyhow!(
-            "no database at {}: run `kraken-tax sync` first, or pass --db PATH",
-            ctx.db.display()
-        )));
-    }
-    let mut store = Store::open(&ctx.db)
-        .with_context(|| format!("opening {}", ctx.db.display()))
-        .map_err(Failure::bad)?;
+    let mut store = super::open_store(ctx, true)?;
     let assets = AssetTable::default();
     // The whole history, compactly: an event may straddle the year boundary, and the derived
     // table covers every leg.
@@ -192,6 +185,7 @@ pub(super) async fn export(ctx: &Context, args: &ExportArgs) -> Result<Exported,
     }
     let legs = totals.legs;
     let priced = totals.priced;
+    let unpriced = totals.unpriced;
     let summary = totals.summary.rows(asset_name);
 
     let mut files = Vec::new();
@@ -224,6 +218,7 @@ pub(super) async fn export(ctx: &Context, args: &ExportArgs) -> Result<Exported,
         summary,
         legs,
         priced,
+        unpriced,
     })
 }
 

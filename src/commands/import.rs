@@ -3,13 +3,11 @@
 use super::{Context, Failure};
 use crate::cli::ImportArgs;
 use crate::csv_import::{FileReport, ImportError, ImportOptions, import_input, read_inputs};
-use crate::store::{Source, Store};
-use anyhow::{Context as _, anyhow};
+use crate::store::Source;
+use anyhow::anyhow;
 
 pub(super) fn run(ctx: &Context, args: &ImportArgs) -> Result<(), Failure> {
-    let mut store = Store::open(&ctx.db)
-        .with_context(|| format!("opening {}", ctx.db.display()))
-        .map_err(Failure::bad)?;
+    let mut store = super::open_store(ctx, false)?;
     let opts = ImportOptions {
         skip_bad: args.skip_bad,
         source: Source::Csv,
@@ -24,7 +22,7 @@ pub(super) fn run(ctx: &Context, args: &ImportArgs) -> Result<(), Failure> {
         for input in &inputs {
             let report = import_input(&mut store, &ctx.account, input, opts, &mut |_, _| Ok(()))
                 .map_err(|e| stopped(e, done))?;
-            print_report(&report, ctx.quiet);
+            print_report(&report, ctx.quiet)?;
             done += 1;
         }
     }
@@ -50,31 +48,31 @@ fn stopped(e: ImportError, done: usize) -> Failure {
     Failure::bad(anyhow!("{e}{skip}{hint}"))
 }
 
-fn print_report(r: &FileReport, quiet: bool) {
+fn print_report(r: &FileReport, quiet: bool) -> Result<(), Failure> {
     for s in &r.skipped {
-        eprintln!("warning: {}: skipped {s}", r.file);
+        super::note(&format!("warning: {}: skipped {s}", r.file));
     }
     if !r.conflicts.is_empty() {
-        eprintln!(
+        super::note(&format!(
             "warning: {}: {} entr{} differ from the stored version and were kept aside, not merged: {}",
             r.file,
             r.conflicts.len(),
             if r.conflicts.len() == 1 { "y" } else { "ies" },
             r.conflicts.join(", ")
-        );
+        ));
     }
     if !r.ignored_columns.is_empty() {
-        eprintln!(
+        super::note(&format!(
             "warning: {}: columns not read: {}",
             r.file,
             r.ignored_columns.join(", ")
-        );
+        ));
     }
     if quiet {
-        return;
+        return Ok(());
     }
-    println!(
-        "{}: {} {}, {} rows: {} new, {} already stored, {} conflicting, {} pending skipped, {} bad skipped",
+    super::out(&format!(
+        "{}: {} {}, {} rows: {} new, {} already stored, {} conflicting, {} pending skipped, {} bad skipped\n",
         r.file,
         r.kind.as_str(),
         r.version,
@@ -84,5 +82,5 @@ fn print_report(r: &FileReport, quiet: bool) {
         r.outcome.conflicts,
         r.pending,
         r.skipped.len()
-    );
+    ))
 }

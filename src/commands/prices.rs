@@ -5,7 +5,6 @@ use crate::cli::PricesCommand;
 use crate::normalize::assets::AssetTable;
 use crate::pricing::Markets;
 use crate::pricing::import::{parse_ohlcvt, split_by_known_quote};
-use crate::store::Store;
 use anyhow::Context as _;
 
 pub(super) fn run(ctx: &Context, cmd: &PricesCommand) -> Result<(), Failure> {
@@ -15,9 +14,7 @@ pub(super) fn run(ctx: &Context, cmd: &PricesCommand) -> Result<(), Failure> {
 }
 
 fn import(ctx: &Context, files: &[std::path::PathBuf]) -> Result<(), Failure> {
-    let store = Store::open(&ctx.db)
-        .with_context(|| format!("opening {}", ctx.db.display()))
-        .map_err(Failure::bad)?;
+    let store = super::open_store(ctx, false)?;
     let markets = Markets::load(&store).map_err(Failure::bad)?;
     let assets = AssetTable::new(
         store
@@ -51,11 +48,11 @@ fn import(ctx: &Context, files: &[std::path::PathBuf]) -> Result<(), Failure> {
         let rows = file.price_rows(&base, &quote);
         let n = store.save_prices(&rows).map_err(Failure::bad)?;
         if !ctx.quiet {
-            println!(
-                "{name}: {} candles of {base}/{quote} ({} min), {n} prices stored as import:{name}",
+            super::out(&format!(
+                "{name}: {} candles of {base}/{quote} ({} min), {n} prices stored as import:{name}\n",
                 file.candles.len(),
                 file.interval_min
-            );
+            ))?;
         }
     }
     Ok(())

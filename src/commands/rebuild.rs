@@ -4,15 +4,11 @@
 use super::{Context, Failure};
 use crate::classify::build::{BuildReport, rebuild};
 use crate::normalize::assets::AssetTable;
-use crate::store::Store;
-use anyhow::Context as _;
 
 pub(super) fn run(ctx: &Context) -> Result<(), Failure> {
     let rules = &ctx.file.classify;
     rules.validate().map_err(Failure::usage)?;
-    let mut store = Store::open(&ctx.db)
-        .with_context(|| format!("opening {}", ctx.db.display()))
-        .map_err(Failure::bad)?;
+    let mut store = super::open_store(ctx, true)?;
     let report =
         rebuild(&mut store, &ctx.account, &AssetTable::default(), rules).map_err(Failure::bad)?;
     warn_about(&report);
@@ -22,12 +18,12 @@ pub(super) fn run(ctx: &Context) -> Result<(), Failure> {
             .iter()
             .map(|(e, n)| format!("{e} {n}"))
             .collect();
-        println!(
-            "classified {} legs of account {:?}: {}",
+        super::out(&format!(
+            "classified {} legs of account {:?}: {}\n",
             report.legs,
             ctx.account,
             parts.join(", ")
-        );
+        ))?;
     }
     Ok(())
 }

@@ -3,20 +3,10 @@
 use super::{Context, Failure};
 use crate::domain::Stream;
 use crate::store::Store;
-use anyhow::Context as _;
 
 pub(super) fn run(ctx: &Context) -> Result<(), Failure> {
-    if !ctx.db.exists() {
-        return Err(Failure::usage(anyhow::anyhow!(
-            "no database at {}: run `kraken-tax sync` first, or pass --db PATH",
-            ctx.db.display()
-        )));
-    }
-    let store = Store::open(&ctx.db)
-        .with_context(|| format!("opening {}", ctx.db.display()))
-        .map_err(Failure::bad)?;
-    print!("{}", render(&store, &ctx.account).map_err(Failure::bad)?);
-    Ok(())
+    let store = super::open_store(ctx, true)?;
+    super::out(&render(&store, &ctx.account).map_err(Failure::bad)?)
 }
 
 /// The status report of one account as text.

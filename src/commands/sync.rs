@@ -13,7 +13,7 @@ use crate::sync::{BackfillError, BackfillMode, BackfillOptions, backfill as run_
 use crate::sync::{
     ProgressEvent, StoreKeyState, SyncError, SyncOptions, SyncReport, sync_account_into,
 };
-use anyhow::{Context as _, anyhow};
+use anyhow::anyhow;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::IsTerminal;
 use std::path::Path;
@@ -60,21 +60,22 @@ pub(super) async fn run(ctx: &Context, args: &SyncArgs) -> Result<(), Failure> {
         .parse()
         .map_err(|e: String| Failure::usage(anyhow!(e)))?;
     let report = sync_into_with(&ctx.db, &ctx.account, target, ctx.quiet, backfill).await?;
-    refresh_classification(ctx);
+    refresh_classification(ctx)?;
     if !ctx.quiet {
-        println!("{}", summary_line(&ctx.account, &report));
+        super::out(&format!("{}\n", summary_line(&ctx.account, &report)))?;
     }
     Ok(())
 }
 
 /// Keeps the derived classification current after a sync, so `status` and `export` find it
 /// fresh (an export of a large account otherwise spends most of its time storing it). The
-/// table is a cache: failing to refresh it is a warning, not a failed sync.
-fn refresh_classification(ctx: &Context) {
+/// table is a cache: failing to refresh it is a warning, not a failed sync, unless the
+/// database itself is damaged or cannot be written (then the sync fails, also under `-q`).
+fn refresh_classification(ctx: &Context) -> Result<(), Failure> {
     let rules = &ctx.file.classify;
     if let Err(e) = rules.validate() {
         tracing::warn!("the classification was not refreshed: {e}");
-        return;
+        return Ok(());
     }
     let refreshed = Store::open(&ctx.db).and_then(|mut store| {
         ensure_fresh(&mut store, &ctx.account, &AssetTable::default(), rules)
@@ -82,10 +83,12 @@ fn refresh_classification(ctx: &Context) {
     match refreshed {
         Ok(Some(report)) => tracing::debug!("classified {} legs", report.legs),
         Ok(None) => {}
+        Err(e) if e.is_damage() => return Err(super::store_failure(&ctx.db, e)),
         Err(e) => tracing::warn!(
             "the classification was not refreshed ({e}); `kraken-tax rebuild` retries it"
         ),
     }
+    Ok(())
 }
 
 /// Key file if given, else the environment.
@@ -138,11 +141,9 @@ pub(super) async fn sync_into_with(
             "the previous sync ({previous}) ended without releasing its lock; continuing where it stopped"
         );
     }
-    let mut store = Store::open(db)
-        .with_context(|| format!("opening {}", db.display()))
-        .map_err(Failure::bad)?;
+    let mut store = Store::open_checked(db).map_err(|e| super::store_failure(db, e))?;
     let fingerprint = target.credentials.fingerprint();
-    let key_state = KeyStateDb::open(db, &fingerprint).map_err(Failure::bad)?;
+    let key_state = KeyStateDb::open(db, &fingerprint).map_err(|e| super::store_failure(db, e))?;
     let retry = target.retry.clone();
     let mut client = KrakenClient::new(
         ClientConfig::new(target.api_url, target.tier),
@@ -190,14 +191,17 @@ pub(super) async fn sync_into_with(
             let b = run_backfill(&mut store, &mut client, &bopts)
                 .await
                 .map_err(classify_backfill)?;
-            if !quiet {
-                for f in &b.imported {
-                    eprintln!(
+            for f in &b.imported {
+                // The run record counts what the backfill stored, too.
+                let stream = crate::csv_import::stream_of(f.kind).as_str();
+                report.streams.entry(stream).or_default().new += f.outcome.inserted;
+                if !quiet {
+                    super::note(&format!(
                         "{}: {} exported entries imported ({} new)",
                         f.kind.as_str(),
                         f.rows,
                         f.outcome.inserted
-                    );
+                    ));
                 }
             }
             sync_account_into(
@@ -266,7 +270,8 @@ pub(super) async fn sync_into_with(
     let invalid_nonce = crate::store::KeyEvent::InvalidNonce;
     let _ = store.record_key_event(&fingerprint, invalid_nonce, refused, chrono::Utc::now());
     if failure.is_none() {
-        super::verify::after_sync(&store, account, run_id);
+        super::verify::after_sync(&store, account, run_id)
+            .map_err(|e| super::store_failure(db, e))?;
     }
     drop(lock);
     match failure {

@@ -11,15 +11,7 @@ use crate::verify::{self, BalanceCheck, VerifyReport};
 use anyhow::{Context as _, anyhow};
 
 pub(super) async fn run(ctx: &Context, args: &VerifyArgs) -> Result<(), Failure> {
-    if !ctx.db.exists() {
-        return Err(Failure::usage(anyhow!(
-            "no database at {}: run `kraken-tax sync` first, or pass --db PATH",
-            ctx.db.display()
-        )));
-    }
-    let store = Store::open(&ctx.db)
-        .with_context(|| format!("opening {}", ctx.db.display()))
-        .map_err(Failure::bad)?;
+    let store = super::open_store(ctx, true)?;
     if !store
         .accounts()
         .map_err(Failure::bad)?
@@ -27,7 +19,7 @@ pub(super) async fn run(ctx: &Context, args: &VerifyArgs) -> Result<(), Failure>
         .any(|a| a == &ctx.account)
     {
         return Err(Failure::usage(anyhow!(
-            "account {:?} has nothing stored: run `kraken-tax sync` first, or pass --account NAME",
+            "account {:?} has nothing stored: run `kraken-tax sync` or `kraken-tax import FILE` first, or pass --account NAME",
             ctx.account
         )));
     }
@@ -49,9 +41,9 @@ pub(super) async fn run(ctx: &Context, args: &VerifyArgs) -> Result<(), Failure>
         let json = serde_json::to_string_pretty(&report)
             .context("writing the JSON report")
             .map_err(Failure::bad)?;
-        println!("{json}");
+        super::out(&format!("{json}\n"))?;
     } else if !(ctx.quiet && report.consistent) {
-        print!("{}", report.render_text());
+        super::out(&report.render_text())?;
     }
     if report.consistent {
         Ok(())
@@ -109,7 +101,12 @@ async fn balance_step(
 
 /// The cheap checks at the end of a successful sync: recorded for `status`, and a warning when
 /// something is off. Never fails the sync: the history it stored is kept either way.
-pub(super) fn after_sync(store: &Store, account: &str, run_id: i64) {
+/// A damaged or unwritable database is an error; anything else that stops the check a warning.
+pub(super) fn after_sync(
+    store: &Store,
+    account: &str,
+    run_id: i64,
+) -> Result<(), crate::store::StoreError> {
     let result = verify::check_account(store, account).and_then(|report| {
         verify::record(store, &report, VerifyTrigger::Sync, Some(run_id))?;
         Ok(report)
@@ -120,8 +117,10 @@ pub(super) fn after_sync(store: &Store, account: &str, run_id: i64) {
             "the stored history is not consistent: {}; run `kraken-tax verify` for details",
             r.summary()
         ),
+        Err(verify::VerifyError::Store(e)) if e.is_damage() => return Err(e),
         Err(e) => tracing::warn!("could not check the stored history after the sync: {e}"),
     }
+    Ok(())
 }
 
 /// One or two lines for `status` about the latest verification.

@@ -80,6 +80,13 @@ impl OhlcvtFile {
     }
 }
 
+/// Latest candle time accepted: 2100-12-31 00:00:00 UTC. Later times (and their microseconds)
+/// would leave the range every other part of kraken-tax works in.
+const MAX_TIME_S: i64 = 4_133_894_400;
+
+/// Longest candle interval accepted (30 days; Kraken's longest is 15 days).
+const MAX_INTERVAL_MIN: i64 = 43_200;
+
 /// Parses a file's name and text.
 pub fn parse_ohlcvt(file_name: &str, text: &str) -> Result<OhlcvtFile, ImportError> {
     let err = |line, column, reason: String| ImportError {
@@ -105,8 +112,14 @@ pub fn parse_ohlcvt(file_name: &str, text: &str) -> Result<OhlcvtFile, ImportErr
     let interval_min: i64 = interval
         .parse()
         .ok()
-        .filter(|&m| m > 0)
-        .ok_or_else(|| err(None, None, format!("interval {interval:?} is not minutes")))?;
+        .filter(|m| (1..=MAX_INTERVAL_MIN).contains(m))
+        .ok_or_else(|| {
+            err(
+                None,
+                None,
+                format!("interval {interval:?} is not minutes from 1 to {MAX_INTERVAL_MIN}"),
+            )
+        })?;
     if pair.is_empty() || !pair.chars().all(|c| c.is_ascii_alphanumeric() || c == '.') {
         return Err(err(
             None,
@@ -136,6 +149,15 @@ pub fn parse_ohlcvt(file_name: &str, text: &str) -> Result<OhlcvtFile, ImportErr
                 format!("not Unix seconds: {:?}", fields[0]),
             )
         })?;
+        if !(0..=MAX_TIME_S).contains(&time_s) {
+            return Err(err(
+                Some(n),
+                Some(COLUMNS[0]),
+                format!(
+                    "{time_s} is outside 1970-01-01 to 2100-12-31 (Unix seconds 0 to {MAX_TIME_S})"
+                ),
+            ));
+        }
         for (c, f) in fields.iter().enumerate().skip(1) {
             if Decimal::from_str(f.trim()).is_err() {
                 return Err(err(
@@ -183,6 +205,27 @@ pub fn split_by_known_quote(pair: &str) -> Option<(&str, &str)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn times_and_intervals_outside_the_range_are_refused_not_wrapped() {
+        let row = |t: &str| format!("{t},1,1,1,1,1,1\n");
+        for t in ["-1", "4133894401", "9223372036854775807"] {
+            let e = parse_ohlcvt("XBTEUR_1440.csv", &row(t)).unwrap_err();
+            assert_eq!(
+                e.to_string(),
+                format!(
+                    "XBTEUR_1440.csv line 1, column timestamp: {t} is outside 1970-01-01 to 2100-12-31 (Unix seconds 0 to 4133894400)"
+                )
+            );
+        }
+        let f = parse_ohlcvt("XBTEUR_43200.csv", &row("4133894400")).unwrap();
+        assert_eq!(f.price_rows("BTC", "EUR")[0].time_us, 4_136_486_400_000_000);
+        let e = parse_ohlcvt("XBTEUR_9223372036854775807.csv", &row("0")).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "XBTEUR_9223372036854775807.csv: interval \"9223372036854775807\" is not minutes from 1 to 43200"
+        );
+    }
 
     #[test]
     fn parses_a_daily_file() {

@@ -56,6 +56,7 @@ impl RunLock {
             path: path.clone(),
             source,
         };
+        super::create_parent_dir(&path).map_err(io)?;
         let mut file = OpenOptions::new()
             .read(true)
             .write(true)
@@ -136,6 +137,21 @@ mod tests {
             again.stale_holder, None,
             "a clean release leaves no stale text"
         );
+    }
+
+    #[test]
+    fn the_lock_creates_the_database_directory_on_a_fresh_machine() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("new/data/k.sqlite");
+        let lock = RunLock::acquire(&db, "main").unwrap();
+        assert_eq!(lock.stale_holder, None);
+        let mode = std::fs::metadata(dir.path().join("new/data"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o700);
+        assert!(lock_path(&db, "main").exists());
     }
 
     #[test]

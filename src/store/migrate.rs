@@ -47,13 +47,30 @@ pub(crate) const MIGRATIONS: &[(&str, &str)] = &[
     ),
 ];
 
-/// Applies the migrations the database lacks, each in its own transaction.
+/// Applies the migrations the database lacks, all in one `BEGIN IMMEDIATE` transaction that
+/// re-reads `user_version` under the write lock: of two processes opening an old file at once,
+/// the second waits for the first (busy timeout), then finds the file current and applies
+/// nothing. A failed migration leaves the file as it was. Returns how many migrations this
+/// call applied.
 ///
 /// Foreign keys are off while they run (SQLite's way to rebuild a table: dropping a parent
 /// table with them on would delete, or refuse to delete, the rows that refer to it) and on
-/// again afterwards; each migration is checked with `PRAGMA foreign_key_check` before it
-/// commits, so none can leave a dangling reference behind.
-pub(crate) fn migrate(conn: &Connection) -> Result<(), StoreError> {
+/// again afterwards; the result is checked with `PRAGMA foreign_key_check` before it
+/// commits, so no migration can leave a dangling reference behind.
+pub(crate) fn migrate(conn: &Connection) -> Result<usize, StoreError> {
+    // Without the lock first: most opens find the file current and never need it.
+    if current(conn)? {
+        return Ok(0);
+    }
+    let fk: i64 = conn.query_row("PRAGMA foreign_keys", [], |r| r.get(0))?;
+    conn.pragma_update(None, "foreign_keys", "OFF")?;
+    let applied = apply_pending(conn);
+    conn.pragma_update(None, "foreign_keys", fk)?;
+    applied
+}
+
+/// True when the file's schema is the newest this build knows; an error when it is newer.
+fn current(conn: &Connection) -> Result<bool, StoreError> {
     let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     let known = MIGRATIONS.len() as i64;
     if version > known {
@@ -62,23 +79,35 @@ pub(crate) fn migrate(conn: &Connection) -> Result<(), StoreError> {
             known,
         });
     }
-    if version == known {
-        return Ok(());
-    }
-    let fk: i64 = conn.query_row("PRAGMA foreign_keys", [], |r| r.get(0))?;
-    conn.pragma_update(None, "foreign_keys", "OFF")?;
-    let applied = apply(conn, version);
-    conn.pragma_update(None, "foreign_keys", fk)?;
-    applied
+    Ok(version == known)
 }
 
-fn apply(conn: &Connection, version: i64) -> Result<(), StoreError> {
-    for (i, (name, sql)) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+/// The transaction of [`migrate`]; the version read before the lock is not trusted.
+pub(crate) fn apply_pending(conn: &Connection) -> Result<usize, StoreError> {
+    conn.execute_batch("BEGIN IMMEDIATE")?;
+    let result = apply_locked(conn);
+    match result {
+        Ok(n) => {
+            conn.execute_batch("COMMIT")?;
+            Ok(n)
+        }
+        Err(e) => {
+            let _ = conn.execute_batch("ROLLBACK");
+            Err(e)
+        }
+    }
+}
+
+fn apply_locked(conn: &Connection) -> Result<usize, StoreError> {
+    if current(conn)? {
+        return Ok(0);
+    }
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    for (name, sql) in MIGRATIONS.iter().skip(version as usize) {
         tracing::debug!(migration = name, "applying");
-        let tx = conn.unchecked_transaction()?;
-        tx.execute_batch(sql)?;
+        conn.execute_batch(sql)?;
         let dangling: i64 =
-            tx.query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| {
+            conn.query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| {
                 r.get(0)
             })?;
         if dangling > 0 {
@@ -86,10 +115,9 @@ fn apply(conn: &Connection, version: i64) -> Result<(), StoreError> {
                 "migration {name} would leave {dangling} rows referring to missing rows"
             )));
         }
-        tx.pragma_update(None, "user_version", i as i64 + 1)?;
-        tx.commit()?;
     }
-    Ok(())
+    conn.pragma_update(None, "user_version", MIGRATIONS.len() as i64)?;
+    Ok(MIGRATIONS.len() - version as usize)
 }
 
 #[cfg(test)]
@@ -168,5 +196,99 @@ mod tests {
             .execute("UPDATE ledger_entries SET source = 'web'", [])
             .unwrap_err();
         assert!(err.to_string().contains("CHECK"), "{err}");
+    }
+
+    /// A version-9 file holding one ledger row (and its leg).
+    fn version_9_file(path: &std::path::Path) {
+        let conn = Connection::open(path).unwrap();
+        conn.pragma_update(None, "journal_mode", "WAL").unwrap();
+        for (_, sql) in &MIGRATIONS[..9] {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.pragma_update(None, "user_version", 9).unwrap();
+        conn.execute_batch(
+            "INSERT INTO accounts VALUES ('a', 't0');
+             INSERT INTO ledger_entries VALUES
+                 ('a', 'L1', 'R1', '1', 1000000, 'u1', 'deposit', '', 'currency', 'fiat',
+                  'ZEUR', 'spot / main', '10.00', '0.01', '9.99', 'L1,R1', 'csv', 's1');",
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn a_migration_that_another_process_already_applied_is_not_applied_again() {
+        // This process read version 9 before taking the lock; meanwhile another one migrated
+        // the file. The transaction re-reads the version and finds nothing to do (applying
+        // 0010 again would fail: its table exists).
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.sqlite");
+        version_9_file(&path);
+        let late = Connection::open(&path).unwrap();
+        let seen: i64 = late
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(seen, 9);
+        let first = Connection::open(&path).unwrap();
+        assert_eq!(migrate(&first).unwrap(), 1);
+        assert_eq!(apply_pending(&late).unwrap(), 0, "applied twice");
+        let version: i64 = late
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, MIGRATIONS.len() as i64);
+        let rows: i64 = late
+            .query_row("SELECT count(*) FROM ledger_entries", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(rows, 1);
+    }
+
+    #[test]
+    fn processes_opening_an_old_file_at_once_all_succeed_and_migrate_it_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.sqlite");
+        version_9_file(&path);
+        let barrier = std::sync::Arc::new(std::sync::Barrier::new(4));
+        let handles: Vec<_> = (0..4)
+            .map(|_| {
+                let path = path.clone();
+                let barrier = barrier.clone();
+                std::thread::spawn(move || {
+                    let conn = Connection::open(&path).unwrap();
+                    conn.busy_timeout(std::time::Duration::from_secs(10))
+                        .unwrap();
+                    barrier.wait();
+                    migrate(&conn)
+                })
+            })
+            .collect();
+        let applied: usize = handles
+            .into_iter()
+            .map(|h| h.join().unwrap().unwrap())
+            .sum();
+        assert_eq!(applied, 1, "migration 0010 applied once in all");
+        let conn = Connection::open(&path).unwrap();
+        let version: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, MIGRATIONS.len() as i64);
+        let rows: i64 = conn
+            .query_row("SELECT count(*) FROM ledger_entries", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(rows, 1);
+    }
+
+    #[test]
+    fn a_failed_migration_leaves_the_file_at_its_old_version() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.sqlite");
+        version_9_file(&path);
+        let conn = Connection::open(&path).unwrap();
+        // Migration 0010 builds a table of this name: it fails, and nothing is kept.
+        conn.execute_batch("CREATE TABLE ledger_entries_0010 (x)")
+            .unwrap();
+        assert!(migrate(&conn).is_err());
+        let version: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, 9);
     }
 }

@@ -51,9 +51,92 @@ pub enum StoreError {
     /// A stored value could not be read back (the file was edited or damaged).
     #[error("damaged row in the database: {0}")]
     Corrupt(String),
-    /// Any other SQLite error.
-    #[error("database error: {0}")]
-    Sqlite(#[from] rusqlite::Error),
+    /// `PRAGMA quick_check` found damage: the file was damaged (disk, copy, editing).
+    #[error(
+        "the database file is damaged ({0}); restore it from a backup, or move it aside and sync again"
+    )]
+    Damaged(String),
+    /// Any other SQLite error, said as the cause (never with SQL text).
+    #[error("{}", describe_sqlite(.0))]
+    Sqlite(rusqlite::Error),
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        StoreError::Sqlite(e)
+    }
+}
+
+impl StoreError {
+    /// True when the file itself is damaged, unreadable or cannot be written (disk full, I/O
+    /// error): no command may carry on as if it had succeeded.
+    pub fn is_damage(&self) -> bool {
+        use rusqlite::ErrorCode as C;
+        match self {
+            StoreError::Damaged(_) | StoreError::Corrupt(_) => true,
+            StoreError::Sqlite(e) => matches!(
+                e.sqlite_error_code(),
+                Some(
+                    C::DatabaseCorrupt
+                        | C::NotADatabase
+                        | C::DiskFull
+                        | C::SystemIoFailure
+                        | C::ReadOnly
+                        | C::CannotOpen
+                        | C::PermissionDenied
+                )
+            ),
+            StoreError::Open { .. } | StoreError::NewerSchema { .. } => false,
+        }
+    }
+
+    /// True for an I/O failure or a full disk (the caller may know the free space).
+    pub fn is_io(&self) -> bool {
+        use rusqlite::ErrorCode as C;
+        matches!(self, StoreError::Sqlite(e)
+            if matches!(e.sqlite_error_code(), Some(C::DiskFull | C::SystemIoFailure)))
+    }
+}
+
+/// One sentence for an SQLite error: its cause in words, never the SQL text of a statement.
+pub(crate) fn describe_sqlite(e: &rusqlite::Error) -> String {
+    use rusqlite::ErrorCode as C;
+    let said = match e.sqlite_error_code() {
+        Some(C::DatabaseCorrupt) => {
+            "the database file is damaged (SQLite: \"database disk image is malformed\"); restore it from a backup, or move it aside and sync again"
+        }
+        Some(C::NotADatabase) => {
+            "the file is not a kraken-tax database (not SQLite, encrypted, or its header is damaged)"
+        }
+        Some(C::DiskFull) => "the disk is full",
+        Some(C::SystemIoFailure) => "the disk could not be read or written (I/O error)",
+        Some(C::ReadOnly) => "the database cannot be written (read-only file or file system)",
+        Some(C::CannotOpen) => "the database file cannot be opened",
+        Some(C::PermissionDenied) => "permission denied",
+        Some(C::DatabaseBusy | C::DatabaseLocked) => {
+            "the database is busy: another kraken-tax process is writing to it; try again later"
+        }
+        Some(C::OutOfMemory) => "out of memory",
+        _ => "",
+    };
+    if !said.is_empty() {
+        return said.to_owned();
+    }
+    match e {
+        // Prepare errors carry the statement: keep only SQLite's message, which names the
+        // problem (e.g. a missing table of an older or edited file).
+        rusqlite::Error::SqlInputError { msg, .. } => format!("database error: {msg}"),
+        rusqlite::Error::SqliteFailure(f, Some(msg)) if msg.contains("near \"") => {
+            format!("database error: {}", f)
+        }
+        rusqlite::Error::SqliteFailure(_, Some(msg)) => format!("database error: {msg}"),
+        rusqlite::Error::FromSqlConversionFailure(..)
+        | rusqlite::Error::InvalidColumnType(..)
+        | rusqlite::Error::IntegralValueOutOfRange(..) => {
+            "a stored value has the wrong type (the database was edited or is damaged)".to_owned()
+        }
+        other => format!("database error: {other}"),
+    }
 }
 
 /// The local database of one or more accounts.
@@ -75,6 +158,34 @@ impl Store {
         let conn = open_connection(path)?;
         migrate::migrate(&conn)?;
         Ok(Self { conn })
+    }
+
+    /// [`Store::open`], then `PRAGMA quick_check` (every page read once): a damaged file is
+    /// refused before a command reads or writes it, whatever part of it is damaged.
+    pub fn open_checked(path: &Path) -> Result<Self, StoreError> {
+        let store = Self::open(path)?;
+        store.quick_check()?;
+        Ok(store)
+    }
+
+    /// `PRAGMA quick_check`: `Err(Damaged)` with SQLite's first finding when the file is damaged.
+    pub fn quick_check(&self) -> Result<(), StoreError> {
+        let first: String = self
+            .conn
+            .query_row("PRAGMA quick_check(1)", [], |r| r.get(0))?;
+        if first == "ok" {
+            return Ok(());
+        }
+        // One line: SQLite's finding without its "*** in database main ***" heading.
+        let finding: Vec<&str> = first
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with("***"))
+            .collect();
+        Err(StoreError::Damaged(format!(
+            "SQLite's check: {}",
+            finding.join("; ")
+        )))
     }
 
     /// A migrated database in memory (tests).
@@ -120,21 +231,12 @@ impl Store {
 
 /// Opens a connection with the house pragmas, creating the file 0600 (and its directory 0700).
 fn open_connection(path: &Path) -> Result<Connection, StoreError> {
-    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
     let err = |detail: String| StoreError::Open {
         path: path.to_owned(),
         detail,
     };
-    if let Some(dir) = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty() && !d.exists())
-    {
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(dir)
-            .map_err(|e| err(e.to_string()))?;
-    }
+    create_parent_dir(path).map_err(|e| err(e.to_string()))?;
     // Create the file ourselves so that it is never, even briefly, readable by others.
     match std::fs::OpenOptions::new()
         .write(true)
@@ -158,9 +260,22 @@ fn open_connection(path: &Path) -> Result<Connection, StoreError> {
             path.display()
         );
     }
-    let conn = Connection::open(path).map_err(|e| err(e.to_string()))?;
+    let conn = Connection::open(path).map_err(|e| err(describe_sqlite(&e)))?;
     configure(&conn)?;
     Ok(conn)
+}
+
+/// Creates the directory that will hold `path` (mode 0700, with its missing parents), so that a
+/// first run on a fresh machine can take the run lock and create the database.
+pub(crate) fn create_parent_dir(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    match path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        Some(dir) if !dir.exists() => std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir),
+        _ => Ok(()),
+    }
 }
 
 /// Page size of new database files (existing files keep theirs: SQLite cannot change it in
@@ -237,5 +352,75 @@ mod tests {
             matches!(err, StoreError::NewerSchema { found: 999, .. }),
             "{err}"
         );
+    }
+
+    fn sqlite(code: i32, msg: Option<&str>) -> rusqlite::Error {
+        rusqlite::Error::SqliteFailure(rusqlite::ffi::Error::new(code), msg.map(str::to_owned))
+    }
+
+    #[test]
+    fn sqlite_errors_are_said_by_their_cause_without_sql() {
+        use rusqlite::ffi;
+        let said = |e| StoreError::Sqlite(e).to_string();
+        assert_eq!(said(sqlite(ffi::SQLITE_FULL, None)), "the disk is full");
+        assert_eq!(
+            said(sqlite(
+                ffi::SQLITE_CORRUPT,
+                Some("malformed database schema (prices) - near \"CREAT\": syntax error")
+            )),
+            "the database file is damaged (SQLite: \"database disk image is malformed\"); restore it from a backup, or move it aside and sync again"
+        );
+        assert_eq!(
+            said(sqlite(ffi::SQLITE_NOTADB, None)),
+            "the file is not a kraken-tax database (not SQLite, encrypted, or its header is damaged)"
+        );
+        let near = said(sqlite(
+            ffi::SQLITE_ERROR,
+            Some("near \"SELEC\": syntax error"),
+        ));
+        assert!(!near.contains("SELEC"), "{near}");
+        assert_eq!(
+            said(sqlite(ffi::SQLITE_ERROR, Some("no such table: prices"))),
+            "database error: no such table: prices"
+        );
+        assert!(StoreError::Sqlite(sqlite(ffi::SQLITE_IOERR_WRITE, None)).is_io());
+        assert!(StoreError::Sqlite(sqlite(ffi::SQLITE_CORRUPT, None)).is_damage());
+        assert!(!StoreError::Sqlite(sqlite(ffi::SQLITE_BUSY, None)).is_damage());
+    }
+
+    #[test]
+    fn a_damaged_page_anywhere_is_found_when_the_file_is_opened_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("k.sqlite");
+        let store = Store::open(&path).unwrap();
+        store.ensure_account("a").unwrap();
+        store
+            .conn
+            .pragma_update(None, "journal_mode", "DELETE")
+            .unwrap();
+        // The root page of the prices table, which a sync never reads.
+        let root: i64 = store
+            .conn
+            .query_row(
+                "SELECT rootpage FROM sqlite_master WHERE name = 'prices'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        drop(store);
+        let mut bytes = std::fs::read(&path).unwrap();
+        let start = (root as usize - 1) * NEW_PAGE_SIZE as usize;
+        bytes[start..start + 64].fill(0x5a);
+        std::fs::write(&path, &bytes).unwrap();
+        // Opening alone does not notice; the checked open does.
+        Store::open(&path).unwrap();
+        let err = Store::open_checked(&path).unwrap_err();
+        assert!(matches!(err, StoreError::Damaged(_)), "{err}");
+        let msg = err.to_string();
+        assert!(
+            msg.starts_with("the database file is damaged (SQLite's check: "),
+            "{msg}"
+        );
+        assert!(!msg.contains('\n') && !msg.contains("***"), "{msg}");
     }
 }

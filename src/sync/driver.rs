@@ -208,6 +208,9 @@ async fn run(
             sr.new += outcome.inserted;
             sr.duplicates += outcome.duplicates;
             sr.conflicts += outcome.conflicts;
+            // Counted as soon as committed: the run record must hold what was stored even when
+            // this future is dropped (a signal) or an error returns early.
+            report.streams.insert(stream.as_str(), sr.clone());
             let expected = step
                 .state
                 .window

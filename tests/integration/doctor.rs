@@ -422,7 +422,7 @@ async fn a_corrupt_database_is_a_problem() {
     assert_eq!(
         got[12],
         format!(
-            "problem database: {} cannot be used: database error: file is not a database -> restore it from a backup, or move it aside and sync again (the whole history is downloaded again)",
+            "problem database: {} cannot be used: the file is not a kraken-tax database (not SQLite, encrypted, or its header is damaged) -> restore it from a backup, or move it aside and sync again (the whole history is downloaded again)",
             env.db.display()
         )
     );

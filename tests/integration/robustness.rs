@@ -117,9 +117,26 @@ async fn sigterm_ends_the_run_with_75_and_the_next_run_completes() {
     .await;
     let text = String::from_utf8_lossy(&status.stdout);
     assert!(text.contains("partial: interrupted by SIGTERM"), "{text}");
+    assert_run_counts_what_was_stored(&env);
     let out = wait_output(spawn_sync(&env, &["-q"])).await;
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     env.assert_equals_ground_truth();
+}
+
+/// The first run's record counts exactly what it stored (the database was empty before it),
+/// however it ended.
+fn assert_run_counts_what_was_stored(env: &Env) {
+    let store = kraken_tax::store::Store::open(&env.db).unwrap();
+    let ledger = store.ledger_entries(ACCOUNT).unwrap().len() as u64;
+    let trades = store.trades(ACCOUNT).unwrap().len() as u64;
+    assert!(ledger > 0, "the run stored something before it stopped");
+    let run = store.last_run(ACCOUNT).unwrap().unwrap();
+    assert_eq!(
+        (run.new_ledger, run.new_trades),
+        (ledger, trades),
+        "{:?}",
+        run.detail
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -141,6 +158,7 @@ async fn max_duration_stops_between_pages_and_the_next_run_resumes() {
         stored > 0 && stored < env.dataset.ledger.len(),
         "partial progress kept: {stored}"
     );
+    assert_run_counts_what_was_stored(&env);
     let out = wait_output(spawn_sync(&env, &["-q"])).await;
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     env.assert_equals_ground_truth();
@@ -287,4 +305,241 @@ async fn secrets_never_reach_output_logs_or_the_database() {
 fn base64_decode(s: &str) -> Vec<u8> {
     use base64::Engine;
     base64::engine::general_purpose::STANDARD.decode(s).unwrap()
+}
+
+/// Runs the binary with `args`; stdout (and with `close_stderr` also stderr) is a pipe whose
+/// reading end is closed before the process starts, as in `kraken-tax status | true`.
+async fn run_with_closed_pipe(args: Vec<String>, close_stderr: bool) -> std::process::Output {
+    tokio::task::spawn_blocking(move || {
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_kraken-tax"));
+        cmd.args(&args)
+            .env_remove("RUST_LOG")
+            .env_remove("KRAKEN_API_URL")
+            .env_remove("KRAKEN_KEY_FILE")
+            .env("XDG_CONFIG_HOME", "/nonexistent-kraken-tax-test")
+            .stdin(Stdio::null());
+        if close_stderr {
+            let (reader2, writer2) = std::io::pipe().unwrap();
+            drop(reader2);
+            cmd.stdout(writer).stderr(writer2);
+        } else {
+            cmd.stdout(writer).stderr(Stdio::piped());
+        }
+        cmd.output().unwrap()
+    })
+    .await
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_closed_output_pipe_never_makes_a_command_panic() {
+    let env = Env::generated(25, 300).await;
+    env.sync(None).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let db = env.db.display().to_string();
+    let key_file = env.key_file().display().to_string();
+    let url = env.emu.url();
+    let tier = crate::harness::fast_tier().to_string();
+    let out_dir = dir.path().display().to_string();
+    let commands: Vec<(Vec<&str>, i32)> = vec![
+        (vec!["status"], 0),
+        (vec!["verify", "--offline", "--json"], 0),
+        (vec!["verify", "--offline"], 0),
+        (vec!["rebuild"], 0),
+        (
+            vec![
+                "export",
+                "--year",
+                "2025",
+                "--currency",
+                "EUR",
+                "--offline",
+                "--out",
+                &out_dir,
+                "--allow-empty",
+            ],
+            0,
+        ),
+        (
+            vec![
+                "sync",
+                "--key-file",
+                &key_file,
+                "--api-url",
+                &url,
+                "--tier",
+                &tier,
+            ],
+            0,
+        ),
+        (
+            vec![
+                "doctor",
+                "--json",
+                "--key-file",
+                &key_file,
+                "--api-url",
+                &url,
+            ],
+            -1,
+        ),
+        (vec!["emulator", "--entries", "nonsense"], 2),
+    ];
+    for close_stderr in [false, true] {
+        for (args, code) in &commands {
+            let mut full = vec![
+                "--db".to_owned(),
+                db.clone(),
+                "--account".into(),
+                ACCOUNT.into(),
+            ];
+            full.extend(args.iter().map(|a| a.to_string()));
+            let out = run_with_closed_pipe(full, close_stderr).await;
+            let err = stderr(&out);
+            assert!(!err.contains("panicked"), "{args:?}: {err}");
+            assert_ne!(out.status.code(), Some(101), "{args:?}: {err}");
+            assert!(out.status.code().is_some(), "{args:?}: killed by a signal");
+            if *code >= 0 {
+                assert_eq!(out.status.code(), Some(*code), "{args:?}: {err}");
+            }
+        }
+    }
+}
+
+/// Overwrites the first bytes of the root page of the prices table, which a sync never reads.
+fn damage_prices_table(db: &std::path::Path) {
+    let conn = rusqlite::Connection::open(db).unwrap();
+    conn.pragma_update(None, "wal_checkpoint", "TRUNCATE")
+        .unwrap();
+    let root: i64 = conn
+        .query_row(
+            "SELECT rootpage FROM sqlite_master WHERE name = 'prices'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let page: i64 = conn
+        .query_row("PRAGMA page_size", [], |r| r.get(0))
+        .unwrap();
+    drop(conn);
+    let mut bytes = std::fs::read(db).unwrap();
+    let start = ((root - 1) * page) as usize;
+    bytes[start..start + 64].fill(0x5a);
+    std::fs::write(db, &bytes).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_command_fails_on_a_damaged_database_also_with_q() {
+    let env = Env::generated(26, 200).await;
+    env.sync(None).await.unwrap();
+    damage_prices_table(&env.db);
+    let damaged = std::fs::read(&env.db).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("ledgers.csv");
+    std::fs::write(
+        &csv,
+        "\"txid\",\"refid\",\"time\",\"type\",\"subtype\",\"aclass\",\"asset\",\"amount\",\"fee\",\"balance\"\n",
+    )
+    .unwrap();
+    let prices = dir.path().join("XBTEUR_1440.csv");
+    std::fs::write(&prices, "1704067200,1,1,1,1,1,1\n").unwrap();
+    let db = env.db.display().to_string();
+    let key_file = env.key_file().display().to_string();
+    let url = env.emu.url();
+    let tier = crate::harness::fast_tier().to_string();
+    let out_dir = dir.path().display().to_string();
+    let csv = csv.display().to_string();
+    let prices = prices.display().to_string();
+    let commands: Vec<Vec<&str>> = vec![
+        vec![
+            "sync",
+            "--key-file",
+            &key_file,
+            "--api-url",
+            &url,
+            "--tier",
+            &tier,
+        ],
+        vec!["status"],
+        vec!["verify", "--offline"],
+        vec!["rebuild"],
+        vec![
+            "export",
+            "--year",
+            "2025",
+            "--currency",
+            "EUR",
+            "--offline",
+            "--out",
+            &out_dir,
+        ],
+        vec!["import", &csv],
+        vec!["prices", "import", &prices],
+    ];
+    let expected = format!("error: {db}: the database file is damaged (SQLite's check: ");
+    for args in &commands {
+        for quiet in [true, false] {
+            std::fs::write(&env.db, &damaged).unwrap();
+            let mut full = vec![
+                "--db".to_owned(),
+                db.clone(),
+                "--account".into(),
+                ACCOUNT.into(),
+            ];
+            if quiet {
+                full.push("-q".into());
+            }
+            full.extend(args.iter().map(|a| a.to_string()));
+            let out = crate::harness::run_bin(full, &[]).await;
+            let err = stderr(&out);
+            assert_eq!(out.status.code(), Some(1), "{args:?} -q={quiet}: {err}");
+            assert!(err.starts_with(&expected), "{args:?}: {err}");
+            assert!(
+                err.ends_with("; restore it from a backup, or move it aside and sync again\n"),
+                "{args:?}: {err}"
+            );
+            assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+        }
+    }
+    // Doctor says so as a problem, exit 1.
+    std::fs::write(&env.db, &damaged).unwrap();
+    let out = crate::harness::run_bin(
+        vec![
+            "--db".into(),
+            db.clone(),
+            "doctor".into(),
+            "--api-url".into(),
+            url.clone(),
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_that_is_not_a_database_is_named_once_without_sql() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("k.sqlite");
+    std::fs::write(&db, vec![0x41u8; 8192]).unwrap();
+    let out = crate::harness::run_bin(
+        vec![
+            "--db".into(),
+            db.display().to_string(),
+            "-q".into(),
+            "status".into(),
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        stderr(&out),
+        format!(
+            "error: {}: the file is not a kraken-tax database (not SQLite, encrypted, or its header is damaged)\n",
+            db.display()
+        )
+    );
 }
