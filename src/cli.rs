@@ -140,9 +140,19 @@ pub struct DemoArgs {
     /// Seed of the generated account.
     #[arg(long, default_value_t = 2024)]
     pub seed: u64,
-    /// Approximate number of ledger entries to generate.
-    #[arg(long, default_value_t = 2000)]
+    /// Approximate number of ledger entries to generate (at most 100000).
+    #[arg(long, default_value_t = 2000, value_parser = demo_entries)]
     pub entries: usize,
+}
+
+/// Largest `demo --entries`: the demo holds the generated account in memory twice.
+pub const MAX_DEMO_ENTRIES: usize = 100_000;
+
+fn demo_entries(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(n) if (1..=MAX_DEMO_ENTRIES).contains(&n) => Ok(n),
+        _ => Err(format!("use a whole number from 1 to {MAX_DEMO_ENTRIES}")),
+    }
 }
 
 /// Options of `emulator`.

@@ -184,3 +184,23 @@ fn summary_table(rows: &[SummaryRow]) -> String {
     }
     t
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_legs_line_counts_as_unvalued_only_legs_that_need_a_value() {
+        let exported = super::super::export::Exported {
+            files: Vec::new(),
+            summary: Vec::new(),
+            legs: 984,
+            priced: 573,
+            unpriced: 2,
+        };
+        assert_eq!(
+            legs_line(&exported, 2025),
+            "984 legs in 2025; 575 need a value: 573 valued, 2 without a price"
+        );
+    }
+}

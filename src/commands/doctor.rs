@@ -9,7 +9,7 @@ use crate::doctor::{
 };
 use crate::kraken::probe::{self, Access, Probe};
 use crate::kraken::{
-    ApiError, ClientConfig, KeyStateStore, KrakenClient, KrakenError, MemoryKeyState, parse_api_url,
+    ApiError, ClientConfig, KeyStateStore, KrakenClient, KrakenError, MemoryKeyState,
 };
 use crate::secret::{CredentialError, Credentials};
 use crate::store::{KeyEvent, KeyRecord, KeyStateDb, LockError, RunLock, RunRecord, Store};
@@ -57,7 +57,7 @@ pub(super) async fn run(
         .push(dr::credentials_check(credentials.as_ref().map(|(_, f)| f)));
 
     let url_text = super::api_url_text(args.api_url.as_deref(), ctx);
-    let api_url = match parse_api_url(url_text) {
+    let api_url = match super::parse_base_url(url_text) {
         Ok(url) => {
             let ping = probe::ping(&url, PING_TIMEOUT).await;
             report

@@ -18,6 +18,10 @@ use std::path::PathBuf;
 /// Reporting currencies accepted.
 const CURRENCIES: &[&str] = &["EUR", "USD", "GBP", "CHF", "CAD", "AUD", "JPY"];
 
+/// Years an export accepts.
+const MIN_YEAR: i32 = 1970;
+const MAX_YEAR: i32 = 2100;
+
 /// What an export produced.
 pub(super) struct Exported {
     pub files: Vec<PathBuf>,
@@ -47,6 +51,18 @@ pub(super) async fn export(ctx: &Context, args: &ExportArgs) -> Result<Exported,
         return Err(Failure::usage(anyhow!(
             "unsupported reporting currency {currency:?}: use one of {}",
             CURRENCIES.join(", ")
+        )));
+    }
+    if !(MIN_YEAR..=MAX_YEAR).contains(&args.year) {
+        return Err(Failure::usage(anyhow!(
+            "invalid --year {}: use a year from {MIN_YEAR} to {MAX_YEAR}",
+            args.year
+        )));
+    }
+    if args.out.exists() && !args.out.is_dir() {
+        return Err(Failure::usage(anyhow!(
+            "--out {} is a file, not a directory: give the directory for the report files",
+            args.out.display()
         )));
     }
     let fees = match args.fees.as_str() {
@@ -248,6 +264,15 @@ fn warn(totals: &YearTotals) -> usize {
     kinds
 }
 
+/// The `[identity]` config keys of the XML's user fields (`user_city` is `city` there), so a
+/// warning names keys the config accepts.
+fn config_keys(fields: &[&'static str]) -> Vec<&'static str> {
+    fields
+        .iter()
+        .map(|f| f.strip_prefix("user_").unwrap_or(f))
+        .collect()
+}
+
 fn write_xml(
     path: &std::path::Path,
     ctx: &Context,
@@ -277,7 +302,7 @@ fn write_xml(
     set(&mut identity.rcasp_name, &id.provider_name);
     set(&mut identity.rcasp_tin, &id.provider_tin);
     set(&mut identity.rcasp_country, &id.provider_country);
-    let missing = identity.missing_user_fields();
+    let missing = config_keys(&identity.missing_user_fields());
     if !missing.is_empty() && !ctx.quiet {
         tracing::warn!(
             "the CARF XML marks the user's {} as placeholders: set them under [identity] in the config",
@@ -299,4 +324,35 @@ fn write_xml(
         write_carf_xml(&report, out).map_err(std::io::Error::other)
     })
     .map_err(Failure::bad)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::export::xml::XmlIdentity;
+
+    #[test]
+    fn the_missing_identity_warning_names_keys_the_config_accepts() {
+        let identity = XmlIdentity::kraken_for_currency("EUR");
+        let keys = config_keys(&identity.missing_user_fields());
+        assert_eq!(
+            keys,
+            [
+                "first_name",
+                "last_name",
+                "tin",
+                "country",
+                "city",
+                "birth_date"
+            ]
+        );
+        let toml: String = keys.iter().map(|k| format!("{k} = \"x\"\n")).collect();
+        let config = crate::config::parse(
+            &format!("[identity]\n{toml}"),
+            std::path::Path::new("c.toml"),
+        )
+        .unwrap();
+        assert_eq!(config.identity.city.as_deref(), Some("x"));
+        assert_eq!(config.identity.birth_date.as_deref(), Some("x"));
+    }
 }

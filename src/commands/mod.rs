@@ -203,9 +203,23 @@ fn api_url_text<'a>(flag: Option<&'a str>, ctx: &'a Context) -> &'a str {
         .unwrap_or(crate::kraken::DEFAULT_API_URL)
 }
 
-/// [`api_url_text`], parsed; a bad URL is a usage error.
+/// [`api_url_text`], parsed; a bad URL is a usage error, and so is one with a path, query or
+/// fragment (the client adds `/0/private/...` itself: a path would be silently dropped or
+/// doubled).
 fn api_url(flag: Option<&str>, ctx: &Context) -> Result<url::Url, Failure> {
-    crate::kraken::parse_api_url(api_url_text(flag, ctx)).map_err(Failure::usage)
+    parse_base_url(api_url_text(flag, ctx)).map_err(Failure::usage)
+}
+
+/// [`crate::kraken::parse_api_url`], also refusing a path, query or fragment.
+fn parse_base_url(text: &str) -> Result<url::Url, crate::kraken::client::ApiUrlError> {
+    let url = crate::kraken::parse_api_url(text)?;
+    if url.path() != "/" || url.query().is_some() || url.fragment().is_some() {
+        return Err(crate::kraken::client::ApiUrlError {
+            url: text.to_owned(),
+            reason: "give the base URL only, without a path, such as https://api.kraken.com",
+        });
+    }
+    Ok(url)
 }
 
 /// Runs the parsed command line.

@@ -11,6 +11,10 @@ use crate::verify::{self, BalanceCheck, VerifyReport};
 use anyhow::{Context as _, anyhow};
 
 pub(super) async fn run(ctx: &Context, args: &VerifyArgs) -> Result<(), Failure> {
+    // A bad URL is a usage error before anything is opened, as for sync.
+    if !args.offline {
+        super::api_url(args.api_url.as_deref(), ctx)?;
+    }
     let store = super::open_store(ctx, true)?;
     if !store
         .accounts()
@@ -89,7 +93,8 @@ async fn balance_step(
         }
         Err(e) => return Err(Failure::bad(e)),
     };
-    let key_state = KeyStateDb::open(&ctx.db, &credentials.fingerprint()).map_err(Failure::bad)?;
+    let key_state = KeyStateDb::open(&ctx.db, &credentials.fingerprint())
+        .map_err(|e| super::store_failure(&ctx.db, e))?;
     let mut client = KrakenClient::new(
         ClientConfig::new(api_url, tier),
         credentials,

@@ -26,8 +26,11 @@ const BATCH: usize = 4096;
 const PARSED_BATCH: usize = 1024;
 const PARSED_AHEAD: usize = 8;
 
-/// Largest file accepted inside a zip, against zip bombs.
-const MAX_ZIP_ENTRY: u64 = 4 << 30;
+/// Largest file accepted inside a zip once inflated, against zip bombs (a ledgers.csv of a
+/// million rows is about 200 MB).
+const MAX_ZIP_ENTRY: u64 = 1 << 30;
+/// Largest total of the files taken from one zip once inflated (they are held in memory).
+const MAX_ZIP_TOTAL: u64 = 2 << 30;
 
 /// Why an import failed. Nothing of the file named is committed.
 #[derive(Debug, thiserror::Error)]
@@ -47,6 +50,18 @@ pub enum ImportError {
         file: String,
         /// What went wrong.
         detail: String,
+    },
+    /// A file in a zip inflates beyond the cap: refused, never truncated.
+    #[error(
+        "{file}: inflates to more than {cap_mib} MiB{what}; refused as a possible zip bomb (unzip it yourself and import the CSV files one by one)"
+    )]
+    ZipTooLarge {
+        /// The member (`archive.zip:member.csv`).
+        file: String,
+        /// The cap, in MiB.
+        cap_mib: u64,
+        /// Empty, or " with the files before it" for the total cap.
+        what: &'static str,
     },
     /// A zip without any `.csv` or `.tsv` file.
     #[error(
@@ -123,6 +138,16 @@ pub struct Input {
 
 /// The CSV/TSV files in `data`: the file itself, or each `.csv`/`.tsv` member of a zip.
 pub fn inputs(name: &str, data: Vec<u8>) -> Result<Vec<Input>, ImportError> {
+    inputs_capped(name, data, MAX_ZIP_ENTRY, MAX_ZIP_TOTAL)
+}
+
+/// [`inputs`] with the inflated-size caps given (bytes per member, bytes in all).
+fn inputs_capped(
+    name: &str,
+    data: Vec<u8>,
+    entry_cap: u64,
+    total_cap: u64,
+) -> Result<Vec<Input>, ImportError> {
     if !data.starts_with(b"PK\x03\x04") && !data.starts_with(b"PK\x05\x06") {
         return Ok(vec![Input {
             name: name.to_owned(),
@@ -136,6 +161,7 @@ pub fn inputs(name: &str, data: Vec<u8>) -> Result<Vec<Input>, ImportError> {
     let mut archive = zip::ZipArchive::new(std::io::Cursor::new(data)).map_err(zip_err)?;
     let mut out = Vec::new();
     let mut found = Vec::new();
+    let mut total = 0u64;
     for i in 0..archive.len() {
         let mut member = archive.by_index(i).map_err(zip_err)?;
         let member_name = member.name().map_err(zip_err)?.into_owned();
@@ -145,14 +171,29 @@ pub fn inputs(name: &str, data: Vec<u8>) -> Result<Vec<Input>, ImportError> {
             continue;
         }
         let full = format!("{name}:{member_name}");
-        let mut buf = Vec::with_capacity(member.size().min(1 << 28) as usize);
+        // The declared size may lie: what is read is capped, one byte over the cap tells.
+        let cap = entry_cap.min(total_cap - total);
+        let mut buf = Vec::with_capacity(member.size().min(cap).min(1 << 28) as usize);
         (&mut member)
-            .take(MAX_ZIP_ENTRY)
+            .take(cap + 1)
             .read_to_end(&mut buf)
             .map_err(|e| ImportError::Zip {
                 file: full.clone(),
                 detail: e.to_string(),
             })?;
+        if buf.len() as u64 > cap {
+            let (cap_mib, what) = if cap < entry_cap {
+                (total_cap >> 20, " with the files before it")
+            } else {
+                (entry_cap >> 20, "")
+            };
+            return Err(ImportError::ZipTooLarge {
+                file: full,
+                cap_mib,
+                what,
+            });
+        }
+        total += buf.len() as u64;
         out.push(Input {
             name: full,
             data: buf,
@@ -337,3 +378,46 @@ fn add(total: &mut PageOutcome, o: PageOutcome) {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod zip_cap_tests {
+    use super::*;
+
+    fn zip_of(members: &[(&str, usize)]) -> Vec<u8> {
+        let mut buf = std::io::Cursor::new(Vec::new());
+        {
+            let mut w = zip::ZipWriter::new(&mut buf);
+            for (name, len) in members {
+                w.start_file(*name, zip::write::SimpleFileOptions::default())
+                    .unwrap();
+                std::io::Write::write_all(&mut w, &vec![b'a'; *len]).unwrap();
+            }
+            w.finish().unwrap();
+        }
+        buf.into_inner()
+    }
+
+    #[test]
+    fn a_member_that_inflates_beyond_the_cap_is_refused_not_truncated() {
+        let data = zip_of(&[("ledgers.csv", 3 << 20)]);
+        assert!(data.len() < 100_000, "compresses well: {}", data.len());
+        let e = inputs_capped("export.zip", data.clone(), 2 << 20, 8 << 20).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "export.zip:ledgers.csv: inflates to more than 2 MiB; refused as a possible zip bomb (unzip it yourself and import the CSV files one by one)"
+        );
+        // Exactly at the cap is accepted, whole.
+        let ok = inputs_capped("export.zip", data, 3 << 20, 8 << 20).unwrap();
+        assert_eq!(ok[0].data.len(), 3 << 20);
+    }
+
+    #[test]
+    fn members_that_together_inflate_beyond_the_total_cap_are_refused() {
+        let data = zip_of(&[("ledgers.csv", 2 << 20), ("trades.csv", 2 << 20)]);
+        let e = inputs_capped("export.zip", data, 3 << 20, 3 << 20).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "export.zip:trades.csv: inflates to more than 3 MiB with the files before it; refused as a possible zip bomb (unzip it yourself and import the CSV files one by one)"
+        );
+    }
+}

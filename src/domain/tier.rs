@@ -50,7 +50,7 @@ pub fn call_cost(method: &str) -> f64 {
 /// Why a tier text was rejected.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "invalid tier {0:?}: use starter, intermediate, pro, or MAX:DECAY such as 15:0.33 (both positive numbers)"
+    "invalid tier {0:?}: use starter, intermediate, pro, or MAX:DECAY such as 15:0.33 (MAX a whole number from 2 to 1000, DECAY a positive number up to 1000000)"
 )]
 pub struct TierError(pub String);
 
@@ -65,13 +65,14 @@ impl FromStr for RateTier {
         }
         let err = || TierError(s.to_owned());
         let (max, decay) = s.split_once(':').ok_or_else(err)?;
-        let max: f64 = max.trim().parse().map_err(|_| err())?;
+        // The counter's maximum is a whole number of call costs (Kraken's are 15 and 20).
+        let max: u32 = max.trim().parse().map_err(|_| err())?;
         let decay: f64 = decay.trim().parse().map_err(|_| err())?;
-        if !(max.is_finite() && decay.is_finite() && max >= 2.0 && decay > 0.0) {
+        if !((2..=1000).contains(&max) && decay.is_finite() && decay > 0.0 && decay <= 1e6) {
             return Err(err());
         }
         Ok(RateTier {
-            max,
+            max: f64::from(max),
             decay_per_sec: decay,
         })
     }
@@ -96,6 +97,21 @@ mod tests {
         assert!("15".parse::<RateTier>().is_err());
         assert!("15:0".parse::<RateTier>().is_err());
         assert!("x:1".parse::<RateTier>().is_err());
+        // Refused, not wrapped or rounded: a fractional or absurd maximum, an absurd decay.
+        for bad in [
+            "15.5:1",
+            "1e300:1",
+            "4294967296:1",
+            "1001:1",
+            "1:1",
+            "20:1e7",
+            "20:inf",
+            "20:NaN",
+        ] {
+            assert!(bad.parse::<RateTier>().is_err(), "{bad}");
+        }
+        let t: RateTier = "1000:1000000".parse().unwrap();
+        assert_eq!((t.max, t.decay_per_sec), (1000.0, 1e6));
         assert_eq!(call_cost("Ledgers"), 2.0);
         assert_eq!(call_cost("Balance"), 1.0);
     }

@@ -219,3 +219,87 @@ async fn an_unknown_ledger_type_is_stored_and_reported() {
     );
     env.assert_equals_ground_truth();
 }
+
+/// Runs the binary with `args` after `--db DB`; returns (exit code, stderr).
+async fn run_at(db: &std::path::Path, args: &[&str]) -> (Option<i32>, String) {
+    let mut full = vec!["--db".to_owned(), db.display().to_string()];
+    full.extend(args.iter().map(|a| a.to_string()));
+    let out = run_bin(full, &[]).await;
+    (out.status.code(), stderr(&out))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_values_are_refused_in_one_sentence_with_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("k.sqlite");
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, "x").unwrap();
+    let file = file.display().to_string();
+    let cases: Vec<(Vec<&str>, String)> = vec![
+        (
+            vec!["export", "--year", "1969", "--currency", "EUR"],
+            "error: invalid --year 1969: use a year from 1970 to 2100\n".to_owned(),
+        ),
+        (
+            vec!["export", "--year", "2101", "--currency", "EUR"],
+            "error: invalid --year 2101: use a year from 1970 to 2100\n".to_owned(),
+        ),
+        (
+            vec!["export", "--year", "2025", "--currency", "EUR", "--out", &file],
+            format!(
+                "error: --out {file} is a file, not a directory: give the directory for the report files\n"
+            ),
+        ),
+        (
+            vec!["sync", "--tier", "15.5:1"],
+            "error: invalid tier \"15.5:1\": use starter, intermediate, pro, or MAX:DECAY such as 15:0.33 (MAX a whole number from 2 to 1000, DECAY a positive number up to 1000000)\n".to_owned(),
+        ),
+        (
+            vec!["sync", "--tier", "99999999999999999999:1"],
+            "error: invalid tier \"99999999999999999999:1\": use starter, intermediate, pro, or MAX:DECAY such as 15:0.33 (MAX a whole number from 2 to 1000, DECAY a positive number up to 1000000)\n".to_owned(),
+        ),
+        (
+            vec!["sync", "--api-url", "https://api.kraken.com/0/private"],
+            "error: invalid API URL \"https://api.kraken.com/0/private\": give the base URL only, without a path, such as https://api.kraken.com\n".to_owned(),
+        ),
+        (
+            vec!["verify", "--api-url", "https://api.kraken.com/?x=1"],
+            "error: invalid API URL \"https://api.kraken.com/?x=1\": give the base URL only, without a path, such as https://api.kraken.com\n".to_owned(),
+        ),
+    ];
+    for (args, want) in &cases {
+        let (code, err) = run_at(&db, args).await;
+        assert_eq!(code, Some(2), "{args:?}: {err}");
+        assert_eq!(&err, want, "{args:?}");
+    }
+    assert!(!db.exists(), "no command above created the database");
+    let (code, err) = run_at(&db, &["demo", "--entries", "100001"]).await;
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.starts_with(
+            "error: invalid value '100001' for '--entries <ENTRIES>': use a whole number from 1 to 100000\n"
+        ),
+        "{err}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_database_names_sync_and_import() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("none.sqlite");
+    let want = format!(
+        "error: no database at {}: run `kraken-tax sync` or `kraken-tax import FILE` first, or pass --db PATH\n",
+        db.display()
+    );
+    for args in [
+        vec!["status"],
+        vec!["verify", "--offline"],
+        vec!["rebuild"],
+        vec!["export", "--year", "2025", "--currency", "EUR"],
+    ] {
+        let (code, err) = run_at(&db, &args).await;
+        assert_eq!(code, Some(2), "{args:?}: {err}");
+        assert_eq!(err, want, "{args:?}");
+    }
+    assert!(!db.exists());
+}
