@@ -88,6 +88,8 @@ pub struct IdentityConfig {
     pub provider_tin: Option<String>,
     /// Provider's country, ISO 3166-1 alpha-2.
     pub provider_country: Option<String>,
+    /// Provider's city (of its address).
+    pub provider_city: Option<String>,
 }
 
 /// Why the configuration could not be used.

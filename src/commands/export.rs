@@ -302,6 +302,7 @@ fn write_xml(
     set(&mut identity.rcasp_name, &id.provider_name);
     set(&mut identity.rcasp_tin, &id.provider_tin);
     set(&mut identity.rcasp_country, &id.provider_country);
+    set(&mut identity.rcasp_city, &id.provider_city);
     let missing = config_keys(&identity.missing_user_fields());
     if !missing.is_empty() && !ctx.quiet {
         tracing::warn!(

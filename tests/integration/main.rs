@@ -7,6 +7,7 @@ mod cli;
 mod doctor;
 mod export;
 mod faults;
+mod first_run;
 mod golden;
 mod import;
 mod pricing;
