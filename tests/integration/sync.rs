@@ -162,3 +162,44 @@ async fn a_run_right_after_another_respects_the_counter_kraken_remembers() {
     assert_eq!(env.emu.stats().rate_limited, 0);
     assert!(calls(&env, "Ledgers") + calls(&env, "TradesHistory") > 20);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_run_record_counts_what_an_export_backfill_stored() {
+    let env = Env::generated(37, 400).await;
+    env.emu
+        .set_export_delay(std::time::Duration::from_millis(10));
+    let key_file = env.key_file();
+    let out = env
+        .run_sync_bin(
+            &[
+                "--key-file",
+                key_file.to_str().unwrap(),
+                "--backfill",
+                "export",
+                "-q",
+            ],
+            &[],
+        )
+        .await;
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        crate::harness::stderr(&out)
+    );
+    // The export's rows are stored in the CSV's form (times in seconds): compare counts.
+    let store = kraken_tax::store::Store::open(&env.db).unwrap();
+    let stored = (
+        store.ledger_entries(ACCOUNT).unwrap().len() as u64,
+        store.trades(ACCOUNT).unwrap().len() as u64,
+    );
+    assert_eq!(
+        stored,
+        (
+            env.dataset.ledger.len() as u64,
+            env.dataset.trades.len() as u64
+        )
+    );
+    let run = store.last_run(ACCOUNT).unwrap().unwrap();
+    assert_eq!((run.new_ledger, run.new_trades), stored);
+}
