@@ -112,7 +112,7 @@ pub(super) async fn export(ctx: &Context, args: &ExportArgs) -> Result<Exported,
     let in_year = ledger.year(bounds);
     if in_year.is_empty() && !args.allow_empty {
         return Err(Failure::bad(anyhow!(
-            "account {:?} has no ledger entries in {} ({}); sync first, or pass --allow-empty for empty reports",
+            "account {:?} has no ledger entries in {} ({}); run `kraken-tax sync` or `kraken-tax import FILE` first, or pass --allow-empty for empty reports",
             ctx.account,
             args.year,
             tz

@@ -18,11 +18,14 @@ pub(super) fn run(ctx: &Context) -> Result<(), Failure> {
             .iter()
             .map(|(e, n)| format!("{e} {n}"))
             .collect();
+        let by_element = if parts.is_empty() {
+            String::new()
+        } else {
+            format!(": {}", parts.join(", "))
+        };
         super::out(&format!(
-            "classified {} legs of account {:?}: {}\n",
-            report.legs,
-            ctx.account,
-            parts.join(", ")
+            "classified {} legs of account {:?}{by_element}\n",
+            report.legs, ctx.account
         ))?;
     }
     Ok(())

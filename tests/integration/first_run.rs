@@ -185,6 +185,16 @@ async fn every_command_works_when_the_data_folder_does_not_exist() {
     .await;
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert!(db2.exists());
+    let out = crate::harness::run_bin(
+        vec!["--db".into(), db2.display().to_string(), "rebuild".into()],
+        &[],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout),
+        "classified 0 legs of account \"default\"\n"
+    );
 }
 
 #[test]

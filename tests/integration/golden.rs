@@ -128,7 +128,7 @@ async fn the_golden_account_exports_the_hand_worked_files() {
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(
         stderr(&out),
-        "error: account \"golden\" has no ledger entries in 2023 (UTC); sync first, or pass --allow-empty for empty reports\n"
+        "error: account \"golden\" has no ledger entries in 2023 (UTC); run `kraken-tax sync` or `kraken-tax import FILE` first, or pass --allow-empty for empty reports\n"
     );
     empty.push("--allow-empty".to_owned());
     let out = run_bin(empty, &[]).await;
