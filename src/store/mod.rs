@@ -125,7 +125,10 @@ pub(crate) fn describe_sqlite(e: &rusqlite::Error) -> String {
     match e {
         // Prepare errors carry the statement: keep only SQLite's message, which names the
         // problem (e.g. a missing table of an older or edited file).
-        rusqlite::Error::SqlInputError { msg, .. } => format!("database error: {msg}"),
+        rusqlite::Error::SqlInputError { msg, .. } if !msg.contains("near \"") => {
+            format!("database error: {msg}")
+        }
+        rusqlite::Error::SqlInputError { error, .. } => format!("database error: {error}"),
         rusqlite::Error::SqliteFailure(f, Some(msg)) if msg.contains("near \"") => {
             format!("database error: {}", f)
         }
