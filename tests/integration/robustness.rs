@@ -543,3 +543,38 @@ async fn a_file_that_is_not_a_database_is_named_once_without_sql() {
         )
     );
 }
+
+/// Ledger rows stored so far, read beside the running sync (0 before the table exists).
+fn ledger_rows_now(env: &Env) -> i64 {
+    rusqlite::Connection::open(&env.db)
+        .and_then(|c| c.query_row("SELECT count(*) FROM ledger_entries", [], |r| r.get(0)))
+        .unwrap_or(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_ended_by_an_error_mid_stream_records_what_it_stored() {
+    let env = Env::generated(27, 3000).await;
+    let config = env.fast_retry_config(1);
+    let child = spawn_sync(&env, &["--config", config.to_str().unwrap(), "-q"]);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while ledger_rows_now(&env) == 0 {
+        assert!(Instant::now() < deadline, "the sync never stored a page");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    // The next call fails, and with one attempt per call the run ends there.
+    for _ in 0..5 {
+        env.emu.push_fault(Fault::HttpStatus(500));
+    }
+    let out = wait_output(child).await;
+    assert_eq!(out.status.code(), Some(75), "{}", stderr(&out));
+    let stored = kraken_tax::store::Store::open(&env.db)
+        .unwrap()
+        .ledger_entries(ACCOUNT)
+        .unwrap()
+        .len();
+    assert!(
+        stored < env.dataset.ledger.len(),
+        "ended mid-stream: {stored}"
+    );
+    assert_run_counts_what_was_stored(&env);
+}
