@@ -1,9 +1,10 @@
 //! The HTTP client for Kraken's private history endpoints: signing, nonces, pacing.
 
-use super::error::{ApiError, KrakenError, permission_for};
+use super::error::{ApiError, KrakenError};
+use super::http::{self, decode};
 use super::ratelimit::RateLimiter;
 use super::sign::api_sign;
-use super::wire::{self, Envelope, LedgersResult, TradesResult};
+use super::wire::{self, LedgersResult, TradesResult};
 use crate::domain::{LedgerEntry, RateTier, RawRecord, Trade, call_cost};
 use crate::secret::Credentials;
 use chrono::{DateTime, Utc};
@@ -141,16 +142,20 @@ pub struct ClientConfig {
     pub connect_timeout: Duration,
     /// Time allowed for a whole request.
     pub request_timeout: Duration,
+    /// The largest JSON answer read (RetrieveExport's zip has [`http::MAX_EXPORT_BODY`]).
+    pub max_body: usize,
 }
 
 impl ClientConfig {
-    /// Defaults for `api_url` and `tier`: 10 s to connect, 60 s per request.
+    /// Defaults for `api_url` and `tier`: 10 s to connect, 60 s per request, answers up to
+    /// [`http::MAX_BODY`].
     pub fn new(api_url: Url, tier: RateTier) -> Self {
         Self {
             api_url,
             tier,
             connect_timeout: Duration::from_secs(10),
             request_timeout: Duration::from_secs(60),
+            max_body: http::MAX_BODY,
         }
     }
 }
@@ -191,15 +196,7 @@ impl KrakenClient {
         credentials: Credentials,
         mut key_state: Box<dyn KeyStateStore + Send>,
     ) -> Result<Self, KrakenError> {
-        let http = reqwest::Client::builder()
-            .user_agent(concat!("kraken-tax/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(config.connect_timeout)
-            .timeout(config.request_timeout)
-            .build()
-            .map_err(|e| KrakenError::Transport {
-                method: "(setup)",
-                detail: e.to_string(),
-            })?;
+        let http = http::client(Some(config.connect_timeout), config.request_timeout)?;
         let state = key_state.load().map_err(KrakenError::KeyState)?;
         let (level, at) = state.counter.unwrap_or((0.0, Utc::now()));
         Ok(Self {
@@ -318,15 +315,19 @@ impl KrakenClient {
         method: &'static str,
         params: &[(&str, String)],
     ) -> Result<Box<RawValue>, KrakenError> {
-        let bytes = self.private_body(method, params).await?;
+        let bytes = self
+            .private_body(method, params, self.config.max_body)
+            .await?;
         self.envelope_result(method, &bytes)
     }
 
-    /// [`Self::private`] up to the HTTP body, unparsed: RetrieveExport answers with a zip.
+    /// [`Self::private`] up to the HTTP body (at most `cap` bytes), unparsed: RetrieveExport
+    /// answers with a zip.
     pub(super) async fn private_body(
         &mut self,
         method: &'static str,
         params: &[(&str, String)],
+        cap: usize,
     ) -> Result<Vec<u8>, KrakenError> {
         let cost = call_cost(method);
         let wait = self.limiter.delay_before(Utc::now(), cost);
@@ -357,14 +358,12 @@ impl KrakenClient {
             &nonce_text,
             body.as_bytes(),
         );
+        // `path` is absolute and the base URL was checked: joining cannot fail.
         let url = self
             .config
             .api_url
             .join(&path)
-            .map_err(|e| KrakenError::Transport {
-                method,
-                detail: e.to_string(),
-            })?;
+            .unwrap_or_else(|_| self.config.api_url.clone());
 
         *self.stats.calls.entry(method).or_default() += 1;
         tracing::debug!(method, params = ?params, "request");
@@ -385,49 +384,26 @@ impl KrakenClient {
             .save_counter(level, at)
             .map_err(KrakenError::KeyState)?;
 
-        let response = sent.map_err(|e| transport_err(method, e))?;
-        let status = response.status();
-        if !status.is_success() {
-            return Err(KrakenError::HttpStatus {
-                method,
-                status: status.as_u16(),
-            });
-        }
-        let bytes = response
-            .bytes()
-            .await
-            .map_err(|e| transport_err(method, e))?;
-        Ok(bytes.to_vec())
+        let response = sent.map_err(|e| http::transport_err(method, &e))?;
+        http::body(method, response, cap).await
     }
 
-    /// The `result` of Kraken's JSON envelope, or its first error, typed.
+    /// The `result` of Kraken's JSON envelope, or its first error, typed; a rate-limit error
+    /// fills the client's model of the counter.
     pub(super) fn envelope_result(
         &mut self,
         method: &'static str,
         bytes: &[u8],
     ) -> Result<Box<RawValue>, KrakenError> {
-        let envelope: Envelope =
-            serde_json::from_slice(bytes).map_err(|e| KrakenError::Decode {
-                method,
-                detail: format!("body is not Kraken's JSON envelope: {e}"),
-            })?;
-        if let Some(first) = envelope.error.first() {
-            let error = ApiError::parse(first);
-            if error == ApiError::RateLimitExceeded {
-                self.limiter.assume_full(Utc::now());
-            }
-            if error == ApiError::PermissionDenied {
-                return Err(KrakenError::PermissionDenied {
-                    method,
-                    permission: permission_for(method),
-                });
-            }
-            return Err(KrakenError::Api { method, error });
+        let result = http::envelope_result(method, bytes);
+        if let Err(KrakenError::Api {
+            error: ApiError::RateLimitExceeded,
+            ..
+        }) = &result
+        {
+            self.limiter.assume_full(Utc::now());
         }
-        envelope.result.ok_or_else(|| KrakenError::Decode {
-            method,
-            detail: "no `result` and no error".to_owned(),
-        })
+        result
     }
 }
 
@@ -445,37 +421,10 @@ fn history_params(q: &HistoryQuery) -> Vec<(&'static str, String)> {
     p
 }
 
-fn decode<T: serde::de::DeserializeOwned>(
-    method: &'static str,
-    raw: &RawValue,
-) -> Result<T, KrakenError> {
-    serde_json::from_str(raw.get()).map_err(|e| KrakenError::Decode {
-        method,
-        detail: format!("result: {e}"),
-    })
-}
-
 fn decode_err(method: &'static str, e: wire::WireError) -> KrakenError {
     KrakenError::Decode {
         method,
         detail: e.to_string(),
-    }
-}
-
-fn transport_err(method: &'static str, e: reqwest::Error) -> KrakenError {
-    // reqwest's message names the URL, which holds no secret; strip it anyway for brevity.
-    let kind = if e.is_timeout() {
-        "timed out"
-    } else if e.is_connect() {
-        "connection failed"
-    } else if e.is_body() || e.is_decode() {
-        "the answer was cut off"
-    } else {
-        "request failed"
-    };
-    KrakenError::Transport {
-        method,
-        detail: kind.to_owned(),
     }
 }
 

@@ -140,8 +140,23 @@ pub enum KrakenError {
     Transport {
         /// The method called.
         method: &'static str,
-        /// What went wrong (no credentials in it).
-        detail: String,
+        /// What went wrong: timed out, connection failed, the answer was cut off.
+        detail: &'static str,
+    },
+    /// The answer is larger than any answer of Kraken's API: refused before it fills memory.
+    #[error("the answer to {method} is over {cap} bytes; refused, this is not Kraken's API")]
+    TooLarge {
+        /// The method called.
+        method: &'static str,
+        /// The limit, in bytes.
+        cap: usize,
+    },
+    /// The HTTP client could not be set up (no request was sent).
+    #[error("cannot set up the HTTP client")]
+    Setup {
+        /// reqwest's reason.
+        #[source]
+        source: reqwest::Error,
     },
     /// The body was not the JSON Kraken documents (truncated, malformed, missing field).
     #[error("unexpected answer to {method}: {detail}")]
@@ -164,7 +179,10 @@ impl KrakenError {
             KrakenError::HttpStatus { .. }
             | KrakenError::Transport { .. }
             | KrakenError::Decode { .. } => true,
-            KrakenError::PermissionDenied { .. } | KrakenError::KeyState(_) => false,
+            KrakenError::PermissionDenied { .. }
+            | KrakenError::KeyState(_)
+            | KrakenError::TooLarge { .. }
+            | KrakenError::Setup { .. } => false,
         }
     }
 

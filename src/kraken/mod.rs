@@ -6,6 +6,7 @@
 pub mod client;
 pub mod error;
 pub mod export;
+pub mod http;
 pub mod probe;
 pub mod public;
 pub mod ratelimit;

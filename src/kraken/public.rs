@@ -3,8 +3,9 @@
 //! No key is involved. Calls are paced by a process-wide [`Pacer`] (Kraken allows about one
 //! public call per second); the interval is configurable so tests run fast.
 
-use super::error::{ApiError, KrakenError};
-use super::wire::{DecimalText, Envelope};
+use super::error::KrakenError;
+use super::http::{self, decode};
+use super::wire::DecimalText;
 use crate::domain::{AssetInfo, KrakenTime, PairInfo};
 use rust_decimal::Decimal;
 use serde::Deserialize;
@@ -71,15 +72,18 @@ pub struct PublicConfig {
     pub interval: Duration,
     /// Time allowed for a whole request.
     pub request_timeout: Duration,
+    /// The largest answer read.
+    pub max_body: usize,
 }
 
 impl PublicConfig {
-    /// One call per second, 30 s per request.
+    /// One call per second, 30 s per request, answers up to [`http::MAX_BODY`].
     pub fn new(api_url: Url) -> Self {
         Self {
             api_url,
             interval: PUBLIC_INTERVAL,
             request_timeout: Duration::from_secs(30),
+            max_body: http::MAX_BODY,
         }
     }
 }
@@ -155,14 +159,7 @@ impl PublicClient {
 
     /// A client paced by `pacer`.
     pub fn with_pacer(config: PublicConfig, pacer: Pacer) -> Result<Self, KrakenError> {
-        let http = reqwest::Client::builder()
-            .user_agent(concat!("kraken-tax/", env!("CARGO_PKG_VERSION")))
-            .timeout(config.request_timeout)
-            .build()
-            .map_err(|e| KrakenError::Transport {
-                method: "(setup)",
-                detail: e.to_string(),
-            })?;
+        let http = http::client(None, config.request_timeout)?;
         Ok(Self {
             http,
             config,
@@ -224,14 +221,12 @@ impl PublicClient {
         params: &[(&str, String)],
     ) -> Result<Box<RawValue>, KrakenError> {
         self.stats.paced += self.pacer.wait(self.config.interval).await;
+        // The path is absolute and the base URL was checked: joining cannot fail.
         let mut url = self
             .config
             .api_url
             .join(&format!("/0/public/{method}"))
-            .map_err(|e| KrakenError::Transport {
-                method,
-                detail: e.to_string(),
-            })?;
+            .unwrap_or_else(|_| self.config.api_url.clone());
         if !params.is_empty() {
             url.query_pairs_mut().extend_pairs(params);
         }
@@ -241,51 +236,10 @@ impl PublicClient {
             .get(url)
             .send()
             .await
-            .map_err(|e| KrakenError::Transport {
-                method,
-                detail: if e.is_timeout() {
-                    "timed out".to_owned()
-                } else {
-                    "request failed".to_owned()
-                },
-            })?;
-        let status = response.status();
-        if !status.is_success() {
-            return Err(KrakenError::HttpStatus {
-                method,
-                status: status.as_u16(),
-            });
-        }
-        let bytes = response.bytes().await.map_err(|_| KrakenError::Transport {
-            method,
-            detail: "the answer was cut off".to_owned(),
-        })?;
-        let envelope: Envelope =
-            serde_json::from_slice(&bytes).map_err(|e| KrakenError::Decode {
-                method,
-                detail: format!("body is not Kraken's JSON envelope: {e}"),
-            })?;
-        if let Some(first) = envelope.error.first() {
-            return Err(KrakenError::Api {
-                method,
-                error: ApiError::parse(first),
-            });
-        }
-        envelope.result.ok_or_else(|| KrakenError::Decode {
-            method,
-            detail: "no `result` and no error".to_owned(),
-        })
+            .map_err(|e| http::transport_err(method, &e))?;
+        let bytes = http::body(method, response, self.config.max_body).await?;
+        http::envelope_result(method, &bytes)
     }
-}
-
-fn decode<T: serde::de::DeserializeOwned>(
-    method: &'static str,
-    raw: &RawValue,
-) -> Result<T, KrakenError> {
-    serde_json::from_str(raw.get()).map_err(|e| KrakenError::Decode {
-        method,
-        detail: format!("result: {e}"),
-    })
 }
 
 /// Parses the `result` of `Trades`: `{"<PAIR>": [[...], ...], "last": "<ns>"}`.

@@ -95,7 +95,10 @@ pub fn decide(
         KrakenError::HttpStatus { .. }
         | KrakenError::Transport { .. }
         | KrakenError::Decode { .. } => transient(),
-        KrakenError::PermissionDenied { .. } | KrakenError::KeyState(_) => Decision::Fatal,
+        KrakenError::PermissionDenied { .. }
+        | KrakenError::KeyState(_)
+        | KrakenError::TooLarge { .. }
+        | KrakenError::Setup { .. } => Decision::Fatal,
     }
 }
 
@@ -139,7 +142,7 @@ mod tests {
             },
             KrakenError::Transport {
                 method: "Ledgers",
-                detail: "timed out".into(),
+                detail: "timed out",
             },
             KrakenError::Decode {
                 method: "Ledgers",

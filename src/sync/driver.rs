@@ -382,9 +382,11 @@ fn error_kind(e: &KrakenError) -> String {
         },
         KrakenError::PermissionDenied { .. } => "EGeneral:Permission denied".to_owned(),
         KrakenError::HttpStatus { status, .. } => format!("HTTP {status}"),
-        KrakenError::Transport { detail, .. } => detail.clone(),
+        KrakenError::Transport { detail, .. } => (*detail).to_owned(),
         KrakenError::Decode { .. } => "malformed answer".to_owned(),
         KrakenError::KeyState(_) => "key state".to_owned(),
+        KrakenError::TooLarge { .. } => "answer too large".to_owned(),
+        KrakenError::Setup { .. } => "client setup".to_owned(),
     }
 }
 
