@@ -227,71 +227,26 @@ impl KrakenClient {
         Ok(())
     }
 
-    /// One page of `Ledgers`.
-    pub async fn ledgers(&mut self, q: &HistoryQuery) -> Result<Page<LedgerEntry>, KrakenError> {
-        let result = self.private("Ledgers", &history_params(q)).await?;
-        let r: LedgersResult = decode("Ledgers", &result)?;
-        let items = r
-            .ledger
-            .iter()
-            .map(|(id, raw)| wire::ledger_entry(id, raw))
-            .collect::<Result<_, _>>()
-            .map_err(|e| decode_err("Ledgers", e))?;
-        Ok(Page {
-            items,
-            count: r.count,
-        })
-    }
-
-    /// One page of `TradesHistory`.
-    pub async fn trades_history(&mut self, q: &HistoryQuery) -> Result<Page<Trade>, KrakenError> {
+    /// One page of a history stream: `Ledgers` or `TradesHistory`.
+    pub async fn history<T: History>(&mut self, q: &HistoryQuery) -> Result<Page<T>, KrakenError> {
         let mut params = history_params(q);
-        params.push(("trades", "true".to_owned()));
-        let result = self.private("TradesHistory", &params).await?;
-        let r: TradesResult = decode("TradesHistory", &result)?;
-        let items = r
-            .trades
-            .iter()
-            .map(|(id, raw)| wire::trade(id, raw))
-            .collect::<Result<_, _>>()
-            .map_err(|e| decode_err("TradesHistory", e))?;
-        Ok(Page {
-            items,
-            count: r.count,
-        })
+        params.extend(T::EXTRA.iter().map(|&(k, v)| (k, v.to_owned())));
+        let result = self.private(T::METHOD, &params).await?;
+        let (entries, count) = T::entries(decode(T::METHOD, &result)?);
+        let items = convert_all::<T>(T::METHOD, &entries)?;
+        Ok(Page { items, count })
     }
 
-    /// `QueryLedgers` for up to 20 ids.
-    pub async fn query_ledgers(
+    /// Specific entries by id (`QueryLedgers` or `QueryTrades`), up to 20.
+    pub async fn query<T: History>(
         &mut self,
         ids: &[&str],
-    ) -> Result<Vec<RawRecord<LedgerEntry>>, KrakenError> {
-        let result = self
-            .private("QueryLedgers", &[("id", ids.join(","))])
-            .await?;
-        let map: BTreeMap<String, Box<RawValue>> = decode("QueryLedgers", &result)?;
-        map.iter()
-            .map(|(id, raw)| wire::ledger_entry(id, raw))
-            .collect::<Result<_, _>>()
-            .map_err(|e| decode_err("QueryLedgers", e))
-    }
-
-    /// `QueryTrades` for up to 20 ids.
-    pub async fn query_trades(
-        &mut self,
-        ids: &[&str],
-    ) -> Result<Vec<RawRecord<Trade>>, KrakenError> {
-        let result = self
-            .private(
-                "QueryTrades",
-                &[("txid", ids.join(",")), ("trades", "true".into())],
-            )
-            .await?;
-        let map: BTreeMap<String, Box<RawValue>> = decode("QueryTrades", &result)?;
-        map.iter()
-            .map(|(id, raw)| wire::trade(id, raw))
-            .collect::<Result<_, _>>()
-            .map_err(|e| decode_err("QueryTrades", e))
+    ) -> Result<Vec<RawRecord<T>>, KrakenError> {
+        let mut params = vec![(T::QUERY_IDS, ids.join(","))];
+        params.extend(T::EXTRA.iter().map(|&(k, v)| (k, v.to_owned())));
+        let result = self.private(T::QUERY_METHOD, &params).await?;
+        let entries: BTreeMap<String, Box<RawValue>> = decode(T::QUERY_METHOD, &result)?;
+        convert_all::<T>(T::QUERY_METHOD, &entries)
     }
 
     /// `Balance`: asset code → balance.
@@ -421,10 +376,64 @@ fn history_params(q: &HistoryQuery) -> Vec<(&'static str, String)> {
     p
 }
 
-fn decode_err(method: &'static str, e: wire::WireError) -> KrakenError {
-    KrakenError::Decode {
-        method,
-        detail: e.to_string(),
+fn convert_all<T: History>(
+    method: &'static str,
+    entries: &BTreeMap<String, Box<RawValue>>,
+) -> Result<Vec<RawRecord<T>>, KrakenError> {
+    entries
+        .iter()
+        .map(|(id, raw)| T::convert(id, raw))
+        .collect::<Result<_, _>>()
+        .map_err(|e| KrakenError::Decode {
+            method,
+            detail: e.to_string(),
+        })
+}
+
+/// The entry type of a history stream: the methods that page it and query it by id, and how
+/// one entry is read. Implemented for [`LedgerEntry`] and [`Trade`].
+pub trait History: Sized {
+    /// The paged method: `Ledgers` or `TradesHistory`.
+    const METHOD: &'static str;
+    /// The by-id method: `QueryLedgers` or `QueryTrades`.
+    const QUERY_METHOD: &'static str;
+    /// The by-id method's parameter holding the ids.
+    const QUERY_IDS: &'static str;
+    /// Parameters sent with every call of both methods.
+    const EXTRA: &'static [(&'static str, &'static str)];
+    /// The paged method's `result`.
+    type Wire: serde::de::DeserializeOwned;
+    /// The entries (id → raw JSON) and Kraken's `count` of a paged result.
+    fn entries(result: Self::Wire) -> (BTreeMap<String, Box<RawValue>>, Option<u64>);
+    /// Reads one entry, keeping its raw text.
+    fn convert(id: &str, raw: &RawValue) -> Result<RawRecord<Self>, wire::WireError>;
+}
+
+impl History for LedgerEntry {
+    const METHOD: &'static str = "Ledgers";
+    const QUERY_METHOD: &'static str = "QueryLedgers";
+    const QUERY_IDS: &'static str = "id";
+    const EXTRA: &'static [(&'static str, &'static str)] = &[];
+    type Wire = LedgersResult;
+    fn entries(r: LedgersResult) -> (BTreeMap<String, Box<RawValue>>, Option<u64>) {
+        (r.ledger, r.count)
+    }
+    fn convert(id: &str, raw: &RawValue) -> Result<RawRecord<Self>, wire::WireError> {
+        wire::ledger_entry(id, raw)
+    }
+}
+
+impl History for Trade {
+    const METHOD: &'static str = "TradesHistory";
+    const QUERY_METHOD: &'static str = "QueryTrades";
+    const QUERY_IDS: &'static str = "txid";
+    const EXTRA: &'static [(&'static str, &'static str)] = &[("trades", "true")];
+    type Wire = TradesResult;
+    fn entries(r: TradesResult) -> (BTreeMap<String, Box<RawValue>>, Option<u64>) {
+        (r.trades, r.count)
+    }
+    fn convert(id: &str, raw: &RawValue) -> Result<RawRecord<Self>, wire::WireError> {
+        wire::trade(id, raw)
     }
 }
 

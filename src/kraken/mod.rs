@@ -15,7 +15,7 @@ pub mod sign;
 pub mod wire;
 
 pub use client::{
-    ClientConfig, DEFAULT_API_URL, HistoryQuery, KeyState, KeyStateStore, KrakenClient,
+    ClientConfig, DEFAULT_API_URL, History, HistoryQuery, KeyState, KeyStateStore, KrakenClient,
     MemoryKeyState, PAGE_SIZE, Page, is_loopback, parse_api_url,
 };
 pub use error::{ApiError, KrakenError, permission_for};

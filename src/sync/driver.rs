@@ -323,11 +323,11 @@ async fn fetch_with_retry(
     loop {
         let result = match stream {
             Stream::Ledgers => client
-                .ledgers(query)
+                .history::<LedgerEntry>(query)
                 .await
                 .map(|p| (Fetched::Ledgers(p.items), p.count)),
             Stream::Trades => client
-                .trades_history(query)
+                .history::<Trade>(query)
                 .await
                 .map(|p| (Fetched::Trades(p.items), p.count)),
         }

@@ -45,3 +45,30 @@ async fn an_answer_over_the_cap_is_refused_and_not_retried() {
     assert_eq!(env.emu.stats().by_method.get("Ledgers"), Some(&1));
     assert_eq!(failure.report.retries.get("answer too large"), Some(&1));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn entries_are_queried_by_id_through_the_same_history_path() {
+    use kraken_tax::domain::{LedgerEntry, Trade};
+    let env = Env::generated(302, 200).await;
+    let mut client = client(&env, |_| {});
+    let want = [&env.dataset.ledger[3], &env.dataset.ledger[150]];
+    let ids: Vec<&str> = want.iter().map(|e| e.id.as_str()).collect();
+    let mut got: Vec<LedgerEntry> = client
+        .query::<LedgerEntry>(&ids)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.item)
+        .collect();
+    got.sort_by_key(|e| e.time.micros());
+    assert_eq!(got, want.map(Clone::clone));
+    let trade = &env.dataset.trades[0];
+    let got = client.query::<Trade>(&[trade.id.as_str()]).await.unwrap();
+    assert_eq!(got.len(), 1);
+    assert_eq!(&got[0].item, trade);
+    let calls = env.emu.stats().by_method;
+    assert_eq!(
+        (calls.get("QueryLedgers"), calls.get("QueryTrades")),
+        (Some(&1), Some(&1))
+    );
+}
