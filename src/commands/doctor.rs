@@ -9,7 +9,8 @@ use crate::doctor::{
 };
 use crate::kraken::probe::{self, Access, Probe};
 use crate::kraken::{
-    ApiError, ClientConfig, KeyStateStore, KrakenClient, KrakenError, MemoryKeyState, parse_api_url,
+    ApiError, ClientConfig, KeyStateStore, KrakenClient, KrakenError, MemoryKeyState, Retrier,
+    RetryError, RetryPolicy, parse_api_url,
 };
 use crate::secret::{CredentialError, Credentials};
 use crate::store::{KeyEvent, KeyRecord, KeyStateDb, LockError, RunLock, RunRecord, Store};
@@ -245,32 +246,32 @@ fn push_not_checked(checks: &mut Vec<Check>, why: &str) {
     checks.push(dr::trading_check());
 }
 
-/// One probe; an invalid nonce moves the nonce ahead and is tried once more, as `sync` does.
+/// One probe, through the retry rules `sync` uses, with a single attempt: an invalid nonce
+/// moves the nonce ahead and is tried once more; anything else is reported as it is.
 async fn probe_once(
     client: &mut KrakenClient,
     p: Probe,
     invalid_nonces: &mut u64,
 ) -> Result<Access, KrakenError> {
-    let is_nonce = |r: &Result<Access, KrakenError>| {
-        matches!(
-            r,
-            Err(KrakenError::Api {
+    let policy = RetryPolicy {
+        max_attempts: 1,
+        ..RetryPolicy::default()
+    };
+    let mut count = |e: &KrakenError, _: &_| {
+        if matches!(
+            e,
+            KrakenError::Api {
                 error: ApiError::InvalidNonce,
                 ..
-            })
-        )
+            }
+        ) {
+            *invalid_nonces += 1;
+        }
     };
-    let first = client.probe(p).await;
-    if !is_nonce(&first) {
-        return first;
-    }
-    *invalid_nonces += 1;
-    client.raise_nonce_floor()?;
-    let second = client.probe(p).await;
-    if is_nonce(&second) {
-        *invalid_nonces += 1;
-    }
-    second
+    Retrier::new(policy, None)
+        .run(client, async |c| c.probe(p).await, &mut count)
+        .await
+        .map_err(RetryError::into_last)
 }
 
 /// Authentication, the four needed permissions, Withdraw Funds and the trading reminder.

@@ -376,6 +376,12 @@ fn history_params(q: &HistoryQuery) -> Vec<(&'static str, String)> {
     p
 }
 
+impl super::retry::Resync for KrakenClient {
+    fn resync_nonce(&mut self) -> Result<bool, KrakenError> {
+        self.raise_nonce_floor().map(|()| true)
+    }
+}
+
 fn convert_all<T: History>(
     method: &'static str,
     entries: &BTreeMap<String, Box<RawValue>>,

@@ -20,4 +20,4 @@ pub use client::{
 };
 pub use error::{ApiError, KrakenError, permission_for};
 pub use export::{ExportJob, ExportReport, ExportState, RemoveKind};
-pub use retry::{Decision, RetryPolicy};
+pub use retry::{Decision, Resync, Retrier, RetryError, RetryPolicy};

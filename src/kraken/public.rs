@@ -5,6 +5,7 @@
 
 use super::error::KrakenError;
 use super::http::{self, decode};
+use super::retry::{Resync, Retrier, RetryError, RetryPolicy};
 use super::wire::DecimalText;
 use crate::domain::{AssetInfo, KrakenTime, PairInfo};
 use rust_decimal::Decimal;
@@ -74,16 +75,25 @@ pub struct PublicConfig {
     pub request_timeout: Duration,
     /// The largest answer read.
     pub max_body: usize,
+    /// How failed calls are retried.
+    pub retry: RetryPolicy,
 }
 
 impl PublicConfig {
-    /// One call per second, 30 s per request, answers up to [`http::MAX_BODY`].
+    /// One call per second, 30 s per request, answers up to [`http::MAX_BODY`], three
+    /// attempts a call (1 s, then 2 s apart; a throttle is waited out up to a minute).
     pub fn new(api_url: Url) -> Self {
         Self {
             api_url,
             interval: PUBLIC_INTERVAL,
             request_timeout: Duration::from_secs(30),
             max_body: http::MAX_BODY,
+            retry: RetryPolicy {
+                base: Duration::from_secs(1),
+                cap: Duration::from_secs(4),
+                max_attempts: 3,
+                max_throttle_wait: Duration::from_secs(60),
+            },
         }
     }
 }
@@ -215,7 +225,24 @@ impl PublicClient {
         parse_trades(&raw)
     }
 
+    /// One call, retried as [`PublicConfig::retry`] says.
     async fn get(
+        &mut self,
+        method: &'static str,
+        params: &[(&str, String)],
+    ) -> Result<Box<RawValue>, KrakenError> {
+        let mut retrier = Retrier::new(self.config.retry.clone(), None);
+        retrier
+            .run(
+                self,
+                async |c| c.get_once(method, params).await,
+                &mut |_, _| {},
+            )
+            .await
+            .map_err(RetryError::into_last)
+    }
+
+    async fn get_once(
         &mut self,
         method: &'static str,
         params: &[(&str, String)],
@@ -239,6 +266,13 @@ impl PublicClient {
             .map_err(|e| http::transport_err(method, &e))?;
         let bytes = http::body(method, response, self.config.max_body).await?;
         http::envelope_result(method, &bytes)
+    }
+}
+
+impl Resync for PublicClient {
+    /// Public calls send no nonce: an invalid-nonce answer is final.
+    fn resync_nonce(&mut self) -> Result<bool, KrakenError> {
+        Ok(false)
     }
 }
 
@@ -340,6 +374,51 @@ mod tests {
             e,
             "unexpected answer to Trades: XXBTZEUR[0]: price is not a decimal: \"x\""
         );
+    }
+
+    /// A loopback server answering its connections with `answers`, in order.
+    async fn serve(answers: Vec<&'static str>) -> Url {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            for answer in answers {
+                let Ok((mut s, _)) = listener.accept().await else {
+                    return;
+                };
+                let mut buf = [0u8; 4096];
+                let _ = s.read(&mut buf).await;
+                let _ = s.write_all(answer.as_bytes()).await;
+                let _ = s.shutdown().await;
+            }
+        });
+        Url::parse(&format!("http://{addr}")).unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_transient_failure_is_retried_by_the_shared_rules() {
+        let ok = "HTTP/1.1 200 OK\r\nContent-Length: 81\r\nConnection: close\r\n\r\n{\"error\":[],\"result\":{\"XXBT\":{\"altname\":\"XBT\",\"decimals\":10,\"status\":\"enabled\"}}}";
+        let busy = "HTTP/1.1 200 OK\r\nContent-Length: 34\r\nConnection: close\r\n\r\n{\"error\":[\"EService:Unavailable\"]}";
+        let down =
+            "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+        let mut cfg = PublicConfig::new(serve(vec![down, busy, ok]).await);
+        cfg.interval = Duration::ZERO;
+        cfg.retry.base = Duration::from_millis(1);
+        let mut c = PublicClient::with_pacer(cfg, Pacer::new()).unwrap();
+        let assets = c.assets().await.unwrap();
+        assert_eq!(assets.len(), 1);
+        assert_eq!(assets[0].altname, "XBT");
+        assert_eq!(c.stats().calls.get("Assets"), Some(&3));
+        // A fourth attempt is not made: three is the public policy.
+        let mut cfg = PublicConfig::new(serve(vec![down, down, down, ok]).await);
+        cfg.interval = Duration::ZERO;
+        cfg.retry.base = Duration::from_millis(1);
+        let mut c = PublicClient::with_pacer(cfg, Pacer::new()).unwrap();
+        assert_eq!(
+            c.assets().await.unwrap_err().to_string(),
+            "Kraken answered Assets with HTTP 503; try again later"
+        );
+        assert_eq!(c.stats().calls.get("Assets"), Some(&3));
     }
 
     #[tokio::test]

@@ -3,7 +3,7 @@
 use super::planner::{self, PageSummary, PlanError};
 use crate::domain::StreamState;
 use crate::domain::{LedgerEntry, RawRecord, Stream, SyncPoint, Trade, is_known_ledger_type};
-use crate::kraken::retry::{Decision, RetryPolicy, decide};
+use crate::kraken::retry::{Retrier, RetryError, RetryPolicy};
 use crate::kraken::{HistoryQuery, KeyState, KeyStateStore, KrakenClient, KrakenError, PAGE_SIZE};
 use crate::store::{KeyStateDb, PageRows, Source, Store, StoreError};
 use chrono::{DateTime, Utc};
@@ -180,7 +180,10 @@ async fn run(
     let account = opts.account.as_str();
     store.ensure_account(account)?;
     let mut pages_total = 0u64;
-    let mut retry = RetryState::default();
+    let mut retry = RetryState {
+        retrier: Retrier::new(opts.retry.clone(), opts.deadline),
+        last_page: None,
+    };
     for stream in Stream::ALL {
         let mut sr = report.streams.entry(stream.as_str()).or_default().clone();
         let result = loop {
@@ -193,7 +196,7 @@ async fn run(
             let state = store.stream_state(account, stream)?;
             let query = planner::next_query(&state);
             let (fetched, summary) =
-                fetch_with_retry(client, stream, &query, &state, opts, &mut retry, report).await?;
+                fetch_with_retry(client, stream, &query, &state, &mut retry, report).await?;
             let step = planner::advance(&state, &summary, PAGE_SIZE)?;
             if let Fetched::Ledgers(rows) = &fetched {
                 note_unknown_types(store, account, rows, report)?;
@@ -241,10 +244,9 @@ async fn run(
 }
 
 /// Retry bookkeeping across one run.
-#[derive(Default)]
 struct RetryState {
-    /// The nonce floor was raised once already.
-    nonce_resynced: bool,
+    /// The run's retry rules and whether the nonce floor was raised already.
+    retrier: Retrier,
     /// The previous successful page: its query and its ids, to detect a replayed answer.
     last_page: Option<(HistoryQuery, Vec<String>)>,
 }
@@ -315,61 +317,42 @@ async fn fetch_with_retry(
     stream: Stream,
     query: &HistoryQuery,
     state: &StreamState,
-    opts: &SyncOptions,
     retry: &mut RetryState,
     report: &mut SyncReport,
 ) -> Result<(Fetched, PageSummary), SyncError> {
-    let mut attempt = 0u32;
-    loop {
-        let result = match stream {
-            Stream::Ledgers => client
-                .history::<LedgerEntry>(query)
-                .await
-                .map(|p| (Fetched::Ledgers(p.items), p.count)),
-            Stream::Trades => client
-                .history::<Trade>(query)
-                .await
-                .map(|p| (Fetched::Trades(p.items), p.count)),
+    let last_page = &retry.last_page;
+    let fetched = retry
+        .retrier
+        .run(
+            client,
+            async |client| {
+                let (page, count) = match stream {
+                    Stream::Ledgers => client
+                        .history::<LedgerEntry>(query)
+                        .await
+                        .map(|p| (Fetched::Ledgers(p.items), p.count)),
+                    Stream::Trades => client
+                        .history::<Trade>(query)
+                        .await
+                        .map(|p| (Fetched::Trades(p.items), p.count)),
+                }?;
+                let keys = page.keys();
+                let mut ids: Vec<String> = keys.iter().map(|k| k.0.to_owned()).collect();
+                ids.sort_unstable();
+                check_page(stream, query, state, &keys, &ids, last_page)?;
+                let summary = summarize(keys.into_iter(), count);
+                Ok((page, summary, ids))
+            },
+            &mut |error, _| *report.retries.entry(error_kind(error)).or_default() += 1,
+        )
+        .await;
+    match fetched {
+        Ok((page, summary, ids)) => {
+            retry.last_page = Some((query.clone(), ids));
+            Ok((page, summary))
         }
-        .and_then(|(page, count)| {
-            let keys = page.keys();
-            let mut ids: Vec<String> = keys.iter().map(|k| k.0.to_owned()).collect();
-            ids.sort_unstable();
-            check_page(stream, query, state, &keys, &ids, &retry.last_page)?;
-            let summary = summarize(keys.into_iter(), count);
-            Ok((page, summary, ids))
-        });
-        let error = match result {
-            Ok((page, summary, ids)) => {
-                retry.last_page = Some((query.clone(), ids));
-                return Ok((page, summary));
-            }
-            Err(e) => e,
-        };
-        let decision = decide(
-            &opts.retry,
-            &error,
-            attempt,
-            Utc::now(),
-            rand::random::<f64>(),
-            retry.nonce_resynced,
-        );
-        tracing::info!(%error, attempt, ?decision, "{stream} page failed");
-        *report.retries.entry(error_kind(&error)).or_default() += 1;
-        match decision {
-            Decision::RetryAfter(wait) => {
-                if opts.deadline.is_some_and(|d| Instant::now() + wait >= d) {
-                    return Err(SyncError::TimeBudget(report.pages()));
-                }
-                tokio::time::sleep(wait).await;
-            }
-            Decision::ResyncNonce => {
-                client.raise_nonce_floor()?;
-                retry.nonce_resynced = true;
-            }
-            Decision::GiveUpForNow | Decision::Fatal => return Err(error.into()),
-        }
-        attempt += 1;
+        Err(RetryError::Deadline { .. }) => Err(SyncError::TimeBudget(report.pages())),
+        Err(RetryError::Failed(e)) => Err(e.into()),
     }
 }
 

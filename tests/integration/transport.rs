@@ -2,10 +2,16 @@
 //! rules shared by the sync, the backfill, the doctor and the public price fetch.
 
 use crate::harness::{ACCOUNT, Env, KEY, SECRET, fast_retry};
-use kraken_tax::kraken::{ClientConfig, KrakenClient, KrakenError, MemoryKeyState, parse_api_url};
+use kraken_tax::emulator::Fault;
+use kraken_tax::kraken::{
+    ApiError, ClientConfig, KrakenClient, KrakenError, MemoryKeyState, RetryPolicy, parse_api_url,
+};
 use kraken_tax::secret::Credentials;
 use kraken_tax::store::Store;
-use kraken_tax::sync::{SyncError, SyncOptions, sync_account};
+use kraken_tax::sync::{
+    BackfillError, BackfillMode, BackfillOptions, SyncError, SyncOptions, backfill, sync_account,
+};
+use std::time::{Duration, Instant};
 
 fn client(env: &Env, config: impl FnOnce(&mut ClientConfig)) -> KrakenClient {
     let creds = Credentials::new(KEY, SECRET, "test").unwrap();
@@ -71,4 +77,88 @@ async fn entries_are_queried_by_id_through_the_same_history_path() {
         (calls.get("QueryLedgers"), calls.get("QueryTrades")),
         (Some(&1), Some(&1))
     );
+}
+
+fn backfill_opts(policy: RetryPolicy) -> BackfillOptions {
+    let mut o = BackfillOptions::new(ACCOUNT, BackfillMode::Export, policy);
+    o.poll_first = Duration::from_millis(20);
+    o.poll_max = Duration::from_millis(100);
+    o
+}
+
+/// The backfill's retries used to sleep whatever the backoff said, past `--max-duration`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backfill_retry_never_waits_past_the_deadline() {
+    let env = Env::generated(303, 100).await;
+    env.emu.set_export_delay(Duration::ZERO);
+    env.emu.push_fault(Fault::HttpStatus(503));
+    let slow = RetryPolicy {
+        base: Duration::from_secs(20),
+        cap: Duration::from_secs(40),
+        ..fast_retry()
+    };
+    let mut opts = backfill_opts(slow);
+    opts.deadline = Some(Instant::now() + Duration::from_secs(2));
+    let mut store = Store::open(&env.db).unwrap();
+    let mut client = env.client();
+    let started = Instant::now();
+    let run = backfill(&mut store, &mut client, &opts);
+    let result = tokio::time::timeout(Duration::from_secs(5), run)
+        .await
+        .expect("the backfill ends before its deadline, not after the backoff");
+    assert!(started.elapsed() < Duration::from_secs(2));
+    let err = result.unwrap_err();
+    assert!(err.is_temporary());
+    assert_eq!(
+        err.to_string(),
+        "the time budget is spent before Kraken could be asked again"
+    );
+    let BackfillError::TimeBudget { last } = err else {
+        panic!("{err:?}");
+    };
+    assert_eq!(
+        last.to_string(),
+        "Kraken answered AddExport with HTTP 503; try again later"
+    );
+    assert_eq!(env.emu.stats().by_method.get("AddExport"), None);
+}
+
+/// The backfill's retries used to forget, call by call, that the nonce floor was raised
+/// already: a key used by another program was resynced again and again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backfill_resyncs_the_nonce_once_per_run() {
+    let env = Env::generated(304, 100).await;
+    env.emu.set_export_delay(Duration::from_millis(1500));
+    // Another program's nonce got there first: the first AddExport is refused.
+    env.emu
+        .push_fault(Fault::KrakenError("EAPI:Invalid nonce".into()));
+    let mut opts = backfill_opts(fast_retry());
+    opts.poll_first = Duration::from_millis(500);
+    opts.poll_max = Duration::from_millis(500);
+    let mut store = Store::open(&env.db).unwrap();
+    let mut client = env.client();
+    // And again while the backfill waits for the report, after its first poll.
+    let watcher = async {
+        while !env.emu.stats().by_method.contains_key("ExportStatus") {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        env.emu
+            .push_fault(Fault::KrakenError("EAPI:Invalid nonce".into()));
+    };
+    let (result, ()) = tokio::join!(backfill(&mut store, &mut client, &opts), watcher);
+    let err = result.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            BackfillError::Kraken(KrakenError::Api {
+                method: "ExportStatus",
+                error: ApiError::InvalidNonce
+            })
+        ),
+        "{err:?}"
+    );
+    let stats = env.emu.stats();
+    assert_eq!(stats.by_method.get("AddExport"), Some(&2));
+    assert_eq!(stats.by_method.get("ExportStatus"), Some(&1));
+    assert_eq!(stats.faults.get("EAPI:Invalid nonce"), Some(&2));
 }
