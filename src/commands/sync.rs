@@ -294,11 +294,12 @@ async fn termination_signal() -> &'static str {
 /// Maps a backfill error to an exit code and a sentence.
 fn classify_backfill(error: BackfillError) -> Failure {
     match error {
-        BackfillError::Kraken(e) if e.is_configuration() => {
+        BackfillError::Kraken(e @ KrakenError::PermissionDenied { .. }) => {
             Failure::usage(anyhow::Error::new(e).context(
                 "the export backfill needs the \"Export Data\" permission (or use --backfill auto to page instead)",
             ))
         }
+        BackfillError::Kraken(e) if e.is_configuration() => Failure::usage(e),
         e if e.is_temporary() => Failure::temporary(
             anyhow::Error::new(e)
                 .context("backfill interrupted; run sync again later to resume it"),

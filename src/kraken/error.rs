@@ -143,6 +143,29 @@ pub enum KrakenError {
         /// What went wrong: timed out, connection failed, the answer was cut off.
         detail: &'static str,
     },
+    /// The TLS handshake failed: the API URL does not speak HTTPS, or its certificate does
+    /// not verify. A configuration error: retrying cannot help.
+    #[error(
+        "TLS with the API address failed for {method}: it serves no HTTPS there, or its certificate is not trusted; check --api-url (plain http:// is for the loopback emulator)"
+    )]
+    Tls {
+        /// The method called.
+        method: &'static str,
+    },
+    /// The API address answered with a redirect, which is never followed (a signed request
+    /// must not go elsewhere). A configuration error.
+    #[error(
+        "the API address redirects {method} (HTTP {status}) to {}: --api-url must be the API itself, such as https://api.kraken.com",
+        location.as_deref().unwrap_or("another address")
+    )]
+    Redirect {
+        /// The method called.
+        method: &'static str,
+        /// The 3xx status.
+        status: u16,
+        /// Where it pointed, if it said.
+        location: Option<String>,
+    },
     /// The answer is larger than any answer of Kraken's API: refused before it fills memory.
     #[error("the answer to {method} is over {cap} bytes; refused, this is not Kraken's API")]
     TooLarge {
@@ -182,6 +205,8 @@ impl KrakenError {
             KrakenError::PermissionDenied { .. }
             | KrakenError::KeyState(_)
             | KrakenError::TooLarge { .. }
+            | KrakenError::Tls { .. }
+            | KrakenError::Redirect { .. }
             | KrakenError::Setup { .. } => false,
         }
     }
@@ -199,12 +224,14 @@ impl KrakenError {
             )
     }
 
-    /// True when the key or its settings are at fault (exit 2): invalid key or signature,
-    /// missing permission.
+    /// True when the key, its settings or the API address are at fault (exit 2): invalid
+    /// key or signature, missing permission, a URL that fails TLS or redirects.
     pub fn is_configuration(&self) -> bool {
         matches!(
             self,
             KrakenError::PermissionDenied { .. }
+                | KrakenError::Tls { .. }
+                | KrakenError::Redirect { .. }
                 | KrakenError::Api {
                     error: ApiError::InvalidKey | ApiError::InvalidSignature,
                     ..

@@ -1,4 +1,5 @@
-//! What every request to Kraken shares, private or public: the HTTP client's settings, reading a body under a size cap, naming a transport failure, and reading
+//! What every request to Kraken shares, private or public: the HTTP client's settings (no
+//! redirects), reading a body under a size cap, naming a transport failure, and reading
 //! Kraken's JSON envelope and its `result`.
 
 use super::error::{ApiError, KrakenError, permission_for};
@@ -13,13 +14,15 @@ pub const MAX_BODY: usize = 64 * 1024 * 1024;
 /// The largest RetrieveExport zip read: a whole account's history, compressed.
 pub const MAX_EXPORT_BODY: usize = 1024 * 1024 * 1024;
 
-/// An HTTP client for Kraken: our user agent and the given timeouts.
+/// An HTTP client for Kraken: our user agent, the given timeouts, and no redirects (Kraken's
+/// API does not redirect; following one would send a signed request elsewhere).
 pub(super) fn client(
     connect_timeout: Option<Duration>,
     request_timeout: Duration,
 ) -> Result<reqwest::Client, KrakenError> {
     let mut builder = reqwest::Client::builder()
         .user_agent(concat!("kraken-tax/", env!("CARGO_PKG_VERSION")))
+        .redirect(reqwest::redirect::Policy::none())
         .timeout(request_timeout);
     if let Some(t) = connect_timeout {
         builder = builder.connect_timeout(t);
@@ -32,6 +35,9 @@ pub(super) fn client(
 /// Why a request failed before an answer arrived, without the URL (reqwest's message names
 /// it; it holds no secret, but says nothing the user does not know).
 pub(super) fn transport_err(method: &'static str, e: &reqwest::Error) -> KrakenError {
+    if is_tls_failure(e) {
+        return KrakenError::Tls { method };
+    }
     let detail = if e.is_timeout() {
         "timed out"
     } else if e.is_connect() {
@@ -44,14 +50,50 @@ pub(super) fn transport_err(method: &'static str, e: &reqwest::Error) -> KrakenE
     KrakenError::Transport { method, detail }
 }
 
-/// The body of a successful answer, read up to `cap` bytes. A non-2xx status is an
-/// error; so is a body over the cap, announced or not.
+/// True when the connection failed in the TLS handshake (rustls reports every TLS failure as
+/// an `InvalidData` I/O error): an `https://` URL to a plain-HTTP server, or a certificate that
+/// does not verify. Retrying cannot help.
+fn is_tls_failure(e: &reqwest::Error) -> bool {
+    use std::error::Error as _;
+    if !e.is_connect() {
+        return false;
+    }
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let mut io = c.downcast_ref::<std::io::Error>();
+        while let Some(err) = io {
+            if err.kind() == std::io::ErrorKind::InvalidData {
+                return true;
+            }
+            io = err
+                .get_ref()
+                .and_then(|i| i.downcast_ref::<std::io::Error>());
+        }
+        cause = c.source();
+    }
+    false
+}
+
+/// The body of a successful answer, read up to `cap` bytes. A redirect and a non-2xx status
+/// are errors; so is a body over the cap, announced or not.
 pub(super) async fn body(
     method: &'static str,
     mut response: reqwest::Response,
     cap: usize,
 ) -> Result<Vec<u8>, KrakenError> {
     let status = response.status();
+    if status.is_redirection() {
+        let location = response
+            .headers()
+            .get(reqwest::header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        return Err(KrakenError::Redirect {
+            method,
+            status: status.as_u16(),
+            location,
+        });
+    }
     if !status.is_success() {
         return Err(KrakenError::HttpStatus {
             method,

@@ -103,6 +103,8 @@ pub fn decide(
         KrakenError::PermissionDenied { .. }
         | KrakenError::KeyState(_)
         | KrakenError::TooLarge { .. }
+        | KrakenError::Tls { .. }
+        | KrakenError::Redirect { .. }
         | KrakenError::Setup { .. } => Decision::Fatal,
     }
 }

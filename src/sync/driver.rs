@@ -369,6 +369,8 @@ fn error_kind(e: &KrakenError) -> String {
         KrakenError::Decode { .. } => "malformed answer".to_owned(),
         KrakenError::KeyState(_) => "key state".to_owned(),
         KrakenError::TooLarge { .. } => "answer too large".to_owned(),
+        KrakenError::Tls { .. } => "TLS".to_owned(),
+        KrakenError::Redirect { status, .. } => format!("redirect {status}"),
         KrakenError::Setup { .. } => "client setup".to_owned(),
     }
 }

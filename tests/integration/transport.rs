@@ -1,7 +1,7 @@
 //! The one request path to Kraken: answer size cap, TLS and redirect errors, and the retry
 //! rules shared by the sync, the backfill, the doctor and the public price fetch.
 
-use crate::harness::{ACCOUNT, Env, KEY, SECRET, fast_retry};
+use crate::harness::{ACCOUNT, Env, KEY, SECRET, fast_retry, fast_tier, run_bin, stderr};
 use kraken_tax::emulator::Fault;
 use kraken_tax::kraken::{
     ApiError, ClientConfig, KrakenClient, KrakenError, MemoryKeyState, RetryPolicy, parse_api_url,
@@ -161,4 +161,82 @@ async fn a_backfill_resyncs_the_nonce_once_per_run() {
     assert_eq!(stats.by_method.get("AddExport"), Some(&2));
     assert_eq!(stats.by_method.get("ExportStatus"), Some(&1));
     assert_eq!(stats.faults.get("EAPI:Invalid nonce"), Some(&2));
+}
+
+async fn sync_bin(env: &Env, url: &str) -> std::process::Output {
+    let key_file = env.key_file();
+    let args = [
+        "sync",
+        "--db",
+        env.db.to_str().unwrap(),
+        "--account",
+        ACCOUNT,
+        "--api-url",
+        url,
+        "--tier",
+        &fast_tier().to_string(),
+        "--key-file",
+        key_file.to_str().unwrap(),
+        "--config",
+        env.fast_retry_config(3).to_str().unwrap(),
+    ]
+    .map(str::to_owned)
+    .to_vec();
+    run_bin(args, &[]).await
+}
+
+/// An `https://` URL to a plain-HTTP server used to end as "connection failed", retried, exit 75.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_https_url_to_a_plain_server_is_a_configuration_error() {
+    let env = Env::generated(305, 30).await;
+    let url = env.emu.url().replace("http://", "https://");
+    let out = sync_bin(&env, &url).await;
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert_eq!(
+        stderr(&out).trim_end().lines().last().unwrap(),
+        "error: TLS with the API address failed for Ledgers: it serves no HTTPS there, or its certificate is not trusted; check --api-url (plain http:// is for the loopback emulator)"
+    );
+    assert_eq!(env.emu.stats().rejected, 0);
+    assert!(env.emu.stats().by_method.is_empty());
+}
+
+/// A loopback server answering every request with `answer`.
+async fn serve(answer: &'static str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut buf = [0u8; 8192];
+                let _ = s.read(&mut buf).await;
+                let _ = s.write_all(answer.as_bytes()).await;
+                let _ = s.shutdown().await;
+            });
+        }
+    });
+    format!("http://{addr}")
+}
+
+/// A redirect used to be followed (a signed POST sent elsewhere) or, unfollowed, retried as an
+/// HTTP error until exit 75.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redirecting_url_is_a_configuration_error_and_not_followed() {
+    let env = Env::generated(306, 30).await;
+    let target = serve("HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n").await;
+    let answer: &'static str = Box::leak(
+        format!(
+            "HTTP/1.1 308 Permanent Redirect\r\nLocation: {target}/0/private/Ledgers\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        )
+        .into_boxed_str(),
+    );
+    let url = serve(answer).await;
+    let out = sync_bin(&env, &url).await;
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert_eq!(
+        stderr(&out).trim_end().lines().last().unwrap(),
+        format!(
+            "error: the API address redirects Ledgers (HTTP 308) to {target}/0/private/Ledgers: --api-url must be the API itself, such as https://api.kraken.com"
+        )
+    );
 }
