@@ -122,7 +122,7 @@ pub(super) async fn run(
                     let found = run_probes(&mut client, &mut invalid_nonces).await;
                     report.checks.extend(found);
                 }
-                Err(e) => push_not_checked(&mut report.checks, &e.to_string()),
+                Err(e) => push_not_checked(&mut report.checks, &chain(&e)),
             }
         }
         (Some(why), ..) => push_not_checked(&mut report.checks, &why),
@@ -236,6 +236,14 @@ fn free_space(path: &Path) -> Option<u64> {
     Some(s.f_bavail.saturating_mul(s.f_frsize))
 }
 
+/// An error and its causes on one line: "cannot record ...: disk full".
+fn chain(e: &KrakenError) -> String {
+    anyhow::Chain::new(e)
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(": ")
+}
+
 /// The lines that depend on the API, when it cannot be asked.
 fn push_not_checked(checks: &mut Vec<Check>, why: &str) {
     checks.push(Check::not_checked("authentication", why));
@@ -286,7 +294,7 @@ async fn run_probes(client: &mut KrakenClient, invalid_nonces: &mut u64) -> Vec<
             ApiError::TemporaryLockout => AuthOutcome::Lockout,
             other => AuthOutcome::Failed(format!("Kraken answered {other}")),
         },
-        Err(e) => AuthOutcome::Failed(e.to_string()),
+        Err(e) => AuthOutcome::Failed(chain(e)),
     };
     let mut checks = vec![dr::authentication_check(&auth)];
     if auth != AuthOutcome::Accepted {
@@ -306,7 +314,7 @@ async fn run_probes(client: &mut KrakenClient, invalid_nonces: &mut u64) -> Vec<
     let withdraw = probe_once(client, Probe::WithdrawInfo, invalid_nonces).await;
     let text = |r: &Result<Access, KrakenError>| match r {
         Ok(a) => Ok(*a),
-        Err(e) => Err(e.to_string()),
+        Err(e) => Err(chain(e)),
     };
     let mut funds = Err("not probed".to_owned());
     for (needed, r) in &results {

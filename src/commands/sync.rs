@@ -9,7 +9,9 @@ use crate::kraken::{ApiError, ClientConfig, KrakenClient, KrakenError, RetryPoli
 use crate::normalize::assets::AssetTable;
 use crate::secret::{CredentialError, Credentials};
 use crate::store::{KeyStateDb, LockError, RunLock, RunOutcome, RunTotals, Store};
-use crate::sync::{BackfillError, BackfillMode, BackfillOptions, backfill as run_backfill};
+use crate::sync::{
+    BackfillError, BackfillMode, BackfillOptions, UnknownBackfillMode, backfill as run_backfill,
+};
 use crate::sync::{
     ProgressEvent, StoreKeyState, SyncError, SyncOptions, SyncReport, sync_account_into,
 };
@@ -58,7 +60,7 @@ pub(super) async fn run(ctx: &Context, args: &SyncArgs) -> Result<(), Failure> {
     let backfill: BackfillMode = args
         .backfill
         .parse()
-        .map_err(|e: String| Failure::usage(anyhow!(e)))?;
+        .map_err(|e: UnknownBackfillMode| Failure::usage(e))?;
     let report = sync_into_with(&ctx.db, &ctx.account, target, ctx.quiet, backfill).await?;
     refresh_classification(ctx);
     if !ctx.quiet {

@@ -1,6 +1,6 @@
 //! The HTTP client for Kraken's private history endpoints: signing, nonces, pacing.
 
-use super::error::{ApiError, KrakenError};
+use super::error::{ApiError, KeyStateError, KrakenError};
 use super::http::{self, decode};
 use super::ratelimit::RateLimiter;
 use super::sign::api_sign;
@@ -34,11 +34,11 @@ pub struct KeyState {
 /// outside this module so that `kraken/` and `store/` stay independent.
 pub trait KeyStateStore {
     /// Loads the state of the key this store was opened for.
-    fn load(&mut self) -> Result<KeyState, String>;
+    fn load(&mut self) -> Result<KeyState, KeyStateError>;
     /// Persists a nonce before it is sent, so that no later run can reuse it.
-    fn save_nonce(&mut self, nonce: u64) -> Result<(), String>;
+    fn save_nonce(&mut self, nonce: u64) -> Result<(), KeyStateError>;
     /// Persists the counter's level after a call.
-    fn save_counter(&mut self, level: f64, at: DateTime<Utc>) -> Result<(), String>;
+    fn save_counter(&mut self, level: f64, at: DateTime<Utc>) -> Result<(), KeyStateError>;
 }
 
 /// A [`KeyStateStore`] in memory, for tests and throwaway runs.
@@ -46,14 +46,14 @@ pub trait KeyStateStore {
 pub struct MemoryKeyState(pub KeyState);
 
 impl KeyStateStore for MemoryKeyState {
-    fn load(&mut self) -> Result<KeyState, String> {
+    fn load(&mut self) -> Result<KeyState, KeyStateError> {
         Ok(self.0.clone())
     }
-    fn save_nonce(&mut self, nonce: u64) -> Result<(), String> {
+    fn save_nonce(&mut self, nonce: u64) -> Result<(), KeyStateError> {
         self.0.last_nonce = nonce;
         Ok(())
     }
-    fn save_counter(&mut self, level: f64, at: DateTime<Utc>) -> Result<(), String> {
+    fn save_counter(&mut self, level: f64, at: DateTime<Utc>) -> Result<(), KeyStateError> {
         self.0.counter = Some((level, at));
         Ok(())
     }
@@ -197,7 +197,7 @@ impl KrakenClient {
         mut key_state: Box<dyn KeyStateStore + Send>,
     ) -> Result<Self, KrakenError> {
         let http = http::client(Some(config.connect_timeout), config.request_timeout)?;
-        let state = key_state.load().map_err(KrakenError::KeyState)?;
+        let state = key_state.load()?;
         let (level, at) = state.counter.unwrap_or((0.0, Utc::now()));
         Ok(Self {
             http,
@@ -220,9 +220,7 @@ impl KrakenClient {
     pub fn raise_nonce_floor(&mut self) -> Result<(), KrakenError> {
         let now_ms = u64::try_from(Utc::now().timestamp_millis()).unwrap_or(0);
         let floor = now_ms.saturating_add(10_000).max(self.last_nonce);
-        self.key_state
-            .save_nonce(floor)
-            .map_err(KrakenError::KeyState)?;
+        self.key_state.save_nonce(floor)?;
         self.last_nonce = floor;
         Ok(())
     }
@@ -294,9 +292,7 @@ impl KrakenClient {
 
         let now_ms = u64::try_from(Utc::now().timestamp_millis()).unwrap_or(0);
         let nonce = next_nonce(self.last_nonce, now_ms);
-        self.key_state
-            .save_nonce(nonce)
-            .map_err(KrakenError::KeyState)?;
+        self.key_state.save_nonce(nonce)?;
         self.last_nonce = nonce;
 
         let nonce_text = nonce.to_string();
@@ -335,9 +331,7 @@ impl KrakenClient {
         // errs on the safe side.
         self.limiter.record(Utc::now(), cost);
         let (level, at) = self.limiter.snapshot();
-        self.key_state
-            .save_counter(level, at)
-            .map_err(KrakenError::KeyState)?;
+        self.key_state.save_counter(level, at)?;
 
         let response = sent.map_err(|e| http::transport_err(method, &e))?;
         http::body(method, response, cap).await

@@ -106,6 +106,36 @@ pub fn permission_for(method: &str) -> &'static str {
     }
 }
 
+/// The key's nonce or rate-limit state could not be read or saved (see
+/// [`super::KeyStateStore`]); the cause, such as the database's error, is its source.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot {action} the API key's nonce or rate-limit state")]
+pub struct KeyStateError {
+    /// `read` or `record`.
+    pub action: &'static str,
+    /// Why.
+    #[source]
+    pub source: Box<dyn std::error::Error + Send + Sync>,
+}
+
+impl KeyStateError {
+    /// Loading the state failed.
+    pub fn read(source: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        Self {
+            action: "read",
+            source: source.into(),
+        }
+    }
+
+    /// Saving a nonce or the counter failed.
+    pub fn record(source: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        Self {
+            action: "record",
+            source: source.into(),
+        }
+    }
+}
+
 /// A failed call to Kraken. Messages never contain credentials.
 #[derive(Debug, thiserror::Error)]
 pub enum KrakenError {
@@ -189,9 +219,9 @@ pub enum KrakenError {
         /// What could not be read, naming the field where known.
         detail: String,
     },
-    /// The nonce or rate-limit state could not be persisted, so no request was sent.
-    #[error("cannot record the API key's nonce or rate-limit state: {0}")]
-    KeyState(String),
+    /// The nonce or rate-limit state could not be read or persisted, so no request was sent.
+    #[error(transparent)]
+    KeyState(#[from] KeyStateError),
 }
 
 impl KrakenError {

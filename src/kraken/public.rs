@@ -6,8 +6,8 @@
 use super::error::KrakenError;
 use super::http::{self, decode};
 use super::retry::{Resync, Retrier, RetryError, RetryPolicy};
-use super::wire::DecimalText;
-use crate::domain::{AssetInfo, KrakenTime, PairInfo};
+use super::wire::{DecimalText, NotDecimalText};
+use crate::domain::{AssetInfo, KrakenTime, PairInfo, TimeError};
 use rust_decimal::Decimal;
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -310,26 +310,51 @@ pub fn parse_trades(raw: &RawValue) -> Result<TradesPage, KrakenError> {
     })
 }
 
-fn public_trade(row: &[Box<RawValue>]) -> Result<PublicTrade, String> {
+/// A field of a public trade row that could not be read; the message names the field.
+#[derive(Debug, thiserror::Error)]
+enum RowError {
+    /// Too few fields.
+    #[error("expected 6 or 7 fields, got {0}")]
+    Arity(usize),
+    /// Not the JSON type expected.
+    #[error("{field}: {source}")]
+    Json {
+        field: &'static str,
+        source: serde_json::Error,
+    },
+    /// Neither a string nor a number where decimal text belongs.
+    #[error("{field}: {source}")]
+    Text {
+        field: &'static str,
+        source: NotDecimalText,
+    },
+    /// Decimal text that is not a decimal.
+    #[error("{field} is not a decimal: {text:?}")]
+    Decimal { field: &'static str, text: String },
+    /// A time Kraken's format does not allow.
+    #[error("time: {0}")]
+    Time(TimeError),
+}
+
+fn public_trade(row: &[Box<RawValue>]) -> Result<PublicTrade, RowError> {
     if row.len() < 6 {
-        return Err(format!("expected 6 or 7 fields, got {}", row.len()));
+        return Err(RowError::Arity(row.len()));
     }
-    let dec = |i: usize, name: &str| -> Result<Decimal, String> {
-        let t: DecimalText =
-            serde_json::from_str(row[i].get()).map_err(|e| format!("{name}: {e}"))?;
-        let text = t.text().map_err(|e| format!("{name}: {e}"))?;
-        Decimal::from_str(&text).map_err(|_| format!("{name} is not a decimal: {text:?}"))
+    let json = |field| move |source| RowError::Json { field, source };
+    let text = |i: usize, field: &'static str| -> Result<String, RowError> {
+        let t: DecimalText = serde_json::from_str(row[i].get()).map_err(json(field))?;
+        t.text().map_err(|source| RowError::Text { field, source })
     };
-    let s = |i: usize, name: &str| -> Result<String, String> {
-        serde_json::from_str(row[i].get()).map_err(|e| format!("{name}: {e}"))
+    let dec = |i: usize, field: &'static str| -> Result<Decimal, RowError> {
+        let text = text(i, field)?;
+        Decimal::from_str(&text).map_err(|_| RowError::Decimal { field, text })
     };
-    let time: DecimalText = serde_json::from_str(row[2].get()).map_err(|e| format!("time: {e}"))?;
-    let time = KrakenTime::parse(&time.text().map_err(|e| format!("time: {e}"))?)
-        .map_err(|e| format!("time: {e}"))?;
+    let s = |i: usize, field: &'static str| -> Result<String, RowError> {
+        serde_json::from_str(row[i].get()).map_err(json(field))
+    };
+    let time = KrakenTime::parse(&text(2, "time")?).map_err(RowError::Time)?;
     let trade_id = match row.get(6) {
-        Some(v) => {
-            Some(serde_json::from_str::<i64>(v.get()).map_err(|e| format!("trade_id: {e}"))?)
-        }
+        Some(v) => Some(serde_json::from_str::<i64>(v.get()).map_err(json("trade_id"))?),
         None => None,
     };
     Ok(PublicTrade {

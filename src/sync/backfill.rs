@@ -26,16 +26,19 @@ pub enum BackfillMode {
     Auto,
 }
 
+/// An unknown `--backfill` value.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid --backfill {0:?}: use none, export or auto")]
+pub struct UnknownBackfillMode(pub String);
+
 impl std::str::FromStr for BackfillMode {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
+    type Err = UnknownBackfillMode;
+    fn from_str(s: &str) -> Result<Self, UnknownBackfillMode> {
         match s {
             "none" => Ok(BackfillMode::None),
             "export" => Ok(BackfillMode::Export),
             "auto" => Ok(BackfillMode::Auto),
-            other => Err(format!(
-                "invalid --backfill {other:?}: use none, export or auto"
-            )),
+            other => Err(UnknownBackfillMode(other.to_owned())),
         }
     }
 }
@@ -98,10 +101,10 @@ pub enum BackfillError {
         last: KrakenError,
     },
     /// The export could not be imported.
-    #[error("importing Kraken's export: {0}")]
+    #[error("importing Kraken's export")]
     Import(#[from] ImportError),
     /// The database failed.
-    #[error("{0}")]
+    #[error(transparent)]
     Store(#[from] StoreError),
     /// Kraken is still preparing the export when the time budget ends.
     #[error(

@@ -4,7 +4,9 @@ use super::planner::{self, PageSummary, PlanError};
 use crate::domain::StreamState;
 use crate::domain::{LedgerEntry, RawRecord, Stream, SyncPoint, Trade, is_known_ledger_type};
 use crate::kraken::retry::{Retrier, RetryError, RetryPolicy};
-use crate::kraken::{HistoryQuery, KeyState, KeyStateStore, KrakenClient, KrakenError, PAGE_SIZE};
+use crate::kraken::{
+    HistoryQuery, KeyState, KeyStateError, KeyStateStore, KrakenClient, KrakenError, PAGE_SIZE,
+};
 use crate::store::{KeyStateDb, PageRows, Source, Store, StoreError};
 use chrono::{DateTime, Utc};
 use std::collections::BTreeMap;
@@ -67,13 +69,13 @@ impl SyncReport {
 #[derive(Debug, thiserror::Error)]
 pub enum SyncError {
     /// Kraken refused or could not be reached.
-    #[error("{0}")]
+    #[error(transparent)]
     Kraken(#[from] KrakenError),
     /// The database failed.
-    #[error("{0}")]
+    #[error(transparent)]
     Store(#[from] StoreError),
     /// The walk could not continue.
-    #[error("{0}")]
+    #[error(transparent)]
     Plan(#[from] PlanError),
     /// Stopped on request (page limit) with progress saved.
     #[error("stopped after {0} pages as requested; progress is saved")]
@@ -402,17 +404,19 @@ fn note_unknown_types(
 pub struct StoreKeyState(pub KeyStateDb);
 
 impl KeyStateStore for StoreKeyState {
-    fn load(&mut self) -> Result<KeyState, String> {
-        let (last_nonce, counter) = self.0.load().map_err(|e| e.to_string())?;
+    fn load(&mut self) -> Result<KeyState, KeyStateError> {
+        let (last_nonce, counter) = self.0.load().map_err(KeyStateError::read)?;
         Ok(KeyState {
             last_nonce,
             counter,
         })
     }
-    fn save_nonce(&mut self, nonce: u64) -> Result<(), String> {
-        self.0.save_nonce(nonce).map_err(|e| e.to_string())
+    fn save_nonce(&mut self, nonce: u64) -> Result<(), KeyStateError> {
+        self.0.save_nonce(nonce).map_err(KeyStateError::record)
     }
-    fn save_counter(&mut self, level: f64, at: DateTime<Utc>) -> Result<(), String> {
-        self.0.save_counter(level, at).map_err(|e| e.to_string())
+    fn save_counter(&mut self, level: f64, at: DateTime<Utc>) -> Result<(), KeyStateError> {
+        self.0
+            .save_counter(level, at)
+            .map_err(KeyStateError::record)
     }
 }

@@ -4,7 +4,8 @@
 use crate::harness::{ACCOUNT, Env, KEY, SECRET, fast_retry, fast_tier, run_bin, stderr};
 use kraken_tax::emulator::Fault;
 use kraken_tax::kraken::{
-    ApiError, ClientConfig, KrakenClient, KrakenError, MemoryKeyState, RetryPolicy, parse_api_url,
+    ApiError, ClientConfig, KeyState, KeyStateError, KeyStateStore, KrakenClient, KrakenError,
+    MemoryKeyState, RetryPolicy, parse_api_url,
 };
 use kraken_tax::secret::Credentials;
 use kraken_tax::store::Store;
@@ -239,4 +240,43 @@ async fn a_redirecting_url_is_a_configuration_error_and_not_followed() {
             "error: the API address redirects Ledgers (HTTP 308) to {target}/0/private/Ledgers: --api-url must be the API itself, such as https://api.kraken.com"
         )
     );
+}
+
+/// A key state store whose disk is full.
+struct DiskFull;
+
+impl KeyStateStore for DiskFull {
+    fn load(&mut self) -> Result<KeyState, KeyStateError> {
+        Ok(KeyState::default())
+    }
+    fn save_nonce(&mut self, _: u64) -> Result<(), KeyStateError> {
+        Err(KeyStateError::record(std::io::Error::other("disk full")))
+    }
+    fn save_counter(
+        &mut self,
+        _: f64,
+        _: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(), KeyStateError> {
+        Ok(())
+    }
+}
+
+/// A nonce that cannot be saved stops the run before any request, and the message names its
+/// cause once (it used to reach the caller as text, said twice: "X: X").
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_nonce_that_cannot_be_saved_names_its_cause_once() {
+    let env = Env::generated(307, 30).await;
+    let creds = Credentials::new(KEY, SECRET, "test").unwrap();
+    let config = ClientConfig::new(parse_api_url(&env.emu.url()).unwrap(), env.tier);
+    let mut client = KrakenClient::new(config, creds, Box::new(DiskFull)).unwrap();
+    let mut store = Store::open(&env.db).unwrap();
+    let failure = sync_account(&mut store, &mut client, &sync_opts(), &mut |_| {})
+        .await
+        .unwrap_err();
+    assert_eq!(
+        format!("{:#}", anyhow::Error::new(failure.error)),
+        "cannot record the API key's nonce or rate-limit state: disk full"
+    );
+    assert_eq!(env.emu.stats().rejected, 0);
+    assert!(env.emu.stats().by_method.is_empty());
 }
