@@ -13,7 +13,7 @@ use crate::kraken::{
     RetryError, RetryPolicy, parse_api_url,
 };
 use crate::secret::{CredentialError, Credentials};
-use crate::store::{KeyEvent, KeyRecord, KeyStateDb, LockError, RunLock, RunRecord, Store};
+use crate::store::{KeyEvent, KeyRecord, KeyStateDb, LockError, RunLock, Store};
 use crate::sync::StoreKeyState;
 use anyhow::anyhow;
 use chrono::{DateTime, Utc};
@@ -76,15 +76,15 @@ pub(super) async fn run(
     let (db_state, store) = open_db(&ctx.db);
     let fingerprint = credentials.as_ref().ok().map(|(c, _)| c.fingerprint());
     let key_facts = match (&store, &fingerprint) {
-        (Some(store), Some(fp)) => key_facts(store, fp, now).map_err(|e| e.to_string()),
+        (Some(store), Some(fp)) => key_facts(store, fp, now).map_err(Unread::Store),
         (None, Some(_)) if matches!(db_state, DbState::Missing(_)) => Ok((None, 0)),
-        (None, Some(_)) => Err("the database cannot be read".to_owned()),
-        (_, None) => Err("no usable credentials".to_owned()),
+        (None, Some(_)) => Err(Unread::Database),
+        (_, None) => Err(Unread::NoCredentials),
     };
-    let last_run: Result<Option<RunRecord>, String> = match &store {
-        Some(store) => store.last_run(&ctx.account).map_err(|e| e.to_string()),
+    let last_run = match &store {
+        Some(store) => store.last_run(&ctx.account).map_err(Unread::Store),
         None if matches!(db_state, DbState::Missing(_)) => Ok(None),
-        None => Err("the database cannot be read".to_owned()),
+        None => Err(Unread::Database),
     };
 
     // Probes, unless something above already rules them out. A running sync holds the lock:
@@ -145,14 +145,15 @@ pub(super) async fn run(
                 .push(dr::key_age_check(record.as_ref(), now, rotate_after));
         }
         Err(why) => {
-            report.checks.push(Check::not_checked("nonce", why));
-            report.checks.push(Check::not_checked("key age", why));
+            let why = why.to_string();
+            report.checks.push(Check::not_checked("nonce", &why));
+            report.checks.push(Check::not_checked("key age", &why));
         }
     }
     report.checks.push(dr::database_check(&db_state));
     report.checks.push(match &last_run {
         Ok(run) => dr::last_sync_check(&ctx.account, run.as_ref(), now),
-        Err(why) => Check::not_checked("last sync", why),
+        Err(why) => Check::not_checked("last sync", &why.to_string()),
     });
 
     if args.json {
@@ -167,6 +168,20 @@ pub(super) async fn run(
         )));
     }
     Ok(())
+}
+
+/// Why the checks that read the database's records could not run.
+#[derive(Debug, thiserror::Error)]
+enum Unread {
+    /// The file exists but did not open.
+    #[error("the database cannot be read")]
+    Database,
+    /// The key's records are found by its fingerprint.
+    #[error("no usable credentials")]
+    NoCredentials,
+    /// A query failed.
+    #[error(transparent)]
+    Store(crate::store::StoreError),
 }
 
 /// Key file if given, else the environment (as `sync` does).
