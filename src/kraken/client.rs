@@ -1,6 +1,6 @@
 //! The HTTP client for Kraken's private history endpoints: signing, nonces, pacing.
 
-use super::error::{ApiError, KeyStateError, KrakenError};
+use super::error::{ApiError, DecodeError, KeyStateError, KrakenError};
 use super::http::{self, decode};
 use super::ratelimit::RateLimiter;
 use super::sign::api_sign;
@@ -256,7 +256,7 @@ impl KrakenClient {
                 Ok(d) => Ok((asset, d)),
                 Err(_) => Err(KrakenError::Decode {
                     method: "Balance",
-                    detail: format!("balance of {asset} is not a decimal: {v:?}"),
+                    detail: DecodeError::Balance { asset, text: v },
                 }),
             })
             .collect()
@@ -386,7 +386,7 @@ fn convert_all<T: History>(
         .collect::<Result<_, _>>()
         .map_err(|e| KrakenError::Decode {
             method,
-            detail: e.to_string(),
+            detail: DecodeError::Entry(e),
         })
 }
 

@@ -136,6 +136,74 @@ impl KeyStateError {
     }
 }
 
+/// What was wrong with an answer, typed; its message names the field or entry where known.
+/// Part of [`KrakenError::Decode`]'s message (not a separate source, so it is said once).
+#[derive(Debug, thiserror::Error)]
+pub enum DecodeError {
+    /// The body is not Kraken's JSON envelope (truncated, an HTML error page, garbage).
+    #[error("body is not Kraken's JSON envelope: {0}")]
+    Envelope(serde_json::Error),
+    /// The envelope holds neither a result nor an error.
+    #[error("no `result` and no error")]
+    NoResult,
+    /// A part of the result (`result`, `last`, a pair) is not of the documented shape.
+    #[error("{part}: {error}")]
+    Json {
+        /// Which part.
+        part: String,
+        /// serde's reason.
+        error: serde_json::Error,
+    },
+    /// A ledger entry or trade could not be converted.
+    #[error("{0}")]
+    Entry(super::wire::WireError),
+    /// A field of the `n`-th public trade of a pair could not be read.
+    #[error("{pair}[{n}]: {reason}")]
+    PublicTrade {
+        /// The pair's key in the result.
+        pair: String,
+        /// The trade's position.
+        n: usize,
+        /// The field and what is wrong with it.
+        reason: super::public::RowError,
+    },
+    /// A part that must be decimal text is not.
+    #[error("{part}: {reason}")]
+    Text {
+        /// Which part.
+        part: &'static str,
+        /// What it is instead.
+        reason: super::wire::NotDecimalText,
+    },
+    /// A part the method always returns is missing.
+    #[error("{0}")]
+    Missing(&'static str),
+    /// A balance is not decimal text.
+    #[error("balance of {asset} is not a decimal: {text:?}")]
+    Balance {
+        /// The asset code.
+        asset: String,
+        /// What Kraken sent.
+        text: String,
+    },
+    /// RetrieveExport's body is neither a zip archive nor Kraken's error envelope.
+    #[error("the answer is neither a zip archive nor an error")]
+    NotZip,
+    /// A history page holds an entry outside the range asked for.
+    #[error("the page holds {id}, {side} {bound} asked for")]
+    OutOfRange {
+        /// The entry.
+        id: String,
+        /// `older than the start` or `newer than the end`.
+        side: &'static str,
+        /// The bound's id.
+        bound: String,
+    },
+    /// A history page is the previous answer again, for a different query (a stale cache).
+    #[error("the answer repeats the previous page")]
+    Replayed,
+}
+
 /// A failed call to Kraken. Messages never contain credentials.
 #[derive(Debug, thiserror::Error)]
 pub enum KrakenError {
@@ -217,7 +285,7 @@ pub enum KrakenError {
         /// The method called.
         method: &'static str,
         /// What could not be read, naming the field where known.
-        detail: String,
+        detail: DecodeError,
     },
     /// The nonce or rate-limit state could not be read or persisted, so no request was sent.
     #[error(transparent)]
@@ -337,5 +405,28 @@ mod tests {
             "the API key lacks the permission for TradesHistory: tick \"Query Closed Orders & Trades\" in Kraken's API key settings"
         );
         assert!(e.is_configuration());
+    }
+
+    #[test]
+    fn a_decode_error_names_the_method_and_its_cause_once() {
+        let e = crate::kraken::http::envelope_result("Ledgers", b"<html>502</html>").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "unexpected answer to Ledgers: body is not Kraken's JSON envelope: expected value at line 1 column 1"
+        );
+        assert!(std::error::Error::source(&e).is_none());
+        let e = KrakenError::Decode {
+            method: "TradesHistory",
+            detail: DecodeError::OutOfRange {
+                id: "T2".into(),
+                side: "newer than the end",
+                bound: "T1".into(),
+            },
+        };
+        assert_eq!(
+            e.to_string(),
+            "unexpected answer to TradesHistory: the page holds T2, newer than the end T1 asked for"
+        );
+        assert!(e.is_retryable());
     }
 }

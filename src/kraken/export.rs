@@ -2,7 +2,7 @@
 //! "Export Data"). One report replaces thousands of paged calls for a long history.
 
 use super::client::KrakenClient;
-use super::error::KrakenError;
+use super::error::{DecodeError, KrakenError};
 use super::http::{self, decode};
 use serde::Deserialize;
 
@@ -127,7 +127,7 @@ impl KrakenClient {
         self.envelope_result("RetrieveExport", &body)?;
         Err(KrakenError::Decode {
             method: "RetrieveExport",
-            detail: "the answer is neither a zip archive nor an error".to_owned(),
+            detail: DecodeError::NotZip,
         })
     }
 

@@ -2,7 +2,7 @@
 //! redirects), reading a body under a size cap, naming a transport failure, and reading
 //! Kraken's JSON envelope and its `result`.
 
-use super::error::{ApiError, KrakenError, permission_for};
+use super::error::{ApiError, DecodeError, KrakenError, permission_for};
 use super::wire::Envelope;
 use serde_json::value::RawValue;
 use std::time::Duration;
@@ -125,7 +125,7 @@ pub(super) fn envelope_result(
 ) -> Result<Box<RawValue>, KrakenError> {
     let envelope: Envelope = serde_json::from_slice(bytes).map_err(|e| KrakenError::Decode {
         method,
-        detail: format!("body is not Kraken's JSON envelope: {e}"),
+        detail: DecodeError::Envelope(e),
     })?;
     if let Some(first) = envelope.error.first() {
         let error = ApiError::parse(first);
@@ -137,9 +137,9 @@ pub(super) fn envelope_result(
         }
         return Err(KrakenError::Api { method, error });
     }
-    envelope.result.ok_or_else(|| KrakenError::Decode {
+    envelope.result.ok_or(KrakenError::Decode {
         method,
-        detail: "no `result` and no error".to_owned(),
+        detail: DecodeError::NoResult,
     })
 }
 
@@ -148,9 +148,12 @@ pub(super) fn decode<T: serde::de::DeserializeOwned>(
     method: &'static str,
     raw: &RawValue,
 ) -> Result<T, KrakenError> {
-    serde_json::from_str(raw.get()).map_err(|e| KrakenError::Decode {
+    serde_json::from_str(raw.get()).map_err(|error| KrakenError::Decode {
         method,
-        detail: format!("result: {e}"),
+        detail: DecodeError::Json {
+            part: "result".to_owned(),
+            error,
+        },
     })
 }
 

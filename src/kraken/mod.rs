@@ -18,6 +18,6 @@ pub use client::{
     ClientConfig, DEFAULT_API_URL, History, HistoryQuery, KeyState, KeyStateStore, KrakenClient,
     MemoryKeyState, PAGE_SIZE, Page, is_loopback, parse_api_url,
 };
-pub use error::{ApiError, KeyStateError, KrakenError, permission_for};
+pub use error::{ApiError, DecodeError, KeyStateError, KrakenError, permission_for};
 pub use export::{ExportJob, ExportReport, ExportState, RemoveKind};
 pub use retry::{Decision, Resync, Retrier, RetryError, RetryPolicy};

@@ -3,7 +3,7 @@
 //! No key is involved. Calls are paced by a process-wide [`Pacer`] (Kraken allows about one
 //! public call per second); the interval is configurable so tests run fast.
 
-use super::error::KrakenError;
+use super::error::{DecodeError, KrakenError};
 use super::http::{self, decode};
 use super::retry::{Resync, Retrier, RetryError, RetryPolicy};
 use super::wire::{DecimalText, NotDecimalText};
@@ -278,59 +278,85 @@ impl Resync for PublicClient {
 
 /// Parses the `result` of `Trades`: `{"<PAIR>": [[...], ...], "last": "<ns>"}`.
 pub fn parse_trades(raw: &RawValue) -> Result<TradesPage, KrakenError> {
-    let err = |detail: String| KrakenError::Decode {
+    let err = |detail| KrakenError::Decode {
         method: "Trades",
         detail,
     };
+    let json = |part: &str| {
+        let part = part.to_owned();
+        move |error| err(DecodeError::Json { part, error })
+    };
     let map: BTreeMap<String, Box<RawValue>> =
-        serde_json::from_str(raw.get()).map_err(|e| err(format!("result: {e}")))?;
+        serde_json::from_str(raw.get()).map_err(json("result"))?;
     let mut last = None;
     let mut page = None;
     for (key, value) in map {
         if key == "last" {
-            let t: DecimalText =
-                serde_json::from_str(value.get()).map_err(|e| err(format!("last: {e}")))?;
-            last = Some(t.text().map_err(|e| err(format!("last: {e}")))?);
+            let t: DecimalText = serde_json::from_str(value.get()).map_err(json("last"))?;
+            last = Some(t.text().map_err(|reason| {
+                err(DecodeError::Text {
+                    part: "last",
+                    reason,
+                })
+            })?);
         } else {
             let rows: Vec<Vec<Box<RawValue>>> =
-                serde_json::from_str(value.get()).map_err(|e| err(format!("{key}: {e}")))?;
+                serde_json::from_str(value.get()).map_err(json(&key))?;
             let trades = rows
                 .iter()
                 .enumerate()
-                .map(|(i, row)| public_trade(row).map_err(|e| err(format!("{key}[{i}]: {e}"))))
+                .map(|(n, row)| {
+                    public_trade(row).map_err(|reason| {
+                        err(DecodeError::PublicTrade {
+                            pair: key.clone(),
+                            n,
+                            reason,
+                        })
+                    })
+                })
                 .collect::<Result<Vec<_>, _>>()?;
             page = Some((key, trades));
         }
     }
-    let (pair, trades) = page.ok_or_else(|| err("no pair in the result".to_owned()))?;
+    let (pair, trades) = page.ok_or(err(DecodeError::Missing("no pair in the result")))?;
     Ok(TradesPage {
         pair,
         trades,
-        last: last.ok_or_else(|| err("no `last`".to_owned()))?,
+        last: last.ok_or(err(DecodeError::Missing("no `last`")))?,
     })
 }
 
-/// A field of a public trade row that could not be read; the message names the field.
+/// A field of a public trade row that could not be read; the message names the field and
+/// its cause, once (the cause is part of the message, not a separate source).
 #[derive(Debug, thiserror::Error)]
-enum RowError {
+pub enum RowError {
     /// Too few fields.
     #[error("expected 6 or 7 fields, got {0}")]
     Arity(usize),
     /// Not the JSON type expected.
-    #[error("{field}: {source}")]
+    #[error("{field}: {error}")]
     Json {
+        /// The field.
         field: &'static str,
-        source: serde_json::Error,
+        /// serde's reason.
+        error: serde_json::Error,
     },
     /// Neither a string nor a number where decimal text belongs.
-    #[error("{field}: {source}")]
+    #[error("{field}: {reason}")]
     Text {
+        /// The field.
         field: &'static str,
-        source: NotDecimalText,
+        /// What it is instead.
+        reason: NotDecimalText,
     },
     /// Decimal text that is not a decimal.
     #[error("{field} is not a decimal: {text:?}")]
-    Decimal { field: &'static str, text: String },
+    Decimal {
+        /// The field.
+        field: &'static str,
+        /// The text.
+        text: String,
+    },
     /// A time Kraken's format does not allow.
     #[error("time: {0}")]
     Time(TimeError),
@@ -340,10 +366,10 @@ fn public_trade(row: &[Box<RawValue>]) -> Result<PublicTrade, RowError> {
     if row.len() < 6 {
         return Err(RowError::Arity(row.len()));
     }
-    let json = |field| move |source| RowError::Json { field, source };
+    let json = |field| move |error| RowError::Json { field, error };
     let text = |i: usize, field: &'static str| -> Result<String, RowError> {
         let t: DecimalText = serde_json::from_str(row[i].get()).map_err(json(field))?;
-        t.text().map_err(|source| RowError::Text { field, source })
+        t.text().map_err(|reason| RowError::Text { field, reason })
     };
     let dec = |i: usize, field: &'static str| -> Result<Decimal, RowError> {
         let text = text(i, field)?;

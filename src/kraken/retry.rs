@@ -253,7 +253,7 @@ mod tests {
             },
             KrakenError::Decode {
                 method: "Ledgers",
-                detail: "truncated".into(),
+                detail: super::super::error::DecodeError::NoResult,
             },
         ] {
             assert_eq!(

@@ -5,7 +5,8 @@ use crate::domain::StreamState;
 use crate::domain::{LedgerEntry, RawRecord, Stream, SyncPoint, Trade, is_known_ledger_type};
 use crate::kraken::retry::{Retrier, RetryError, RetryPolicy};
 use crate::kraken::{
-    HistoryQuery, KeyState, KeyStateError, KeyStateStore, KrakenClient, KrakenError, PAGE_SIZE,
+    DecodeError, HistoryQuery, KeyState, KeyStateError, KeyStateStore, KrakenClient, KrakenError,
+    PAGE_SIZE,
 };
 use crate::store::{KeyStateDb, PageRows, Source, Store, StoreError};
 use chrono::{DateTime, Utc};
@@ -283,23 +284,25 @@ fn check_page(
         Stream::Ledgers => "Ledgers",
         Stream::Trades => "TradesHistory",
     };
-    let bad = |detail: String| KrakenError::Decode { method, detail };
+    let bad = |detail| KrakenError::Decode { method, detail };
     for &(id, micros) in keys {
         if let Some(lo) = &state.synced_to
             && micros < lo.micros
         {
-            return Err(bad(format!(
-                "the page holds {id}, older than the start {} asked for",
-                lo.id
-            )));
+            return Err(bad(DecodeError::OutOfRange {
+                id: id.to_owned(),
+                side: "older than the start",
+                bound: lo.id.clone(),
+            }));
         }
         if let Some(w) = &state.window
             && micros > w.cursor.micros
         {
-            return Err(bad(format!(
-                "the page holds {id}, newer than the end {} asked for",
-                w.cursor.id
-            )));
+            return Err(bad(DecodeError::OutOfRange {
+                id: id.to_owned(),
+                side: "newer than the end",
+                bound: w.cursor.id.clone(),
+            }));
         }
     }
     if let Some((last_query, last_ids)) = last_page
@@ -307,7 +310,7 @@ fn check_page(
         && !keys.is_empty()
         && sorted_ids == last_ids.as_slice()
     {
-        return Err(bad("the answer repeats the previous page".to_owned()));
+        return Err(bad(DecodeError::Replayed));
     }
     Ok(())
 }
