@@ -280,3 +280,27 @@ async fn a_nonce_that_cannot_be_saved_names_its_cause_once() {
     assert_eq!(env.emu.stats().rejected, 0);
     assert!(env.emu.stats().by_method.is_empty());
 }
+
+/// The sync's retries stop at the deadline too: a time budget, exit 75, progress kept.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sync_retry_never_waits_past_the_deadline() {
+    let env = Env::generated(308, 30).await;
+    env.emu.push_fault(Fault::HttpStatus(502));
+    let mut opts = sync_opts();
+    opts.retry.base = Duration::from_secs(20);
+    opts.retry.cap = Duration::from_secs(40);
+    opts.deadline = Some(Instant::now() + Duration::from_secs(2));
+    let mut store = Store::open(&env.db).unwrap();
+    let mut client = env.client();
+    let started = Instant::now();
+    let failure = sync_account(&mut store, &mut client, &opts, &mut |_| {})
+        .await
+        .unwrap_err();
+    assert!(started.elapsed() < Duration::from_secs(2));
+    assert!(
+        matches!(failure.error, SyncError::TimeBudget(0)),
+        "{:?}",
+        failure.error
+    );
+    assert_eq!(failure.report.retries.get("HTTP 502"), Some(&1));
+}
