@@ -1,5 +1,10 @@
 //! The only code that speaks HTTP to Kraken: signing, nonce, client, rate limiting, wire types.
 //!
+//! One request path: both clients ([`KrakenClient`], [`public::PublicClient`]) send through
+//! [`http`] (no redirects, a body cap, the envelope and `decode` written once), history pages
+//! are one generic call ([`KrakenClient::history`] over [`History`]), and every caller that
+//! retries (sync, backfill, doctor, public prices) does so through [`Retrier::run`].
+//!
 //! The client only knows read-only endpoints; nothing here can place, change or cancel an
 //! order, or move funds.
 
