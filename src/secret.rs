@@ -147,7 +147,7 @@ impl Credentials {
     /// public key. Stored in the database instead of the key.
     pub fn fingerprint(&self) -> String {
         let digest = Sha256::digest(self.key.as_bytes());
-        digest[..8].iter().map(|b| format!("{b:02x}")).collect()
+        crate::domain::hex(&digest[..8])
     }
 }
 

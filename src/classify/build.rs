@@ -16,7 +16,7 @@ use std::fmt::Write as _;
 /// A short, stable hash of the user's rules, so a change of rules triggers a rebuild.
 pub fn rules_hash(rules: &Rules) -> String {
     let digest = Sha256::digest(format!("{rules:?}").as_bytes());
-    digest[..8].iter().map(|b| format!("{b:02x}")).collect()
+    crate::domain::hex(&digest[..8])
 }
 
 /// Classifies every entry of an account (any order); one derived leg per entry, same order.

@@ -9,10 +9,11 @@ use crate::doctor::{
 };
 use crate::kraken::probe::{self, Access, Probe};
 use crate::kraken::{
-    ApiError, ClientConfig, KeyStateStore, KrakenClient, KrakenError, MemoryKeyState,
+    ApiError, ClientConfig, KeyStateStore, KrakenClient, KrakenError, MemoryKeyState, Retrier,
+    RetryError, RetryPolicy,
 };
 use crate::secret::{CredentialError, Credentials};
-use crate::store::{KeyEvent, KeyRecord, KeyStateDb, LockError, RunLock, RunRecord, Store};
+use crate::store::{KeyEvent, KeyRecord, KeyStateDb, LockError, RunLock, Store};
 use crate::sync::StoreKeyState;
 use anyhow::anyhow;
 use chrono::{DateTime, Utc};
@@ -75,15 +76,15 @@ pub(super) async fn run(
     let (db_state, store) = open_db(&ctx.db);
     let fingerprint = credentials.as_ref().ok().map(|(c, _)| c.fingerprint());
     let key_facts = match (&store, &fingerprint) {
-        (Some(store), Some(fp)) => key_facts(store, fp, now).map_err(|e| e.to_string()),
+        (Some(store), Some(fp)) => key_facts(store, fp, now).map_err(Unread::Store),
         (None, Some(_)) if matches!(db_state, DbState::Missing(_)) => Ok((None, 0)),
-        (None, Some(_)) => Err("the database cannot be read".to_owned()),
-        (_, None) => Err("no usable credentials".to_owned()),
+        (None, Some(_)) => Err(Unread::Database),
+        (_, None) => Err(Unread::NoCredentials),
     };
-    let last_run: Result<Option<RunRecord>, String> = match &store {
-        Some(store) => store.last_run(&ctx.account).map_err(|e| e.to_string()),
+    let last_run = match &store {
+        Some(store) => store.last_run(&ctx.account).map_err(Unread::Store),
         None if matches!(db_state, DbState::Missing(_)) => Ok(None),
-        None => Err("the database cannot be read".to_owned()),
+        None => Err(Unread::Database),
     };
 
     // Probes, unless something above already rules them out. A running sync holds the lock:
@@ -121,7 +122,7 @@ pub(super) async fn run(
                     let found = run_probes(&mut client, &mut invalid_nonces).await;
                     report.checks.extend(found);
                 }
-                Err(e) => push_not_checked(&mut report.checks, &e.to_string()),
+                Err(e) => push_not_checked(&mut report.checks, &chain(&e)),
             }
         }
         (Some(why), ..) => push_not_checked(&mut report.checks, &why),
@@ -144,14 +145,15 @@ pub(super) async fn run(
                 .push(dr::key_age_check(record.as_ref(), now, rotate_after));
         }
         Err(why) => {
-            report.checks.push(Check::not_checked("nonce", why));
-            report.checks.push(Check::not_checked("key age", why));
+            let why = why.to_string();
+            report.checks.push(Check::not_checked("nonce", &why));
+            report.checks.push(Check::not_checked("key age", &why));
         }
     }
     report.checks.push(dr::database_check(&db_state));
     report.checks.push(match &last_run {
         Ok(run) => dr::last_sync_check(&ctx.account, run.as_ref(), now),
-        Err(why) => Check::not_checked("last sync", why),
+        Err(why) => Check::not_checked("last sync", &why.to_string()),
     });
 
     if args.json {
@@ -166,6 +168,20 @@ pub(super) async fn run(
         )));
     }
     Ok(())
+}
+
+/// Why the checks that read the database's records could not run.
+#[derive(Debug, thiserror::Error)]
+enum Unread {
+    /// The file exists but did not open.
+    #[error("the database cannot be read")]
+    Database,
+    /// The key's records are found by its fingerprint.
+    #[error("no usable credentials")]
+    NoCredentials,
+    /// A query failed.
+    #[error(transparent)]
+    Store(crate::store::StoreError),
 }
 
 /// Key file if given, else the environment (as `sync` does).
@@ -235,6 +251,14 @@ fn free_space(path: &Path) -> Option<u64> {
     Some(s.f_bavail.saturating_mul(s.f_frsize))
 }
 
+/// An error and its causes on one line: "cannot record ...: disk full".
+fn chain(e: &KrakenError) -> String {
+    anyhow::Chain::new(e)
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(": ")
+}
+
 /// The lines that depend on the API, when it cannot be asked.
 fn push_not_checked(checks: &mut Vec<Check>, why: &str) {
     checks.push(Check::not_checked("authentication", why));
@@ -245,32 +269,32 @@ fn push_not_checked(checks: &mut Vec<Check>, why: &str) {
     checks.push(dr::trading_check());
 }
 
-/// One probe; an invalid nonce moves the nonce ahead and is tried once more, as `sync` does.
+/// One probe, through the retry rules `sync` uses, with a single attempt: an invalid nonce
+/// moves the nonce ahead and is tried once more; anything else is reported as it is.
 async fn probe_once(
     client: &mut KrakenClient,
     p: Probe,
     invalid_nonces: &mut u64,
 ) -> Result<Access, KrakenError> {
-    let is_nonce = |r: &Result<Access, KrakenError>| {
-        matches!(
-            r,
-            Err(KrakenError::Api {
+    let policy = RetryPolicy {
+        max_attempts: 1,
+        ..RetryPolicy::default()
+    };
+    let mut count = |e: &KrakenError, _: &_| {
+        if matches!(
+            e,
+            KrakenError::Api {
                 error: ApiError::InvalidNonce,
                 ..
-            })
-        )
+            }
+        ) {
+            *invalid_nonces += 1;
+        }
     };
-    let first = client.probe(p).await;
-    if !is_nonce(&first) {
-        return first;
-    }
-    *invalid_nonces += 1;
-    client.raise_nonce_floor()?;
-    let second = client.probe(p).await;
-    if is_nonce(&second) {
-        *invalid_nonces += 1;
-    }
-    second
+    Retrier::new(policy, None)
+        .run(client, async |c| c.probe(p).await, &mut count)
+        .await
+        .map_err(RetryError::into_last)
 }
 
 /// Authentication, the four needed permissions, Withdraw Funds and the trading reminder.
@@ -285,7 +309,7 @@ async fn run_probes(client: &mut KrakenClient, invalid_nonces: &mut u64) -> Vec<
             ApiError::TemporaryLockout => AuthOutcome::Lockout,
             other => AuthOutcome::Failed(format!("Kraken answered {other}")),
         },
-        Err(e) => AuthOutcome::Failed(e.to_string()),
+        Err(e) => AuthOutcome::Failed(chain(e)),
     };
     let mut checks = vec![dr::authentication_check(&auth)];
     if auth != AuthOutcome::Accepted {
@@ -305,7 +329,7 @@ async fn run_probes(client: &mut KrakenClient, invalid_nonces: &mut u64) -> Vec<
     let withdraw = probe_once(client, Probe::WithdrawInfo, invalid_nonces).await;
     let text = |r: &Result<Access, KrakenError>| match r {
         Ok(a) => Ok(*a),
-        Err(e) => Err(e.to_string()),
+        Err(e) => Err(chain(e)),
     };
     let mut funds = Err("not probed".to_owned());
     for (needed, r) in &results {

@@ -9,7 +9,9 @@ use crate::kraken::{ApiError, ClientConfig, KrakenClient, KrakenError, RetryPoli
 use crate::normalize::assets::AssetTable;
 use crate::secret::{CredentialError, Credentials};
 use crate::store::{KeyStateDb, LockError, RunLock, RunOutcome, RunTotals, Store};
-use crate::sync::{BackfillError, BackfillMode, BackfillOptions, backfill as run_backfill};
+use crate::sync::{
+    BackfillError, BackfillMode, BackfillOptions, UnknownBackfillMode, backfill as run_backfill,
+};
 use crate::sync::{
     ProgressEvent, StoreKeyState, SyncError, SyncOptions, SyncReport, sync_account_into,
 };
@@ -58,7 +60,7 @@ pub(super) async fn run(ctx: &Context, args: &SyncArgs) -> Result<(), Failure> {
     let backfill: BackfillMode = args
         .backfill
         .parse()
-        .map_err(|e: String| Failure::usage(anyhow!(e)))?;
+        .map_err(|e: UnknownBackfillMode| Failure::usage(e))?;
     let report = sync_into_with(&ctx.db, &ctx.account, target, ctx.quiet, backfill).await?;
     refresh_classification(ctx)?;
     if !ctx.quiet {
@@ -299,11 +301,12 @@ async fn termination_signal() -> &'static str {
 /// Maps a backfill error to an exit code and a sentence.
 fn classify_backfill(error: BackfillError) -> Failure {
     match error {
-        BackfillError::Kraken(e) if e.is_configuration() => {
+        BackfillError::Kraken(e @ KrakenError::PermissionDenied { .. }) => {
             Failure::usage(anyhow::Error::new(e).context(
                 "the export backfill needs the \"Export Data\" permission (or use --backfill auto to page instead)",
             ))
         }
+        BackfillError::Kraken(e) if e.is_configuration() => Failure::usage(e),
         e if e.is_temporary() => Failure::temporary(
             anyhow::Error::new(e)
                 .context("backfill interrupted; run sync again later to resume it"),

@@ -143,7 +143,7 @@ pub fn reachability_check(url: &str, answer: Result<Duration, &KrakenError>) -> 
         Ok(d) => Check::ok(NAME, format!("{url} answered in {}", show_ms(d))),
         Err(e) => {
             let why = match e {
-                KrakenError::Transport { detail, .. } => detail.clone(),
+                KrakenError::Transport { detail, .. } => (*detail).to_owned(),
                 other => other.to_string(),
             };
             Check::problem(

@@ -20,6 +20,17 @@ pub use tier::{RateTier, TierError, call_cost};
 pub use time::{KrakenTime, TimeError};
 pub use trade::{PositionClose, Trade, TradeSide};
 
+/// Lowercase hexadecimal of `bytes`: key fingerprints, rule hashes, lock file names.
+pub fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        s.push(char::from(DIGITS[usize::from(b >> 4)]));
+        s.push(char::from(DIGITS[usize::from(b & 0x0f)]));
+    }
+    s
+}
+
 /// A parsed record together with the exact text it was parsed from (a JSON object or CSV row),
 /// which the store keeps verbatim.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,4 +39,14 @@ pub struct RawRecord<T> {
     pub item: T,
     /// The original text.
     pub raw: String,
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn hex_is_two_lowercase_digits_per_byte() {
+        assert_eq!(super::hex(&[0x00, 0x0f, 0xa5, 0xff]), "000fa5ff");
+        assert_eq!(super::hex(b"a b"), "612062");
+        assert_eq!(super::hex(&[]), "");
+    }
 }

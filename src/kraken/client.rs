@@ -1,9 +1,10 @@
 //! The HTTP client for Kraken's private history endpoints: signing, nonces, pacing.
 
-use super::error::{ApiError, KrakenError, permission_for};
+use super::error::{ApiError, DecodeError, KeyStateError, KrakenError};
+use super::http::{self, decode};
 use super::ratelimit::RateLimiter;
 use super::sign::api_sign;
-use super::wire::{self, Envelope, LedgersResult, TradesResult};
+use super::wire::{self, LedgersResult, TradesResult};
 use crate::domain::{LedgerEntry, RateTier, RawRecord, Trade, call_cost};
 use crate::secret::Credentials;
 use chrono::{DateTime, Utc};
@@ -33,11 +34,11 @@ pub struct KeyState {
 /// outside this module so that `kraken/` and `store/` stay independent.
 pub trait KeyStateStore {
     /// Loads the state of the key this store was opened for.
-    fn load(&mut self) -> Result<KeyState, String>;
+    fn load(&mut self) -> Result<KeyState, KeyStateError>;
     /// Persists a nonce before it is sent, so that no later run can reuse it.
-    fn save_nonce(&mut self, nonce: u64) -> Result<(), String>;
+    fn save_nonce(&mut self, nonce: u64) -> Result<(), KeyStateError>;
     /// Persists the counter's level after a call.
-    fn save_counter(&mut self, level: f64, at: DateTime<Utc>) -> Result<(), String>;
+    fn save_counter(&mut self, level: f64, at: DateTime<Utc>) -> Result<(), KeyStateError>;
 }
 
 /// A [`KeyStateStore`] in memory, for tests and throwaway runs.
@@ -45,14 +46,14 @@ pub trait KeyStateStore {
 pub struct MemoryKeyState(pub KeyState);
 
 impl KeyStateStore for MemoryKeyState {
-    fn load(&mut self) -> Result<KeyState, String> {
+    fn load(&mut self) -> Result<KeyState, KeyStateError> {
         Ok(self.0.clone())
     }
-    fn save_nonce(&mut self, nonce: u64) -> Result<(), String> {
+    fn save_nonce(&mut self, nonce: u64) -> Result<(), KeyStateError> {
         self.0.last_nonce = nonce;
         Ok(())
     }
-    fn save_counter(&mut self, level: f64, at: DateTime<Utc>) -> Result<(), String> {
+    fn save_counter(&mut self, level: f64, at: DateTime<Utc>) -> Result<(), KeyStateError> {
         self.0.counter = Some((level, at));
         Ok(())
     }
@@ -141,16 +142,20 @@ pub struct ClientConfig {
     pub connect_timeout: Duration,
     /// Time allowed for a whole request.
     pub request_timeout: Duration,
+    /// The largest JSON answer read (RetrieveExport's zip has [`http::MAX_EXPORT_BODY`]).
+    pub max_body: usize,
 }
 
 impl ClientConfig {
-    /// Defaults for `api_url` and `tier`: 10 s to connect, 60 s per request.
+    /// Defaults for `api_url` and `tier`: 10 s to connect, 60 s per request, answers up to
+    /// [`http::MAX_BODY`].
     pub fn new(api_url: Url, tier: RateTier) -> Self {
         Self {
             api_url,
             tier,
             connect_timeout: Duration::from_secs(10),
             request_timeout: Duration::from_secs(60),
+            max_body: http::MAX_BODY,
         }
     }
 }
@@ -191,16 +196,8 @@ impl KrakenClient {
         credentials: Credentials,
         mut key_state: Box<dyn KeyStateStore + Send>,
     ) -> Result<Self, KrakenError> {
-        let http = reqwest::Client::builder()
-            .user_agent(concat!("kraken-tax/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(config.connect_timeout)
-            .timeout(config.request_timeout)
-            .build()
-            .map_err(|e| KrakenError::Transport {
-                method: "(setup)",
-                detail: e.to_string(),
-            })?;
-        let state = key_state.load().map_err(KrakenError::KeyState)?;
+        let http = http::client(Some(config.connect_timeout), config.request_timeout)?;
+        let state = key_state.load()?;
         let (level, at) = state.counter.unwrap_or((0.0, Utc::now()));
         Ok(Self {
             http,
@@ -223,78 +220,31 @@ impl KrakenClient {
     pub fn raise_nonce_floor(&mut self) -> Result<(), KrakenError> {
         let now_ms = u64::try_from(Utc::now().timestamp_millis()).unwrap_or(0);
         let floor = now_ms.saturating_add(10_000).max(self.last_nonce);
-        self.key_state
-            .save_nonce(floor)
-            .map_err(KrakenError::KeyState)?;
+        self.key_state.save_nonce(floor)?;
         self.last_nonce = floor;
         Ok(())
     }
 
-    /// One page of `Ledgers`.
-    pub async fn ledgers(&mut self, q: &HistoryQuery) -> Result<Page<LedgerEntry>, KrakenError> {
-        let result = self.private("Ledgers", &history_params(q)).await?;
-        let r: LedgersResult = decode("Ledgers", &result)?;
-        let items = r
-            .ledger
-            .iter()
-            .map(|(id, raw)| wire::ledger_entry(id, raw))
-            .collect::<Result<_, _>>()
-            .map_err(|e| decode_err("Ledgers", e))?;
-        Ok(Page {
-            items,
-            count: r.count,
-        })
-    }
-
-    /// One page of `TradesHistory`.
-    pub async fn trades_history(&mut self, q: &HistoryQuery) -> Result<Page<Trade>, KrakenError> {
+    /// One page of a history stream: `Ledgers` or `TradesHistory`.
+    pub async fn history<T: History>(&mut self, q: &HistoryQuery) -> Result<Page<T>, KrakenError> {
         let mut params = history_params(q);
-        params.push(("trades", "true".to_owned()));
-        let result = self.private("TradesHistory", &params).await?;
-        let r: TradesResult = decode("TradesHistory", &result)?;
-        let items = r
-            .trades
-            .iter()
-            .map(|(id, raw)| wire::trade(id, raw))
-            .collect::<Result<_, _>>()
-            .map_err(|e| decode_err("TradesHistory", e))?;
-        Ok(Page {
-            items,
-            count: r.count,
-        })
+        params.extend(T::EXTRA.iter().map(|&(k, v)| (k, v.to_owned())));
+        let result = self.private(T::METHOD, &params).await?;
+        let (entries, count) = T::entries(decode(T::METHOD, &result)?);
+        let items = convert_all::<T>(T::METHOD, &entries)?;
+        Ok(Page { items, count })
     }
 
-    /// `QueryLedgers` for up to 20 ids.
-    pub async fn query_ledgers(
+    /// Specific entries by id (`QueryLedgers` or `QueryTrades`), up to 20.
+    pub async fn query<T: History>(
         &mut self,
         ids: &[&str],
-    ) -> Result<Vec<RawRecord<LedgerEntry>>, KrakenError> {
-        let result = self
-            .private("QueryLedgers", &[("id", ids.join(","))])
-            .await?;
-        let map: BTreeMap<String, Box<RawValue>> = decode("QueryLedgers", &result)?;
-        map.iter()
-            .map(|(id, raw)| wire::ledger_entry(id, raw))
-            .collect::<Result<_, _>>()
-            .map_err(|e| decode_err("QueryLedgers", e))
-    }
-
-    /// `QueryTrades` for up to 20 ids.
-    pub async fn query_trades(
-        &mut self,
-        ids: &[&str],
-    ) -> Result<Vec<RawRecord<Trade>>, KrakenError> {
-        let result = self
-            .private(
-                "QueryTrades",
-                &[("txid", ids.join(",")), ("trades", "true".into())],
-            )
-            .await?;
-        let map: BTreeMap<String, Box<RawValue>> = decode("QueryTrades", &result)?;
-        map.iter()
-            .map(|(id, raw)| wire::trade(id, raw))
-            .collect::<Result<_, _>>()
-            .map_err(|e| decode_err("QueryTrades", e))
+    ) -> Result<Vec<RawRecord<T>>, KrakenError> {
+        let mut params = vec![(T::QUERY_IDS, ids.join(","))];
+        params.extend(T::EXTRA.iter().map(|&(k, v)| (k, v.to_owned())));
+        let result = self.private(T::QUERY_METHOD, &params).await?;
+        let entries: BTreeMap<String, Box<RawValue>> = decode(T::QUERY_METHOD, &result)?;
+        convert_all::<T>(T::QUERY_METHOD, &entries)
     }
 
     /// `Balance`: asset code → balance.
@@ -306,7 +256,7 @@ impl KrakenClient {
                 Ok(d) => Ok((asset, d)),
                 Err(_) => Err(KrakenError::Decode {
                     method: "Balance",
-                    detail: format!("balance of {asset} is not a decimal: {v:?}"),
+                    detail: DecodeError::Balance { asset, text: v },
                 }),
             })
             .collect()
@@ -318,15 +268,19 @@ impl KrakenClient {
         method: &'static str,
         params: &[(&str, String)],
     ) -> Result<Box<RawValue>, KrakenError> {
-        let bytes = self.private_body(method, params).await?;
+        let bytes = self
+            .private_body(method, params, self.config.max_body)
+            .await?;
         self.envelope_result(method, &bytes)
     }
 
-    /// [`Self::private`] up to the HTTP body, unparsed: RetrieveExport answers with a zip.
+    /// [`Self::private`] up to the HTTP body (at most `cap` bytes), unparsed: RetrieveExport
+    /// answers with a zip.
     pub(super) async fn private_body(
         &mut self,
         method: &'static str,
         params: &[(&str, String)],
+        cap: usize,
     ) -> Result<Vec<u8>, KrakenError> {
         let cost = call_cost(method);
         let wait = self.limiter.delay_before(Utc::now(), cost);
@@ -338,9 +292,7 @@ impl KrakenClient {
 
         let now_ms = u64::try_from(Utc::now().timestamp_millis()).unwrap_or(0);
         let nonce = next_nonce(self.last_nonce, now_ms);
-        self.key_state
-            .save_nonce(nonce)
-            .map_err(KrakenError::KeyState)?;
+        self.key_state.save_nonce(nonce)?;
         self.last_nonce = nonce;
 
         let nonce_text = nonce.to_string();
@@ -357,14 +309,12 @@ impl KrakenClient {
             &nonce_text,
             body.as_bytes(),
         );
+        // `path` is absolute and the base URL was checked: joining cannot fail.
         let url = self
             .config
             .api_url
             .join(&path)
-            .map_err(|e| KrakenError::Transport {
-                method,
-                detail: e.to_string(),
-            })?;
+            .unwrap_or_else(|_| self.config.api_url.clone());
 
         *self.stats.calls.entry(method).or_default() += 1;
         tracing::debug!(method, params = ?params, "request");
@@ -381,53 +331,28 @@ impl KrakenClient {
         // errs on the safe side.
         self.limiter.record(Utc::now(), cost);
         let (level, at) = self.limiter.snapshot();
-        self.key_state
-            .save_counter(level, at)
-            .map_err(KrakenError::KeyState)?;
+        self.key_state.save_counter(level, at)?;
 
-        let response = sent.map_err(|e| transport_err(method, e))?;
-        let status = response.status();
-        if !status.is_success() {
-            return Err(KrakenError::HttpStatus {
-                method,
-                status: status.as_u16(),
-            });
-        }
-        let bytes = response
-            .bytes()
-            .await
-            .map_err(|e| transport_err(method, e))?;
-        Ok(bytes.to_vec())
+        let response = sent.map_err(|e| http::transport_err(method, &e))?;
+        http::body(method, response, cap).await
     }
 
-    /// The `result` of Kraken's JSON envelope, or its first error, typed.
+    /// The `result` of Kraken's JSON envelope, or its first error, typed; a rate-limit error
+    /// fills the client's model of the counter.
     pub(super) fn envelope_result(
         &mut self,
         method: &'static str,
         bytes: &[u8],
     ) -> Result<Box<RawValue>, KrakenError> {
-        let envelope: Envelope =
-            serde_json::from_slice(bytes).map_err(|e| KrakenError::Decode {
-                method,
-                detail: format!("body is not Kraken's JSON envelope: {e}"),
-            })?;
-        if let Some(first) = envelope.error.first() {
-            let error = ApiError::parse(first);
-            if error == ApiError::RateLimitExceeded {
-                self.limiter.assume_full(Utc::now());
-            }
-            if error == ApiError::PermissionDenied {
-                return Err(KrakenError::PermissionDenied {
-                    method,
-                    permission: permission_for(method),
-                });
-            }
-            return Err(KrakenError::Api { method, error });
+        let result = http::envelope_result(method, bytes);
+        if let Err(KrakenError::Api {
+            error: ApiError::RateLimitExceeded,
+            ..
+        }) = &result
+        {
+            self.limiter.assume_full(Utc::now());
         }
-        envelope.result.ok_or_else(|| KrakenError::Decode {
-            method,
-            detail: "no `result` and no error".to_owned(),
-        })
+        result
     }
 }
 
@@ -445,37 +370,70 @@ fn history_params(q: &HistoryQuery) -> Vec<(&'static str, String)> {
     p
 }
 
-fn decode<T: serde::de::DeserializeOwned>(
-    method: &'static str,
-    raw: &RawValue,
-) -> Result<T, KrakenError> {
-    serde_json::from_str(raw.get()).map_err(|e| KrakenError::Decode {
-        method,
-        detail: format!("result: {e}"),
-    })
-}
-
-fn decode_err(method: &'static str, e: wire::WireError) -> KrakenError {
-    KrakenError::Decode {
-        method,
-        detail: e.to_string(),
+impl super::retry::Resync for KrakenClient {
+    fn resync_nonce(&mut self) -> Result<bool, KrakenError> {
+        self.raise_nonce_floor().map(|()| true)
     }
 }
 
-fn transport_err(method: &'static str, e: reqwest::Error) -> KrakenError {
-    // reqwest's message names the URL, which holds no secret; strip it anyway for brevity.
-    let kind = if e.is_timeout() {
-        "timed out"
-    } else if e.is_connect() {
-        "connection failed"
-    } else if e.is_body() || e.is_decode() {
-        "the answer was cut off"
-    } else {
-        "request failed"
-    };
-    KrakenError::Transport {
-        method,
-        detail: kind.to_owned(),
+fn convert_all<T: History>(
+    method: &'static str,
+    entries: &BTreeMap<String, Box<RawValue>>,
+) -> Result<Vec<RawRecord<T>>, KrakenError> {
+    entries
+        .iter()
+        .map(|(id, raw)| T::convert(id, raw))
+        .collect::<Result<_, _>>()
+        .map_err(|e| KrakenError::Decode {
+            method,
+            detail: DecodeError::Entry(e),
+        })
+}
+
+/// The entry type of a history stream: the methods that page it and query it by id, and how
+/// one entry is read. Implemented for [`LedgerEntry`] and [`Trade`].
+pub trait History: Sized {
+    /// The paged method: `Ledgers` or `TradesHistory`.
+    const METHOD: &'static str;
+    /// The by-id method: `QueryLedgers` or `QueryTrades`.
+    const QUERY_METHOD: &'static str;
+    /// The by-id method's parameter holding the ids.
+    const QUERY_IDS: &'static str;
+    /// Parameters sent with every call of both methods.
+    const EXTRA: &'static [(&'static str, &'static str)];
+    /// The paged method's `result`.
+    type Wire: serde::de::DeserializeOwned;
+    /// The entries (id → raw JSON) and Kraken's `count` of a paged result.
+    fn entries(result: Self::Wire) -> (BTreeMap<String, Box<RawValue>>, Option<u64>);
+    /// Reads one entry, keeping its raw text.
+    fn convert(id: &str, raw: &RawValue) -> Result<RawRecord<Self>, wire::WireError>;
+}
+
+impl History for LedgerEntry {
+    const METHOD: &'static str = "Ledgers";
+    const QUERY_METHOD: &'static str = "QueryLedgers";
+    const QUERY_IDS: &'static str = "id";
+    const EXTRA: &'static [(&'static str, &'static str)] = &[];
+    type Wire = LedgersResult;
+    fn entries(r: LedgersResult) -> (BTreeMap<String, Box<RawValue>>, Option<u64>) {
+        (r.ledger, r.count)
+    }
+    fn convert(id: &str, raw: &RawValue) -> Result<RawRecord<Self>, wire::WireError> {
+        wire::ledger_entry(id, raw)
+    }
+}
+
+impl History for Trade {
+    const METHOD: &'static str = "TradesHistory";
+    const QUERY_METHOD: &'static str = "QueryTrades";
+    const QUERY_IDS: &'static str = "txid";
+    const EXTRA: &'static [(&'static str, &'static str)] = &[("trades", "true")];
+    type Wire = TradesResult;
+    fn entries(r: TradesResult) -> (BTreeMap<String, Box<RawValue>>, Option<u64>) {
+        (r.trades, r.count)
+    }
+    fn convert(id: &str, raw: &RawValue) -> Result<RawRecord<Self>, wire::WireError> {
+        wire::trade(id, raw)
     }
 }
 

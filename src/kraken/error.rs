@@ -106,6 +106,104 @@ pub fn permission_for(method: &str) -> &'static str {
     }
 }
 
+/// The key's nonce or rate-limit state could not be read or saved (see
+/// [`super::KeyStateStore`]); the cause, such as the database's error, is its source.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot {action} the API key's nonce or rate-limit state")]
+pub struct KeyStateError {
+    /// `read` or `record`.
+    pub action: &'static str,
+    /// Why.
+    #[source]
+    pub source: Box<dyn std::error::Error + Send + Sync>,
+}
+
+impl KeyStateError {
+    /// Loading the state failed.
+    pub fn read(source: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        Self {
+            action: "read",
+            source: source.into(),
+        }
+    }
+
+    /// Saving a nonce or the counter failed.
+    pub fn record(source: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        Self {
+            action: "record",
+            source: source.into(),
+        }
+    }
+}
+
+/// What was wrong with an answer, typed; its message names the field or entry where known.
+/// Part of [`KrakenError::Decode`]'s message (not a separate source, so it is said once).
+#[derive(Debug, thiserror::Error)]
+pub enum DecodeError {
+    /// The body is not Kraken's JSON envelope (truncated, an HTML error page, garbage).
+    #[error("body is not Kraken's JSON envelope: {0}")]
+    Envelope(serde_json::Error),
+    /// The envelope holds neither a result nor an error.
+    #[error("no `result` and no error")]
+    NoResult,
+    /// A part of the result (`result`, `last`, a pair) is not of the documented shape.
+    #[error("{part}: {error}")]
+    Json {
+        /// Which part.
+        part: String,
+        /// serde's reason.
+        error: serde_json::Error,
+    },
+    /// A ledger entry or trade could not be converted.
+    #[error("{0}")]
+    Entry(super::wire::WireError),
+    /// A field of the `n`-th public trade of a pair could not be read.
+    #[error("{pair}[{n}]: {reason}")]
+    PublicTrade {
+        /// The pair's key in the result.
+        pair: String,
+        /// The trade's position.
+        n: usize,
+        /// The field and what is wrong with it.
+        reason: super::public::RowError,
+    },
+    /// A part that must be decimal text is not.
+    #[error("{part}: {reason}")]
+    Text {
+        /// Which part.
+        part: &'static str,
+        /// What it is instead.
+        reason: super::wire::NotDecimalText,
+    },
+    /// A part the method always returns is missing.
+    #[error("{0}")]
+    Missing(&'static str),
+    /// A balance is not decimal text.
+    #[error("balance of {asset} is not a decimal: {text:?}")]
+    Balance {
+        /// The asset code.
+        asset: String,
+        /// What Kraken sent.
+        text: String,
+    },
+    /// RetrieveExport's body is neither a zip archive nor Kraken's error envelope.
+    #[error("the answer is neither a zip archive nor an error")]
+    NotZip,
+    /// A history page holds an entry outside the range asked for.
+    #[error("the page holds {id}, {side} {bound} asked for")]
+    OutOfRange {
+        /// The entry.
+        id: String,
+        /// `older than the start` or `newer than the end`.
+        side: &'static str,
+        /// The bound's id.
+        bound: String,
+    },
+    /// A history page is the previous answer again, for a different query (a stale cache).
+    #[error("the answer repeats the previous page")]
+    Replayed,
+}
+
 /// A failed call to Kraken. Messages never contain credentials.
 #[derive(Debug, thiserror::Error)]
 pub enum KrakenError {
@@ -140,8 +238,46 @@ pub enum KrakenError {
     Transport {
         /// The method called.
         method: &'static str,
-        /// What went wrong (no credentials in it).
-        detail: String,
+        /// What went wrong: timed out, connection failed, the answer was cut off.
+        detail: &'static str,
+    },
+    /// The TLS handshake failed: the API URL does not speak HTTPS, or its certificate does
+    /// not verify. A configuration error: retrying cannot help.
+    #[error(
+        "TLS with the API address failed for {method}: it serves no HTTPS there, or its certificate is not trusted; check --api-url (plain http:// is for the loopback emulator)"
+    )]
+    Tls {
+        /// The method called.
+        method: &'static str,
+    },
+    /// The API address answered with a redirect, which is never followed (a signed request
+    /// must not go elsewhere). A configuration error.
+    #[error(
+        "the API address redirects {method} (HTTP {status}) to {}: --api-url must be the API itself, such as https://api.kraken.com",
+        location.as_deref().unwrap_or("another address")
+    )]
+    Redirect {
+        /// The method called.
+        method: &'static str,
+        /// The 3xx status.
+        status: u16,
+        /// Where it pointed, if it said.
+        location: Option<String>,
+    },
+    /// The answer is larger than any answer of Kraken's API: refused before it fills memory.
+    #[error("the answer to {method} is over {cap} bytes; refused, this is not Kraken's API")]
+    TooLarge {
+        /// The method called.
+        method: &'static str,
+        /// The limit, in bytes.
+        cap: usize,
+    },
+    /// The HTTP client could not be set up (no request was sent).
+    #[error("cannot set up the HTTP client")]
+    Setup {
+        /// reqwest's reason.
+        #[source]
+        source: reqwest::Error,
     },
     /// The body was not the JSON Kraken documents (truncated, malformed, missing field).
     #[error("unexpected answer to {method}: {detail}")]
@@ -149,11 +285,11 @@ pub enum KrakenError {
         /// The method called.
         method: &'static str,
         /// What could not be read, naming the field where known.
-        detail: String,
+        detail: DecodeError,
     },
-    /// The nonce or rate-limit state could not be persisted, so no request was sent.
-    #[error("cannot record the API key's nonce or rate-limit state: {0}")]
-    KeyState(String),
+    /// The nonce or rate-limit state could not be read or persisted, so no request was sent.
+    #[error(transparent)]
+    KeyState(#[from] KeyStateError),
 }
 
 impl KrakenError {
@@ -164,7 +300,12 @@ impl KrakenError {
             KrakenError::HttpStatus { .. }
             | KrakenError::Transport { .. }
             | KrakenError::Decode { .. } => true,
-            KrakenError::PermissionDenied { .. } | KrakenError::KeyState(_) => false,
+            KrakenError::PermissionDenied { .. }
+            | KrakenError::KeyState(_)
+            | KrakenError::TooLarge { .. }
+            | KrakenError::Tls { .. }
+            | KrakenError::Redirect { .. }
+            | KrakenError::Setup { .. } => false,
         }
     }
 
@@ -181,12 +322,14 @@ impl KrakenError {
             )
     }
 
-    /// True when the key or its settings are at fault (exit 2): invalid key or signature,
-    /// missing permission.
+    /// True when the key, its settings or the API address are at fault (exit 2): invalid
+    /// key or signature, missing permission, a URL that fails TLS or redirects.
     pub fn is_configuration(&self) -> bool {
         matches!(
             self,
             KrakenError::PermissionDenied { .. }
+                | KrakenError::Tls { .. }
+                | KrakenError::Redirect { .. }
                 | KrakenError::Api {
                     error: ApiError::InvalidKey | ApiError::InvalidSignature,
                     ..
@@ -262,5 +405,28 @@ mod tests {
             "the API key lacks the permission for TradesHistory: tick \"Query Closed Orders & Trades\" in Kraken's API key settings"
         );
         assert!(e.is_configuration());
+    }
+
+    #[test]
+    fn a_decode_error_names_the_method_and_its_cause_once() {
+        let e = crate::kraken::http::envelope_result("Ledgers", b"<html>502</html>").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "unexpected answer to Ledgers: body is not Kraken's JSON envelope: expected value at line 1 column 1"
+        );
+        assert!(std::error::Error::source(&e).is_none());
+        let e = KrakenError::Decode {
+            method: "TradesHistory",
+            detail: DecodeError::OutOfRange {
+                id: "T2".into(),
+                side: "newer than the end",
+                bound: "T1".into(),
+            },
+        };
+        assert_eq!(
+            e.to_string(),
+            "unexpected answer to TradesHistory: the page holds T2, newer than the end T1 asked for"
+        );
+        assert!(e.is_retryable());
     }
 }

@@ -2,7 +2,8 @@
 //! "Export Data"). One report replaces thousands of paged calls for a long history.
 
 use super::client::KrakenClient;
-use super::error::KrakenError;
+use super::error::{DecodeError, KrakenError};
+use super::http::{self, decode};
 use serde::Deserialize;
 
 /// Which report to export.
@@ -83,10 +84,7 @@ impl KrakenClient {
             ("endtm", endtm.to_string()),
         ];
         let raw = self.private("AddExport", &params).await?;
-        let r: AddResult = serde_json::from_str(raw.get()).map_err(|e| KrakenError::Decode {
-            method: "AddExport",
-            detail: format!("result: {e}"),
-        })?;
+        let r: AddResult = decode("AddExport", &raw)?;
         Ok(r.id)
     }
 
@@ -98,11 +96,7 @@ impl KrakenClient {
         let raw = self
             .private("ExportStatus", &[("report", report.as_str().to_owned())])
             .await?;
-        let jobs: Vec<WireJob> =
-            serde_json::from_str(raw.get()).map_err(|e| KrakenError::Decode {
-                method: "ExportStatus",
-                detail: format!("result: {e}"),
-            })?;
+        let jobs: Vec<WireJob> = decode("ExportStatus", &raw)?;
         Ok(jobs
             .into_iter()
             .map(|j| ExportJob {
@@ -120,7 +114,11 @@ impl KrakenClient {
     /// `RetrieveExport`: the report's zip archive.
     pub async fn retrieve_export(&mut self, id: &str) -> Result<Vec<u8>, KrakenError> {
         let body = self
-            .private_body("RetrieveExport", &[("id", id.to_owned())])
+            .private_body(
+                "RetrieveExport",
+                &[("id", id.to_owned())],
+                http::MAX_EXPORT_BODY,
+            )
             .await?;
         if body.starts_with(b"PK") {
             return Ok(body);
@@ -129,7 +127,7 @@ impl KrakenClient {
         self.envelope_result("RetrieveExport", &body)?;
         Err(KrakenError::Decode {
             method: "RetrieveExport",
-            detail: "the answer is neither a zip archive nor an error".to_owned(),
+            detail: DecodeError::NotZip,
         })
     }
 

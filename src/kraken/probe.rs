@@ -96,25 +96,15 @@ impl KrakenClient {
 /// Sends an unauthenticated `GET /0/public/Time` to `api_url` and returns how long the answer
 /// took. Any HTTP answer counts: it proves the address and TLS work.
 pub async fn ping(api_url: &Url, timeout: Duration) -> Result<Duration, KrakenError> {
-    let err = |detail: &str| KrakenError::Transport {
-        method: "Time",
-        detail: detail.to_owned(),
-    };
-    let http = reqwest::Client::builder()
-        .user_agent(concat!("kraken-tax/", env!("CARGO_PKG_VERSION")))
-        .connect_timeout(timeout)
-        .timeout(timeout)
-        .build()
-        .map_err(|_| err("cannot set up the HTTP client"))?;
+    let http = super::http::client(Some(timeout), timeout)?;
+    // The path is absolute and the base URL was checked: joining cannot fail.
     let url = api_url
         .join("/0/public/Time")
-        .map_err(|_| err("invalid URL"))?;
+        .unwrap_or_else(|_| api_url.clone());
     let started = Instant::now();
     match http.get(url).send().await {
         Ok(_) => Ok(started.elapsed()),
-        Err(e) if e.is_timeout() => Err(err("timed out")),
-        Err(e) if e.is_connect() => Err(err("connection failed")),
-        Err(_) => Err(err("request failed")),
+        Err(e) => Err(super::http::transport_err("Time", &e)),
     }
 }
 

@@ -3,9 +3,11 @@
 //! No key is involved. Calls are paced by a process-wide [`Pacer`] (Kraken allows about one
 //! public call per second); the interval is configurable so tests run fast.
 
-use super::error::{ApiError, KrakenError};
-use super::wire::{DecimalText, Envelope};
-use crate::domain::{AssetInfo, KrakenTime, PairInfo};
+use super::error::{DecodeError, KrakenError};
+use super::http::{self, decode};
+use super::retry::{Resync, Retrier, RetryError, RetryPolicy};
+use super::wire::{DecimalText, NotDecimalText};
+use crate::domain::{AssetInfo, KrakenTime, PairInfo, TimeError};
 use rust_decimal::Decimal;
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -71,15 +73,27 @@ pub struct PublicConfig {
     pub interval: Duration,
     /// Time allowed for a whole request.
     pub request_timeout: Duration,
+    /// The largest answer read.
+    pub max_body: usize,
+    /// How failed calls are retried.
+    pub retry: RetryPolicy,
 }
 
 impl PublicConfig {
-    /// One call per second, 30 s per request.
+    /// One call per second, 30 s per request, answers up to [`http::MAX_BODY`], three
+    /// attempts a call (1 s, then 2 s apart; a throttle is waited out up to a minute).
     pub fn new(api_url: Url) -> Self {
         Self {
             api_url,
             interval: PUBLIC_INTERVAL,
             request_timeout: Duration::from_secs(30),
+            max_body: http::MAX_BODY,
+            retry: RetryPolicy {
+                base: Duration::from_secs(1),
+                cap: Duration::from_secs(4),
+                max_attempts: 3,
+                max_throttle_wait: Duration::from_secs(60),
+            },
         }
     }
 }
@@ -155,14 +169,7 @@ impl PublicClient {
 
     /// A client paced by `pacer`.
     pub fn with_pacer(config: PublicConfig, pacer: Pacer) -> Result<Self, KrakenError> {
-        let http = reqwest::Client::builder()
-            .user_agent(concat!("kraken-tax/", env!("CARGO_PKG_VERSION")))
-            .timeout(config.request_timeout)
-            .build()
-            .map_err(|e| KrakenError::Transport {
-                method: "(setup)",
-                detail: e.to_string(),
-            })?;
+        let http = http::client(None, config.request_timeout)?;
         Ok(Self {
             http,
             config,
@@ -218,20 +225,35 @@ impl PublicClient {
         parse_trades(&raw)
     }
 
+    /// One call, retried as [`PublicConfig::retry`] says.
     async fn get(
         &mut self,
         method: &'static str,
         params: &[(&str, String)],
     ) -> Result<Box<RawValue>, KrakenError> {
+        let mut retrier = Retrier::new(self.config.retry.clone(), None);
+        retrier
+            .run(
+                self,
+                async |c| c.get_once(method, params).await,
+                &mut |_, _| {},
+            )
+            .await
+            .map_err(RetryError::into_last)
+    }
+
+    async fn get_once(
+        &mut self,
+        method: &'static str,
+        params: &[(&str, String)],
+    ) -> Result<Box<RawValue>, KrakenError> {
         self.stats.paced += self.pacer.wait(self.config.interval).await;
+        // The path is absolute and the base URL was checked: joining cannot fail.
         let mut url = self
             .config
             .api_url
             .join(&format!("/0/public/{method}"))
-            .map_err(|e| KrakenError::Transport {
-                method,
-                detail: e.to_string(),
-            })?;
+            .unwrap_or_else(|_| self.config.api_url.clone());
         if !params.is_empty() {
             url.query_pairs_mut().extend_pairs(params);
         }
@@ -241,107 +263,124 @@ impl PublicClient {
             .get(url)
             .send()
             .await
-            .map_err(|e| KrakenError::Transport {
-                method,
-                detail: if e.is_timeout() {
-                    "timed out".to_owned()
-                } else {
-                    "request failed".to_owned()
-                },
-            })?;
-        let status = response.status();
-        if !status.is_success() {
-            return Err(KrakenError::HttpStatus {
-                method,
-                status: status.as_u16(),
-            });
-        }
-        let bytes = response.bytes().await.map_err(|_| KrakenError::Transport {
-            method,
-            detail: "the answer was cut off".to_owned(),
-        })?;
-        let envelope: Envelope =
-            serde_json::from_slice(&bytes).map_err(|e| KrakenError::Decode {
-                method,
-                detail: format!("body is not Kraken's JSON envelope: {e}"),
-            })?;
-        if let Some(first) = envelope.error.first() {
-            return Err(KrakenError::Api {
-                method,
-                error: ApiError::parse(first),
-            });
-        }
-        envelope.result.ok_or_else(|| KrakenError::Decode {
-            method,
-            detail: "no `result` and no error".to_owned(),
-        })
+            .map_err(|e| http::transport_err(method, &e))?;
+        let bytes = http::body(method, response, self.config.max_body).await?;
+        http::envelope_result(method, &bytes)
     }
 }
 
-fn decode<T: serde::de::DeserializeOwned>(
-    method: &'static str,
-    raw: &RawValue,
-) -> Result<T, KrakenError> {
-    serde_json::from_str(raw.get()).map_err(|e| KrakenError::Decode {
-        method,
-        detail: format!("result: {e}"),
-    })
+impl Resync for PublicClient {
+    /// Public calls send no nonce: an invalid-nonce answer is final.
+    fn resync_nonce(&mut self) -> Result<bool, KrakenError> {
+        Ok(false)
+    }
 }
 
 /// Parses the `result` of `Trades`: `{"<PAIR>": [[...], ...], "last": "<ns>"}`.
 pub fn parse_trades(raw: &RawValue) -> Result<TradesPage, KrakenError> {
-    let err = |detail: String| KrakenError::Decode {
+    let err = |detail| KrakenError::Decode {
         method: "Trades",
         detail,
     };
+    let json = |part: &str| {
+        let part = part.to_owned();
+        move |error| err(DecodeError::Json { part, error })
+    };
     let map: BTreeMap<String, Box<RawValue>> =
-        serde_json::from_str(raw.get()).map_err(|e| err(format!("result: {e}")))?;
+        serde_json::from_str(raw.get()).map_err(json("result"))?;
     let mut last = None;
     let mut page = None;
     for (key, value) in map {
         if key == "last" {
-            let t: DecimalText =
-                serde_json::from_str(value.get()).map_err(|e| err(format!("last: {e}")))?;
-            last = Some(t.text().map_err(|e| err(format!("last: {e}")))?);
+            let t: DecimalText = serde_json::from_str(value.get()).map_err(json("last"))?;
+            last = Some(t.text().map_err(|reason| {
+                err(DecodeError::Text {
+                    part: "last",
+                    reason,
+                })
+            })?);
         } else {
             let rows: Vec<Vec<Box<RawValue>>> =
-                serde_json::from_str(value.get()).map_err(|e| err(format!("{key}: {e}")))?;
+                serde_json::from_str(value.get()).map_err(json(&key))?;
             let trades = rows
                 .iter()
                 .enumerate()
-                .map(|(i, row)| public_trade(row).map_err(|e| err(format!("{key}[{i}]: {e}"))))
+                .map(|(n, row)| {
+                    public_trade(row).map_err(|reason| {
+                        err(DecodeError::PublicTrade {
+                            pair: key.clone(),
+                            n,
+                            reason,
+                        })
+                    })
+                })
                 .collect::<Result<Vec<_>, _>>()?;
             page = Some((key, trades));
         }
     }
-    let (pair, trades) = page.ok_or_else(|| err("no pair in the result".to_owned()))?;
+    let (pair, trades) = page.ok_or(err(DecodeError::Missing("no pair in the result")))?;
     Ok(TradesPage {
         pair,
         trades,
-        last: last.ok_or_else(|| err("no `last`".to_owned()))?,
+        last: last.ok_or(err(DecodeError::Missing("no `last`")))?,
     })
 }
 
-fn public_trade(row: &[Box<RawValue>]) -> Result<PublicTrade, String> {
+/// A field of a public trade row that could not be read; the message names the field and
+/// its cause, once (the cause is part of the message, not a separate source).
+#[derive(Debug, thiserror::Error)]
+pub enum RowError {
+    /// Too few fields.
+    #[error("expected 6 or 7 fields, got {0}")]
+    Arity(usize),
+    /// Not the JSON type expected.
+    #[error("{field}: {error}")]
+    Json {
+        /// The field.
+        field: &'static str,
+        /// serde's reason.
+        error: serde_json::Error,
+    },
+    /// Neither a string nor a number where decimal text belongs.
+    #[error("{field}: {reason}")]
+    Text {
+        /// The field.
+        field: &'static str,
+        /// What it is instead.
+        reason: NotDecimalText,
+    },
+    /// Decimal text that is not a decimal.
+    #[error("{field} is not a decimal: {text:?}")]
+    Decimal {
+        /// The field.
+        field: &'static str,
+        /// The text.
+        text: String,
+    },
+    /// A time Kraken's format does not allow.
+    #[error("time: {0}")]
+    Time(TimeError),
+}
+
+fn public_trade(row: &[Box<RawValue>]) -> Result<PublicTrade, RowError> {
     if row.len() < 6 {
-        return Err(format!("expected 6 or 7 fields, got {}", row.len()));
+        return Err(RowError::Arity(row.len()));
     }
-    let dec = |i: usize, name: &str| -> Result<Decimal, String> {
-        let t: DecimalText =
-            serde_json::from_str(row[i].get()).map_err(|e| format!("{name}: {e}"))?;
-        let text = t.text().map_err(|e| format!("{name}: {e}"))?;
-        Decimal::from_str(&text).map_err(|_| format!("{name} is not a decimal: {text:?}"))
+    let json = |field| move |error| RowError::Json { field, error };
+    let text = |i: usize, field: &'static str| -> Result<String, RowError> {
+        let t: DecimalText = serde_json::from_str(row[i].get()).map_err(json(field))?;
+        t.text().map_err(|reason| RowError::Text { field, reason })
     };
-    let s = |i: usize, name: &str| -> Result<String, String> {
-        serde_json::from_str(row[i].get()).map_err(|e| format!("{name}: {e}"))
+    let dec = |i: usize, field: &'static str| -> Result<Decimal, RowError> {
+        let text = text(i, field)?;
+        Decimal::from_str(&text).map_err(|_| RowError::Decimal { field, text })
     };
-    let time: DecimalText = serde_json::from_str(row[2].get()).map_err(|e| format!("time: {e}"))?;
-    let time = KrakenTime::parse(&time.text().map_err(|e| format!("time: {e}"))?)
-        .map_err(|e| format!("time: {e}"))?;
+    let s = |i: usize, field: &'static str| -> Result<String, RowError> {
+        serde_json::from_str(row[i].get()).map_err(json(field))
+    };
+    let time = KrakenTime::parse(&text(2, "time")?).map_err(RowError::Time)?;
     let trade_id = match row.get(6) {
-        Some(v) => {
-            Some(serde_json::from_str::<i64>(v.get()).map_err(|e| format!("trade_id: {e}"))?)
-        }
+        Some(v) => Some(serde_json::from_str::<i64>(v.get()).map_err(json("trade_id"))?),
         None => None,
     };
     Ok(PublicTrade {
@@ -386,6 +425,51 @@ mod tests {
             e,
             "unexpected answer to Trades: XXBTZEUR[0]: price is not a decimal: \"x\""
         );
+    }
+
+    /// A loopback server answering its connections with `answers`, in order.
+    async fn serve(answers: Vec<&'static str>) -> Url {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            for answer in answers {
+                let Ok((mut s, _)) = listener.accept().await else {
+                    return;
+                };
+                let mut buf = [0u8; 4096];
+                let _ = s.read(&mut buf).await;
+                let _ = s.write_all(answer.as_bytes()).await;
+                let _ = s.shutdown().await;
+            }
+        });
+        Url::parse(&format!("http://{addr}")).unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_transient_failure_is_retried_by_the_shared_rules() {
+        let ok = "HTTP/1.1 200 OK\r\nContent-Length: 81\r\nConnection: close\r\n\r\n{\"error\":[],\"result\":{\"XXBT\":{\"altname\":\"XBT\",\"decimals\":10,\"status\":\"enabled\"}}}";
+        let busy = "HTTP/1.1 200 OK\r\nContent-Length: 34\r\nConnection: close\r\n\r\n{\"error\":[\"EService:Unavailable\"]}";
+        let down =
+            "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+        let mut cfg = PublicConfig::new(serve(vec![down, busy, ok]).await);
+        cfg.interval = Duration::ZERO;
+        cfg.retry.base = Duration::from_millis(1);
+        let mut c = PublicClient::with_pacer(cfg, Pacer::new()).unwrap();
+        let assets = c.assets().await.unwrap();
+        assert_eq!(assets.len(), 1);
+        assert_eq!(assets[0].altname, "XBT");
+        assert_eq!(c.stats().calls.get("Assets"), Some(&3));
+        // A fourth attempt is not made: three is the public policy.
+        let mut cfg = PublicConfig::new(serve(vec![down, down, down, ok]).await);
+        cfg.interval = Duration::ZERO;
+        cfg.retry.base = Duration::from_millis(1);
+        let mut c = PublicClient::with_pacer(cfg, Pacer::new()).unwrap();
+        assert_eq!(
+            c.assets().await.unwrap_err().to_string(),
+            "Kraken answered Assets with HTTP 503; try again later"
+        );
+        assert_eq!(c.stats().calls.get("Assets"), Some(&3));
     }
 
     #[tokio::test]

@@ -31,15 +31,27 @@ pub struct DecimalText(Box<RawValue>);
 
 impl DecimalText {
     /// The decimal text without JSON quotes.
-    pub fn text(&self) -> Result<String, String> {
+    pub fn text(&self) -> Result<String, NotDecimalText> {
         let raw = self.0.get();
         if raw.starts_with('"') {
-            serde_json::from_str::<String>(raw).map_err(|e| e.to_string())
+            serde_json::from_str::<String>(raw).map_err(|_| NotDecimalText(raw.to_owned()))
         } else if raw.starts_with(|c: char| c == '-' || c.is_ascii_digit()) {
             Ok(raw.to_owned())
         } else {
-            Err(format!("expected a decimal string or number, got {raw}"))
+            Err(NotDecimalText(raw.to_owned()))
         }
+    }
+}
+
+/// A JSON value where Kraken sends decimal text: neither a string nor a number.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("expected a decimal string or number, got {0}")]
+pub struct NotDecimalText(pub String);
+
+/// The reason text of a [`WireError`].
+impl From<NotDecimalText> for String {
+    fn from(e: NotDecimalText) -> String {
+        e.to_string()
     }
 }
 

@@ -41,7 +41,7 @@ pub struct RunLock {
 /// The lock file of `account` in the database at `db`.
 pub fn lock_path(db: &Path, account: &str) -> PathBuf {
     // Account names may hold any printable character: name the file by a hex encoding.
-    let hex: String = account.bytes().map(|b| format!("{b:02x}")).collect();
+    let hex = crate::domain::hex(account.as_bytes());
     let mut name = db.file_name().unwrap_or_default().to_os_string();
     name.push(format!(".sync-{hex}.lock"));
     db.with_file_name(name)

@@ -7,7 +7,7 @@
 
 use crate::csv_import::{self, FileReport, ImportError, ImportOptions};
 use crate::domain::{OpenWindow, Stream, StreamState};
-use crate::kraken::retry::{Decision, RetryPolicy, decide};
+use crate::kraken::retry::{Retrier, RetryError, RetryPolicy};
 use crate::kraken::{ExportReport, ExportState, KrakenClient, KrakenError, RemoveKind};
 use crate::store::{PendingExport, Source, Store, StoreError};
 use chrono::Utc;
@@ -26,16 +26,19 @@ pub enum BackfillMode {
     Auto,
 }
 
+/// An unknown `--backfill` value.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid --backfill {0:?}: use none, export or auto")]
+pub struct UnknownBackfillMode(pub String);
+
 impl std::str::FromStr for BackfillMode {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
+    type Err = UnknownBackfillMode;
+    fn from_str(s: &str) -> Result<Self, UnknownBackfillMode> {
         match s {
             "none" => Ok(BackfillMode::None),
             "export" => Ok(BackfillMode::Export),
             "auto" => Ok(BackfillMode::Auto),
-            other => Err(format!(
-                "invalid --backfill {other:?}: use none, export or auto"
-            )),
+            other => Err(UnknownBackfillMode(other.to_owned())),
         }
     }
 }
@@ -88,13 +91,20 @@ pub struct BackfillReport {
 #[derive(Debug, thiserror::Error)]
 pub enum BackfillError {
     /// Kraken refused or could not be reached.
-    #[error("{0}")]
+    #[error(transparent)]
     Kraken(#[from] KrakenError),
+    /// The time budget ends before a failed call could be tried again; the next run resumes.
+    #[error("the time budget is spent before Kraken could be asked again")]
+    TimeBudget {
+        /// The failure that would have been retried.
+        #[source]
+        last: KrakenError,
+    },
     /// The export could not be imported.
-    #[error("importing Kraken's export: {0}")]
+    #[error("importing Kraken's export")]
     Import(#[from] ImportError),
     /// The database failed.
-    #[error("{0}")]
+    #[error(transparent)]
     Store(#[from] StoreError),
     /// Kraken is still preparing the export when the time budget ends.
     #[error(
@@ -125,7 +135,7 @@ impl BackfillError {
     pub fn is_temporary(&self) -> bool {
         match self {
             BackfillError::Kraken(e) => e.is_temporary(),
-            BackfillError::NotReady { .. } => true,
+            BackfillError::NotReady { .. } | BackfillError::TimeBudget { .. } => true,
             _ => false,
         }
     }
@@ -138,37 +148,30 @@ fn report_of(stream: Stream) -> ExportReport {
     }
 }
 
-/// Sends one call, retrying transient failures as the policy says.
-macro_rules! retrying {
-    ($opts:expr, $client:expr, $call:expr) => {{
-        let mut attempt = 0u32;
-        let mut resynced = false;
-        loop {
-            match $call.await {
-                Ok(v) => break Ok::<_, KrakenError>(v),
-                Err(e) => {
-                    let d = decide(
-                        &$opts.retry,
-                        &e,
-                        attempt,
-                        Utc::now(),
-                        rand::random::<f64>(),
-                        resynced,
-                    );
-                    tracing::info!(error = %e, attempt, ?d, "export call failed");
-                    match d {
-                        Decision::RetryAfter(wait) => tokio::time::sleep(wait).await,
-                        Decision::ResyncNonce => {
-                            $client.raise_nonce_floor()?;
-                            resynced = true;
-                        }
-                        Decision::GiveUpForNow | Decision::Fatal => break Err(e),
-                    }
-                    attempt += 1;
-                }
-            }
+impl From<RetryError> for BackfillError {
+    fn from(e: RetryError) -> Self {
+        match e {
+            RetryError::Failed(e) => BackfillError::Kraken(e),
+            RetryError::Deadline { last } => BackfillError::TimeBudget { last },
         }
-    }};
+    }
+}
+
+/// The backfill's calls to Kraken, each retried by the run's one [`Retrier`].
+struct Calls<'a> {
+    client: &'a mut KrakenClient,
+    retrier: Retrier,
+}
+
+impl Calls<'_> {
+    /// Sends `call`, retrying transient failures as the policy says, within the deadline.
+    async fn run<T>(
+        &mut self,
+        call: impl AsyncFnMut(&mut KrakenClient) -> Result<T, KrakenError>,
+    ) -> Result<T, BackfillError> {
+        let log = &mut |_: &KrakenError, _: &_| {};
+        Ok(self.retrier.run(self.client, call, log).await?)
+    }
 }
 
 /// Runs the backfill of `opts.account` (nothing for [`BackfillMode::None`]).
@@ -183,6 +186,10 @@ pub async fn backfill(
     }
     let account = opts.account.as_str();
     store.ensure_account(account)?;
+    let mut calls = Calls {
+        client,
+        retrier: Retrier::new(opts.retry.clone(), opts.deadline),
+    };
     // Request both reports first, so that Kraken prepares them side by side.
     let mut jobs: Vec<(Stream, PendingExport)> = Vec::new();
     for stream in Stream::ALL {
@@ -197,7 +204,7 @@ pub async fn backfill(
             report.skipped.push(stream);
             continue;
         }
-        match request(store, client, opts, stream).await {
+        match request(store, &mut calls, opts, stream).await {
             Ok(p) => jobs.push((stream, p)),
             Err(BackfillError::Kraken(e @ KrakenError::PermissionDenied { .. }))
                 if opts.mode == BackfillMode::Auto =>
@@ -211,12 +218,15 @@ pub async fn backfill(
         }
     }
     for (stream, job) in jobs {
-        let id = wait_until_processed(store, client, opts, stream, job, &mut report).await?;
-        let zip = retrying!(opts, client, client.retrieve_export(&id))?;
+        let id = wait_until_processed(store, &mut calls, opts, stream, job, &mut report).await?;
+        let zip = calls.run(async |c| c.retrieve_export(&id).await).await?;
         let file = import_export(store, account, stream, &id, zip)?;
         report.imported.push(file);
         // The import is committed; a report left at Kraken only costs Kraken some storage.
-        if let Err(e) = retrying!(opts, client, client.remove_export(&id, RemoveKind::Delete)) {
+        let removed = calls
+            .run(async |c| c.remove_export(&id, RemoveKind::Delete).await)
+            .await;
+        if let Err(e) = removed {
             tracing::warn!("could not remove the {stream} export {id} at Kraken: {e}");
         }
     }
@@ -225,18 +235,16 @@ pub async fn backfill(
 
 async fn request(
     store: &mut Store,
-    client: &mut KrakenClient,
+    calls: &mut Calls<'_>,
     opts: &BackfillOptions,
     stream: Stream,
 ) -> Result<PendingExport, BackfillError> {
     let endtm = Utc::now().timestamp();
     let desc = format!("kraken-tax backfill of {}", opts.account);
     // starttm 0: Kraken's default would be the first of the current month.
-    let id = retrying!(
-        opts,
-        client,
-        client.add_export(report_of(stream), &desc, 0, endtm)
-    )?;
+    let id = calls
+        .run(async |c| c.add_export(report_of(stream), &desc, 0, endtm).await)
+        .await?;
     let job = PendingExport {
         export_id: id,
         endtm,
@@ -250,7 +258,7 @@ async fn request(
 /// vanished (expired, removed on the website) is requested again, once.
 async fn wait_until_processed(
     store: &mut Store,
-    client: &mut KrakenClient,
+    calls: &mut Calls<'_>,
     opts: &BackfillOptions,
     stream: Stream,
     mut job: PendingExport,
@@ -259,7 +267,9 @@ async fn wait_until_processed(
     let mut wait = opts.poll_first;
     let mut requested_again = false;
     loop {
-        let list = retrying!(opts, client, client.export_status(report_of(stream)))?;
+        let list = calls
+            .run(async |c| c.export_status(report_of(stream)).await)
+            .await?;
         report.polls += 1;
         match list.into_iter().find(|j| j.id == job.export_id) {
             Some(j) if j.status == ExportState::Processed => return Ok(job.export_id),
@@ -278,7 +288,7 @@ async fn wait_until_processed(
                     job.export_id
                 );
                 store.clear_pending_export(&opts.account, stream)?;
-                job = request(store, client, opts, stream).await?;
+                job = request(store, calls, opts, stream).await?;
                 requested_again = true;
                 wait = opts.poll_first;
             }

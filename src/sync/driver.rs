@@ -3,8 +3,11 @@
 use super::planner::{self, PageSummary, PlanError};
 use crate::domain::StreamState;
 use crate::domain::{LedgerEntry, RawRecord, Stream, SyncPoint, Trade, is_known_ledger_type};
-use crate::kraken::retry::{Decision, RetryPolicy, decide};
-use crate::kraken::{HistoryQuery, KeyState, KeyStateStore, KrakenClient, KrakenError, PAGE_SIZE};
+use crate::kraken::retry::{Retrier, RetryError, RetryPolicy};
+use crate::kraken::{
+    DecodeError, HistoryQuery, KeyState, KeyStateError, KeyStateStore, KrakenClient, KrakenError,
+    PAGE_SIZE,
+};
 use crate::store::{KeyStateDb, PageRows, Source, Store, StoreError};
 use chrono::{DateTime, Utc};
 use std::collections::BTreeMap;
@@ -67,13 +70,13 @@ impl SyncReport {
 #[derive(Debug, thiserror::Error)]
 pub enum SyncError {
     /// Kraken refused or could not be reached.
-    #[error("{0}")]
+    #[error(transparent)]
     Kraken(#[from] KrakenError),
     /// The database failed.
-    #[error("{0}")]
+    #[error(transparent)]
     Store(#[from] StoreError),
     /// The walk could not continue.
-    #[error("{0}")]
+    #[error(transparent)]
     Plan(#[from] PlanError),
     /// Stopped on request (page limit) with progress saved.
     #[error("stopped after {0} pages as requested; progress is saved")]
@@ -180,7 +183,10 @@ async fn run(
     let account = opts.account.as_str();
     store.ensure_account(account)?;
     let mut pages_total = 0u64;
-    let mut retry = RetryState::default();
+    let mut retry = RetryState {
+        retrier: Retrier::new(opts.retry.clone(), opts.deadline),
+        last_page: None,
+    };
     for stream in Stream::ALL {
         let mut sr = report.streams.entry(stream.as_str()).or_default().clone();
         let result = loop {
@@ -193,7 +199,7 @@ async fn run(
             let state = store.stream_state(account, stream)?;
             let query = planner::next_query(&state);
             let (fetched, summary) =
-                fetch_with_retry(client, stream, &query, &state, opts, &mut retry, report).await?;
+                fetch_with_retry(client, stream, &query, &state, &mut retry, report).await?;
             let step = planner::advance(&state, &summary, PAGE_SIZE)?;
             if let Fetched::Ledgers(rows) = &fetched {
                 note_unknown_types(store, account, rows, report)?;
@@ -244,10 +250,9 @@ async fn run(
 }
 
 /// Retry bookkeeping across one run.
-#[derive(Default)]
 struct RetryState {
-    /// The nonce floor was raised once already.
-    nonce_resynced: bool,
+    /// The run's retry rules and whether the nonce floor was raised already.
+    retrier: Retrier,
     /// The previous successful page: its query and its ids, to detect a replayed answer.
     last_page: Option<(HistoryQuery, Vec<String>)>,
 }
@@ -282,23 +287,25 @@ fn check_page(
         Stream::Ledgers => "Ledgers",
         Stream::Trades => "TradesHistory",
     };
-    let bad = |detail: String| KrakenError::Decode { method, detail };
+    let bad = |detail| KrakenError::Decode { method, detail };
     for &(id, micros) in keys {
         if let Some(lo) = &state.synced_to
             && micros < lo.micros
         {
-            return Err(bad(format!(
-                "the page holds {id}, older than the start {} asked for",
-                lo.id
-            )));
+            return Err(bad(DecodeError::OutOfRange {
+                id: id.to_owned(),
+                side: "older than the start",
+                bound: lo.id.clone(),
+            }));
         }
         if let Some(w) = &state.window
             && micros > w.cursor.micros
         {
-            return Err(bad(format!(
-                "the page holds {id}, newer than the end {} asked for",
-                w.cursor.id
-            )));
+            return Err(bad(DecodeError::OutOfRange {
+                id: id.to_owned(),
+                side: "newer than the end",
+                bound: w.cursor.id.clone(),
+            }));
         }
     }
     if let Some((last_query, last_ids)) = last_page
@@ -306,7 +313,7 @@ fn check_page(
         && !keys.is_empty()
         && sorted_ids == last_ids.as_slice()
     {
-        return Err(bad("the answer repeats the previous page".to_owned()));
+        return Err(bad(DecodeError::Replayed));
     }
     Ok(())
 }
@@ -318,61 +325,42 @@ async fn fetch_with_retry(
     stream: Stream,
     query: &HistoryQuery,
     state: &StreamState,
-    opts: &SyncOptions,
     retry: &mut RetryState,
     report: &mut SyncReport,
 ) -> Result<(Fetched, PageSummary), SyncError> {
-    let mut attempt = 0u32;
-    loop {
-        let result = match stream {
-            Stream::Ledgers => client
-                .ledgers(query)
-                .await
-                .map(|p| (Fetched::Ledgers(p.items), p.count)),
-            Stream::Trades => client
-                .trades_history(query)
-                .await
-                .map(|p| (Fetched::Trades(p.items), p.count)),
+    let last_page = &retry.last_page;
+    let fetched = retry
+        .retrier
+        .run(
+            client,
+            async |client| {
+                let (page, count) = match stream {
+                    Stream::Ledgers => client
+                        .history::<LedgerEntry>(query)
+                        .await
+                        .map(|p| (Fetched::Ledgers(p.items), p.count)),
+                    Stream::Trades => client
+                        .history::<Trade>(query)
+                        .await
+                        .map(|p| (Fetched::Trades(p.items), p.count)),
+                }?;
+                let keys = page.keys();
+                let mut ids: Vec<String> = keys.iter().map(|k| k.0.to_owned()).collect();
+                ids.sort_unstable();
+                check_page(stream, query, state, &keys, &ids, last_page)?;
+                let summary = summarize(keys.into_iter(), count);
+                Ok((page, summary, ids))
+            },
+            &mut |error, _| *report.retries.entry(error_kind(error)).or_default() += 1,
+        )
+        .await;
+    match fetched {
+        Ok((page, summary, ids)) => {
+            retry.last_page = Some((query.clone(), ids));
+            Ok((page, summary))
         }
-        .and_then(|(page, count)| {
-            let keys = page.keys();
-            let mut ids: Vec<String> = keys.iter().map(|k| k.0.to_owned()).collect();
-            ids.sort_unstable();
-            check_page(stream, query, state, &keys, &ids, &retry.last_page)?;
-            let summary = summarize(keys.into_iter(), count);
-            Ok((page, summary, ids))
-        });
-        let error = match result {
-            Ok((page, summary, ids)) => {
-                retry.last_page = Some((query.clone(), ids));
-                return Ok((page, summary));
-            }
-            Err(e) => e,
-        };
-        let decision = decide(
-            &opts.retry,
-            &error,
-            attempt,
-            Utc::now(),
-            rand::random::<f64>(),
-            retry.nonce_resynced,
-        );
-        tracing::info!(%error, attempt, ?decision, "{stream} page failed");
-        *report.retries.entry(error_kind(&error)).or_default() += 1;
-        match decision {
-            Decision::RetryAfter(wait) => {
-                if opts.deadline.is_some_and(|d| Instant::now() + wait >= d) {
-                    return Err(SyncError::TimeBudget(report.pages()));
-                }
-                tokio::time::sleep(wait).await;
-            }
-            Decision::ResyncNonce => {
-                client.raise_nonce_floor()?;
-                retry.nonce_resynced = true;
-            }
-            Decision::GiveUpForNow | Decision::Fatal => return Err(error.into()),
-        }
-        attempt += 1;
+        Err(RetryError::Deadline { .. }) => Err(SyncError::TimeBudget(report.pages())),
+        Err(RetryError::Failed(e)) => Err(e.into()),
     }
 }
 
@@ -385,9 +373,13 @@ fn error_kind(e: &KrakenError) -> String {
         },
         KrakenError::PermissionDenied { .. } => "EGeneral:Permission denied".to_owned(),
         KrakenError::HttpStatus { status, .. } => format!("HTTP {status}"),
-        KrakenError::Transport { detail, .. } => detail.clone(),
+        KrakenError::Transport { detail, .. } => (*detail).to_owned(),
         KrakenError::Decode { .. } => "malformed answer".to_owned(),
         KrakenError::KeyState(_) => "key state".to_owned(),
+        KrakenError::TooLarge { .. } => "answer too large".to_owned(),
+        KrakenError::Tls { .. } => "TLS".to_owned(),
+        KrakenError::Redirect { status, .. } => format!("redirect {status}"),
+        KrakenError::Setup { .. } => "client setup".to_owned(),
     }
 }
 
@@ -418,17 +410,19 @@ fn note_unknown_types(
 pub struct StoreKeyState(pub KeyStateDb);
 
 impl KeyStateStore for StoreKeyState {
-    fn load(&mut self) -> Result<KeyState, String> {
-        let (last_nonce, counter) = self.0.load().map_err(|e| e.to_string())?;
+    fn load(&mut self) -> Result<KeyState, KeyStateError> {
+        let (last_nonce, counter) = self.0.load().map_err(KeyStateError::read)?;
         Ok(KeyState {
             last_nonce,
             counter,
         })
     }
-    fn save_nonce(&mut self, nonce: u64) -> Result<(), String> {
-        self.0.save_nonce(nonce).map_err(|e| e.to_string())
+    fn save_nonce(&mut self, nonce: u64) -> Result<(), KeyStateError> {
+        self.0.save_nonce(nonce).map_err(KeyStateError::record)
     }
-    fn save_counter(&mut self, level: f64, at: DateTime<Utc>) -> Result<(), String> {
-        self.0.save_counter(level, at).map_err(|e| e.to_string())
+    fn save_counter(&mut self, level: f64, at: DateTime<Utc>) -> Result<(), KeyStateError> {
+        self.0
+            .save_counter(level, at)
+            .map_err(KeyStateError::record)
     }
 }

@@ -4,7 +4,9 @@ pub mod backfill;
 pub mod driver;
 pub mod planner;
 
-pub use backfill::{BackfillError, BackfillMode, BackfillOptions, BackfillReport, backfill};
+pub use backfill::{
+    BackfillError, BackfillMode, BackfillOptions, BackfillReport, UnknownBackfillMode, backfill,
+};
 pub use driver::{
     ProgressEvent, StoreKeyState, StreamReport, SyncError, SyncFailure, SyncOptions, SyncReport,
     sync_account, sync_account_into,

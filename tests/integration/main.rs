@@ -13,4 +13,5 @@ mod import;
 mod pricing;
 mod robustness;
 mod sync;
+mod transport;
 mod verify;

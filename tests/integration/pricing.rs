@@ -275,6 +275,7 @@ async fn a_missing_public_endpoint_degrades_to_warnings() {
     };
     let mut cfg = PublicConfig::new(parse_api_url(&format!("http://{closed}")).unwrap());
     cfg.interval = Duration::ZERO;
+    cfg.retry = crate::harness::fast_retry();
     let mut c = PublicClient::with_pacer(cfg, Pacer::new()).unwrap();
     let mut report = FetchReport::default();
     refresh_markets(&store, &mut c, &mut report).await;
