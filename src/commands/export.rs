@@ -209,8 +209,13 @@ pub(super) async fn export(ctx: &Context, args: &ExportArgs) -> Result<Exported,
         files.push(transactions_path);
     }
     if formats.contains(&"xml") {
-        let x = args.out.join(format!("carf-{}-{currency}.xml", args.year));
-        write_xml(&x, ctx, args.year, &currency, fees, &summary)?;
+        let name = if args.draft {
+            format!("carf-{}-{currency}.draft.xml", args.year)
+        } else {
+            format!("carf-{}-{currency}.xml", args.year)
+        };
+        let x = args.out.join(name);
+        write_xml(&x, ctx, args, &currency, fees, &summary, &files)?;
         files.push(x);
     }
     tracing::debug!("wrote the summary, done at {:.2?}", started.elapsed());
@@ -256,12 +261,14 @@ fn warn(totals: &YearTotals) -> usize {
 fn write_xml(
     path: &std::path::Path,
     ctx: &Context,
-    year: i32,
+    args: &ExportArgs,
     currency: &str,
     fees: FeeTreatment,
     summary: &[SummaryRow],
+    written: &[PathBuf],
 ) -> Result<(), Failure> {
-    use crate::export::xml::{XmlIdentity, XmlReport, message_ref_id, write_carf_xml};
+    use crate::export::xml::{XmlIdentity, XmlReport, message_ref_id, missing, write_carf_xml};
+    let year = args.year;
     let id = &ctx.file.identity;
     let mut identity = XmlIdentity::kraken_for_currency(currency);
     let set = |slot: &mut Option<String>, value: &Option<String>| {
@@ -282,13 +289,6 @@ fn write_xml(
     set(&mut identity.rcasp_name, &id.provider_name);
     set(&mut identity.rcasp_tin, &id.provider_tin);
     set(&mut identity.rcasp_country, &id.provider_country);
-    let missing = identity.missing_user_fields();
-    if !missing.is_empty() && !ctx.quiet {
-        tracing::warn!(
-            "the CARF XML marks the user's {} as placeholders: set them under [identity] in the config",
-            missing.join(", ")
-        );
-    }
     let now = chrono::Utc::now();
     let report = XmlReport {
         year,
@@ -299,7 +299,37 @@ fn write_xml(
         identity: &identity,
         timestamp: now,
         message_ref_id: message_ref_id(&identity, year, now),
+        draft: args.draft,
     };
+    let needs = missing(&report);
+    if !needs.is_empty() {
+        if args.draft {
+            tracing::warn!(
+                "{} is a draft with marked placeholders for what is missing: {}",
+                path.display(),
+                needs.join("; ")
+            );
+        } else {
+            // The CSV files are written: say so, and how to get a valid file or a draft.
+            let csv = if written.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    " The CSV files were written ({}).",
+                    written
+                        .iter()
+                        .map(|p| p.display().to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            };
+            return Err(Failure::bad(anyhow!(
+                "no {} written: a valid CARF XML needs {}.{csv} Pass --draft to write carf-{year}-{currency}.draft.xml with marked placeholders instead (a reconciliation aid, not valid for filing).",
+                path.display(),
+                needs.join("; ")
+            )));
+        }
+    }
     crate::export::csv::write_atomic(path, |out| {
         write_carf_xml(&report, out).map_err(std::io::Error::other)
     })

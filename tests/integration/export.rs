@@ -257,6 +257,7 @@ async fn summary_rows_are_the_grouping_of_transaction_rows_every_year() {
                     identity: &identity,
                     timestamp: chrono::Utc::now(),
                     message_ref_id: "TEST".into(),
+                    draft: true,
                 };
                 let mut xml = Vec::new();
                 write_carf_xml(&report, &mut xml).unwrap();

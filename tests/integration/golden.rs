@@ -27,7 +27,7 @@ fn load_ledger(db: &Path) {
     let out = store
         .insert_ledger_entries("golden", &rows, Source::Api)
         .unwrap();
-    assert_eq!(out.inserted, 20);
+    assert_eq!(out.inserted, 23);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
