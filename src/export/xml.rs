@@ -303,7 +303,10 @@ fn check_characters(report: &XmlReport<'_>) -> Result<(), XmlError> {
     bad("the MessageRefId", &report.message_ref_id)?;
     for r in report.rows {
         bad(&format!("asset code {:?}", r.crypto_asset), &r.crypto_asset)?;
-        bad(&format!("the name of asset {:?}", r.crypto_asset), &r.asset_name)?;
+        bad(
+            &format!("the name of asset {:?}", r.crypto_asset),
+            &r.asset_name,
+        )?;
     }
     Ok(())
 }
@@ -1094,8 +1097,14 @@ fn parse_tree(xml: &str) -> Result<Node, XmlError> {
     root.ok_or_else(|| XmlError::Parse("no root element".into()))
 }
 
+/// The strict model of the CARF schema the test suite validates every file with.
+#[cfg(test)]
+#[path = "../../tests/carf_schema/mod.rs"]
+mod carf_schema;
+
 #[cfg(test)]
 mod tests {
+    use super::carf_schema;
     use super::*;
     use chrono::TimeZone;
     use rust_decimal_macros::dec;
@@ -1243,7 +1252,20 @@ mod tests {
         report.draft = !missing(&report).is_empty();
         let mut buf = Vec::new();
         write_carf_xml(&report, &mut buf).unwrap();
-        String::from_utf8(buf).unwrap()
+        let xml = String::from_utf8(buf).unwrap();
+        // Every file: valid against the schema, or a draft that is not (and says so).
+        let errors = super::carf_schema::validate(&xml);
+        if report.draft {
+            assert!(!errors.is_empty(), "a draft that validates:\n{xml}");
+            assert!(
+                !errors.iter().any(|e| e.contains("not well-formed")),
+                "{errors:?}"
+            );
+            assert!(xml.contains("DRAFT, not valid for filing"));
+        } else {
+            assert!(errors.is_empty(), "{errors:#?}\n{xml}");
+        }
+        xml
     }
 
     fn names(n: &Node) -> Vec<&str> {
@@ -1767,6 +1789,208 @@ mod tests {
             write_carf_xml(&report, Vec::new()),
             Err(XmlError::Invalid(_))
         ));
+    }
+
+    /// Rows that all have a value.
+    fn valued() -> Vec<SummaryRow> {
+        rows()
+            .into_iter()
+            .filter(|r| !r.is_fully_unpriced())
+            .collect()
+    }
+
+    fn report<'a>(rows: &'a [SummaryRow], id: &'a XmlIdentity, draft: bool) -> XmlReport<'a> {
+        XmlReport {
+            year: 2025,
+            currency: "EUR",
+            account: "main",
+            fees: FeeTreatment::Net,
+            rows,
+            identity: id,
+            timestamp: at(),
+            message_ref_id: message_ref_id(id, 2025, at()),
+            draft,
+        }
+    }
+
+    #[test]
+    fn the_schema_model_refuses_what_the_schema_refuses() {
+        let (rows, id) = (valued(), identity());
+        let xml = write(&rows, &id, "main", at());
+        carf_schema::assert_valid(&xml);
+        let broken = |from: &str, to: &str, want: &str| {
+            assert!(xml.contains(from), "{from}");
+            let bad = xml.replacen(from, to, 1);
+            let errors = carf_schema::validate(&bad);
+            assert!(
+                errors.iter().any(|e| e.contains(want)),
+                "{from} -> {to}: {errors:#?}"
+            );
+        };
+        broken(
+            "<ResCountryCode>DE<",
+            "<ResCountryCode>XX<",
+            "\"XX\" is not an ISO 3166",
+        );
+        broken(
+            "<Amount currCode=\"EUR\">50000.12<",
+            "<Amount currCode=\"EUR\">50000.125<",
+            "2 fraction digits",
+        );
+        broken(
+            "<Amount currCode=\"EUR\">50000.12</Amount>",
+            "<Amount currCode=\"EUR\"/>",
+            "2 fraction digits",
+        );
+        broken(
+            "currCode=\"EUR\"",
+            "currCode=\"XBT\"",
+            "not an ISO 4217 code",
+        );
+        broken(
+            "<TransferType>CARF502<",
+            "<TransferType>CARF602<",
+            "is not one of",
+        );
+        broken(
+            "<NumberofUnits>1.25000000<",
+            "<NumberofUnits>1.25e0<",
+            "is not an xsd:decimal",
+        );
+        let (a, b) = (
+            xml.find("<BirthInfo>").unwrap(),
+            xml.find("</BirthInfo>").unwrap(),
+        );
+        let no_birth = format!("{}{}", &xml[..a], &xml[b + "</BirthInfo>".len()..]);
+        assert!(
+            carf_schema::validate(&no_birth)
+                .iter()
+                .any(|e| e.contains("BirthInfo required"))
+        );
+        broken(
+            "<MessageRefId>IE",
+            "<MessageRefId>ie",
+            "is not a MessageRefId",
+        );
+        broken("<MessageType>CARF<", "<MessageType>CRS<", "is not one of");
+        broken(
+            "<ReportingPeriod>2025-12-31<",
+            "<ReportingPeriod>2025-12-32<",
+            "xsd:date",
+        );
+        broken(
+            "<stf:DocTypeIndic>OECD1<",
+            "<stf:DocTypeIndic>OECD9<",
+            "is not one of",
+        );
+        // DocRefId in the CARF namespace instead of stf:.
+        let wrong_ns = xml.replacen("<stf:DocRefId>", "<DocRefId>", 1).replacen(
+            "</stf:DocRefId>",
+            "</DocRefId>",
+            1,
+        );
+        assert!(
+            carf_schema::validate(&wrong_ns)
+                .iter()
+                .any(|e| e.contains("DocRefId required"))
+        );
+        broken("<City>Berlin<", "<City><", "0 characters");
+        broken("<TIN issuedBy=\"DE\"", "<TIN issuedBy=\"XX\"", "@issuedBy");
+        broken(
+            "<TIN issuedBy=\"DE\"",
+            "<TIN colour=\"DE\"",
+            "attribute \"colour\" not allowed",
+        );
+        // Order: crypto-to-crypto before fiat in RelevantTransactions.
+        let (a, b) = (
+            xml.find("<CryptoToCryptoOut>").unwrap(),
+            xml.find("</CryptoToCryptoOut>").unwrap(),
+        );
+        let block = &xml[a..b + "</CryptoToCryptoOut>".len()];
+        let moved = xml.replacen(block, "", 1).replacen(
+            "</CryptoFiatOut>",
+            &format!("</CryptoFiatOut>{block}"),
+            1,
+        );
+        assert!(
+            carf_schema::validate(&moved)
+                .iter()
+                .any(|e| e.contains("unexpected element \"CryptoToCryptoOut\""))
+        );
+        // A NUL is not XML 1.0 at all.
+        assert!(
+            carf_schema::validate(&xml.replacen("Ada", "A&#0;da", 1))[0]
+                .contains("not well-formed")
+        );
+    }
+
+    #[test]
+    fn missing_values_refuse_the_file_and_say_which() {
+        let rows = rows();
+        // Identity from the tool's defaults only, one group without any value.
+        let id = XmlIdentity::default();
+        let err = write_carf_xml(&report(&rows, &id, false), Vec::new()).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "the CARF XML needs what is missing: the user's [identity] first_name, [identity] last_name, [identity] tin, [identity] country, [identity] city, [identity] birth_date (set them in the config file); a value in EUR for ETH CryptoTransferOut CARF606 (2 transactions without a price: import a price table with `kraken-tax prices import`, or export without --offline)"
+        );
+        let one = XmlIdentity {
+            user_tin: None,
+            ..identity()
+        };
+        let valued = valued();
+        assert_eq!(
+            missing(&report(&valued, &one, false)),
+            ["the user's [identity] tin (set it in the config file)"]
+        );
+        // No provider at all.
+        let mut none = identity();
+        none.rcasp_name = None;
+        none.rcasp_country = None;
+        none.rcasp_city = None;
+        assert_eq!(
+            missing(&report(&valued, &none, false)),
+            [
+                "the provider's [identity] provider_name, [identity] provider_country, [identity] provider_city (set them in the config file)"
+            ]
+        );
+        // A draft is written, with the placeholders, and is not valid.
+        let mut buf = Vec::new();
+        write_carf_xml(&report(&rows, &id, true), &mut buf).unwrap();
+        let xml = String::from_utf8(buf).unwrap();
+        assert!(xml.contains("<ResCountryCode>XX</ResCountryCode>"));
+        assert!(xml.contains("<Amount currCode=\"EUR\"/>"));
+        let errors = carf_schema::validate(&xml);
+        assert!(
+            errors.iter().any(|e| e.contains("BirthInfo required")),
+            "{errors:?}"
+        );
+        // A nil report needs no user.
+        let mut buf = Vec::new();
+        write_carf_xml(&report(&[], &id, false), &mut buf).unwrap();
+        carf_schema::assert_valid(&String::from_utf8(buf).unwrap());
+    }
+
+    #[test]
+    fn characters_xml_forbids_are_refused_with_their_origin() {
+        let rows = valued();
+        let id = XmlIdentity {
+            user_tin: Some("12\u{0}34".into()),
+            ..identity()
+        };
+        let err = write_carf_xml(&report(&rows, &id, true), Vec::new()).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "cannot express in CARF XML: identity setting user_tin contains the character U+0000, which XML 1.0 forbids"
+        );
+        let mut rows = valued();
+        rows[0].asset_name = "Bit\u{1b}coin".into();
+        let id = identity();
+        let err = write_carf_xml(&report(&rows, &id, false), Vec::new()).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "cannot express in CARF XML: the name of asset \"BTC\" contains the character U+001B, which XML 1.0 forbids"
+        );
     }
 
     #[test]

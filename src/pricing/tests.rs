@@ -474,7 +474,9 @@ fn a_fee_paid_with_kfee_is_valued_at_a_cent_per_credit() {
     // No USD rate: unpriced with the reason, never a fee left out silently.
     let v = value_legs(&[l], "EUR", &mut [&mut book(vec![])]);
     match &v[0] {
-        LegValue::Unpriced(why) => assert!(why.contains("to value the fee paid with 100 KFEE"), "{why}"),
+        LegValue::Unpriced(why) => {
+            assert!(why.contains("to value the fee paid with 100 KFEE"), "{why}")
+        }
         other => panic!("{other:?}"),
     }
 }
