@@ -209,13 +209,7 @@ pub(super) async fn export(ctx: &Context, args: &ExportArgs) -> Result<Exported,
         files.push(transactions_path);
     }
     if formats.contains(&"xml") {
-        let name = if args.draft {
-            format!("carf-{}-{currency}.draft.xml", args.year)
-        } else {
-            format!("carf-{}-{currency}.xml", args.year)
-        };
-        let x = args.out.join(name);
-        write_xml(&x, ctx, args, &currency, fees, &summary, &files)?;
+        let x = write_xml(ctx, args, &currency, fees, &summary, &files)?;
         files.push(x);
     }
     tracing::debug!("wrote the summary, done at {:.2?}", started.elapsed());
@@ -258,15 +252,16 @@ fn warn(totals: &YearTotals) -> usize {
     kinds
 }
 
+/// Writes `carf-Y-CCY.xml`, or with `--draft` and values missing `carf-Y-CCY.draft.xml`;
+/// returns the path written. Values missing without `--draft`: no file, exit 1, the list.
 fn write_xml(
-    path: &std::path::Path,
     ctx: &Context,
     args: &ExportArgs,
     currency: &str,
     fees: FeeTreatment,
     summary: &[SummaryRow],
     written: &[PathBuf],
-) -> Result<(), Failure> {
+) -> Result<PathBuf, Failure> {
     use crate::export::xml::{XmlIdentity, XmlReport, message_ref_id, missing, write_carf_xml};
     let year = args.year;
     let id = &ctx.file.identity;
@@ -290,7 +285,7 @@ fn write_xml(
     set(&mut identity.rcasp_tin, &id.provider_tin);
     set(&mut identity.rcasp_country, &id.provider_country);
     let now = chrono::Utc::now();
-    let report = XmlReport {
+    let mut report = XmlReport {
         year,
         currency,
         account: &ctx.account,
@@ -299,11 +294,16 @@ fn write_xml(
         identity: &identity,
         timestamp: now,
         message_ref_id: message_ref_id(&identity, year, now),
-        draft: args.draft,
+        draft: false,
     };
+    let valid_path = args.out.join(format!("carf-{year}-{currency}.xml"));
+    let mut path = valid_path.clone();
     let needs = missing(&report);
     if !needs.is_empty() {
         if args.draft {
+            // Only a file that cannot be valid is a draft.
+            report.draft = true;
+            path = args.out.join(format!("carf-{year}-{currency}.draft.xml"));
             tracing::warn!(
                 "{} is a draft with marked placeholders for what is missing: {}",
                 path.display(),
@@ -325,13 +325,14 @@ fn write_xml(
             };
             return Err(Failure::bad(anyhow!(
                 "no {} written: a valid CARF XML needs {}.{csv} Pass --draft to write carf-{year}-{currency}.draft.xml with marked placeholders instead (a reconciliation aid, not valid for filing).",
-                path.display(),
+                valid_path.display(),
                 needs.join("; ")
             )));
         }
     }
-    crate::export::csv::write_atomic(path, |out| {
+    crate::export::csv::write_atomic(&path, |out| {
         write_carf_xml(&report, out).map_err(std::io::Error::other)
     })
-    .map_err(Failure::bad)
+    .map_err(Failure::bad)?;
+    Ok(path)
 }

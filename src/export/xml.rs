@@ -26,8 +26,11 @@
 //! summary's sort order (carf.md's table); the writer reorders.
 //!
 //! The file is the user's own reconstruction, never a provider's filing: the `Warning` element
-//! says so, provider details not taken from the user's settings are marked as defaults, and a
-//! missing user identity is written as clearly marked placeholders.
+//! says so, and provider details not taken from the user's settings are marked as defaults.
+//! A file is valid against the schema or not written: what it would need (the user's identity,
+//! a value for every group) is an error listing it ([`missing`], [`XmlError::Missing`]),
+//! unless a draft is asked for, which writes clearly marked placeholders instead (`Warning`
+//! starting with `DRAFT`). Text XML 1.0 cannot carry is refused.
 
 use super::rows::{FeeTreatment, SummaryRow};
 use crate::domain::{Element, TYPE_CODES};
@@ -248,7 +251,7 @@ impl XmlIdentity {
         ];
         for (key, v) in countries {
             if let Some(c) = given(v)
-                && !(c.len() == 2 && c.bytes().all(|b| b.is_ascii_uppercase()))
+                && !crate::domain::is_iso_country(c)
             {
                 return Err(XmlError::Invalid(format!(
                     "{key} {c:?} is not an ISO 3166 two-letter country code"
@@ -446,6 +449,16 @@ fn check_row(r: &SummaryRow) -> Result<(), XmlError> {
     let what = || format!("{} {}", r.crypto_asset, r.element);
     if r.crypto_asset.trim().is_empty() {
         return Err(XmlError::Invalid("a summary row has no asset".to_owned()));
+    }
+    if crypto_asset_text(&r.crypto_asset, &r.asset_name)
+        .chars()
+        .count()
+        > 200
+    {
+        return Err(XmlError::Invalid(format!(
+            "asset {:?}: its CryptoAsset text is longer than the schema's 200 characters",
+            r.crypto_asset
+        )));
     }
     if schema_rank(r.element).is_none() {
         return Err(XmlError::Invalid(format!(

@@ -146,6 +146,19 @@ async fn the_golden_account_exports_the_hand_worked_files() {
         assert_ne!(*a, b);
     }
     assert_eq!(normalise_xml(&again), want);
+    // --draft where nothing is missing: the valid file, not a draft.
+    std::fs::remove_file(xml_dir.join("carf-2025-EUR.xml")).unwrap();
+    let mut draft_valid = export_to(&xml_dir, "net", "xml");
+    draft_valid.extend([
+        "--config".to_owned(),
+        config.display().to_string(),
+        "--draft".to_owned(),
+    ]);
+    let out = run_bin(draft_valid, &[]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(!xml_dir.join("carf-2025-EUR.draft.xml").exists());
+    let valid = std::fs::read_to_string(xml_dir.join("carf-2025-EUR.xml")).unwrap();
+    assert_eq!(normalise_xml(&valid), want);
 
     // Without the identity: no XML, the CSV files, exactly what is missing, exit 1.
     let bare_dir = dir.path().join("bare");
