@@ -304,11 +304,13 @@ fn write_xml(
             // Only a file that cannot be valid is a draft.
             report.draft = true;
             path = args.out.join(format!("carf-{year}-{currency}.draft.xml"));
-            tracing::warn!(
-                "{} is a draft with marked placeholders for what is missing: {}",
-                path.display(),
-                needs.join("; ")
-            );
+            if !ctx.quiet {
+                tracing::warn!(
+                    "{} is a draft with marked placeholders for what is missing: {}",
+                    path.display(),
+                    needs.join("; ")
+                );
+            }
         } else {
             // The CSV files are written: say so, and how to get a valid file or a draft.
             let csv = if written.is_empty() {
