@@ -480,3 +480,56 @@ fn a_fee_paid_with_kfee_is_valued_at_a_cent_per_credit() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn the_price_plan_fetches_the_usd_rate_for_kfee_fees() {
+    use crate::domain::{AssetInfo, PairInfo};
+    let pair = |p: &str, b: &str, q: &str| PairInfo {
+        pair: p.into(),
+        altname: p.into(),
+        wsname: None,
+        base: b.into(),
+        quote: q.into(),
+    };
+    let markets = super::Markets::new(
+        &[
+            pair("XXBTZEUR", "XXBT", "ZEUR"),
+            pair("ZEURZUSD", "ZEUR", "ZUSD"),
+        ],
+        &[] as &[AssetInfo],
+    );
+    let ex = Exchange {
+        sides: vec![
+            side("EUR", true, dec!(-100), dec!(0)),
+            side("BTC", false, dec!(0.002), dec!(0)),
+        ],
+    };
+    let mut l = leg(
+        "L1",
+        "BTC",
+        dec!(0.002),
+        dec!(0),
+        Element::CryptoFiatIn,
+        "T1",
+        Some(&ex),
+    );
+    // Valued from its own EUR leg: no market price needed...
+    assert!(super::fetch::plan(&[l], "EUR", &markets).is_empty());
+    // ...but a fee paid with KFEE needs the USD rate at that minute.
+    l.fee_credits = dec!(40);
+    let plan = super::fetch::plan(&[l], "EUR", &markets);
+    assert_eq!(
+        plan.into_iter().collect::<Vec<_>>(),
+        [(
+            "ZEURZUSD".to_owned(),
+            [T / 60_000_000].into_iter().collect()
+        )]
+    );
+    // In USD itself, the credits need no rate: the same plan as without them.
+    let mut without = l;
+    without.fee_credits = Decimal::ZERO;
+    assert_eq!(
+        super::fetch::plan(&[l], "USD", &markets),
+        super::fetch::plan(&[without], "USD", &markets)
+    );
+}
