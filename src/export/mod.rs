@@ -349,6 +349,57 @@ pub fn format_time(t: DateTime<Utc>) -> String {
 mod tests {
     use super::*;
 
+    fn entry(id: &str, refid: &str, t: i64, asset: &str, amount: &str, fee: &str) -> LedgerEntry {
+        use crate::domain::{AssetCode, KrakenTime, LedgerId, RefId};
+        LedgerEntry {
+            id: LedgerId::new(id).unwrap(),
+            refid: RefId::new(refid).unwrap(),
+            time: KrakenTime::from_micros(1_750_000_000_000_000 + t * 1_000_000, 4),
+            kind: "trade".into(),
+            subtype: Some("tradespot".into()),
+            aclass: "currency".into(),
+            subclass: None,
+            asset: AssetCode::new(asset).unwrap(),
+            wallet: None,
+            amount: amount.parse().unwrap(),
+            fee: fee.parse().unwrap(),
+            balance: None,
+        }
+    }
+
+    #[test]
+    fn kfee_credits_go_to_the_leg_they_paid_for() {
+        let entries = [
+            // EUR → SOL, fee in KFEE: the SOL leg.
+            entry("L1", "T1", 0, "ZEUR", "-200.0000", "0"),
+            entry("L2", "T1", 0, "SOL", "2.0000000000", "0"),
+            entry("L3", "T1", 0, "KFEE", "0.00", "52.00"),
+            // BTC → ETH, two KFEE legs: the disposal (BTC), the credits summed.
+            entry("L4", "T2", 1, "XETH", "1.0000000000", "0"),
+            entry("L5", "T2", 1, "XXBT", "-0.0500000000", "0"),
+            entry("L6", "T2", 1, "KFEE", "0.00", "10.00"),
+            entry("L7", "T2", 1, "KFEE", "0.00", "5.50"),
+            // No KFEE: nothing.
+            entry("L8", "T3", 2, "ZEUR", "-10.0000", "0.0200"),
+            entry("L9", "T3", 2, "SOL", "0.1000000000", "0"),
+        ];
+        let ledger = Ledger::from_entries(&entries, &AssetTable::default()).unwrap();
+        let id = |i: usize| ledger.table.fields(i).id.to_owned();
+        let mut got: Vec<(String, Decimal)> = ledger
+            .fee_credits()
+            .into_iter()
+            .map(|(i, c)| (id(i), c))
+            .collect();
+        got.sort();
+        assert_eq!(
+            got,
+            [
+                ("L2".to_owned(), Decimal::new(5200, 2)),
+                ("L5".to_owned(), Decimal::new(1550, 2)),
+            ]
+        );
+    }
+
     #[test]
     fn year_bounds_in_utc_and_another_zone() {
         let (s, e) = year_bounds(2025, Tz::UTC).unwrap();
