@@ -211,6 +211,10 @@ pub struct ExportArgs {
     /// Use only cached and imported prices: no call to Kraken.
     #[arg(long)]
     pub offline: bool,
+    /// Where the CARF XML would miss required values (identity, prices), write
+    /// carf-Y-CCY.draft.xml with marked placeholders instead of refusing.
+    #[arg(long)]
+    pub draft: bool,
     /// Kraken API base URL for market prices (plain http only for loopback addresses).
     #[arg(long, env = "KRAKEN_API_URL", value_name = "URL")]
     pub api_url: Option<String>,

@@ -169,10 +169,81 @@ pub fn parse(text: &str, path: &Path) -> Result<FileConfig, ConfigError> {
             return Err(ConfigError::SecretInConfig(path.to_owned()));
         }
     }
-    toml::from_str(text).map_err(|e| ConfigError::Parse {
+    let config: FileConfig = toml::from_str(text).map_err(|e| ConfigError::Parse {
         path: path.to_owned(),
         message: e.message().to_owned(),
-    })
+    })?;
+    let invalid = |message: String| ConfigError::Parse {
+        path: path.to_owned(),
+        message,
+    };
+    config
+        .classify
+        .validate()
+        .map_err(|e| invalid(format!("[classify] {e}")))?;
+    config.identity.validate().map_err(invalid)?;
+    Ok(config)
+}
+
+impl IdentityConfig {
+    /// Every setting as (key, value), in the order of the `[identity]` table.
+    pub fn fields(&self) -> [(&'static str, &Option<String>); 13] {
+        [
+            ("first_name", &self.first_name),
+            ("last_name", &self.last_name),
+            ("tin", &self.tin),
+            ("country", &self.country),
+            ("street", &self.street),
+            ("post_code", &self.post_code),
+            ("city", &self.city),
+            ("birth_date", &self.birth_date),
+            ("birth_city", &self.birth_city),
+            ("birth_country", &self.birth_country),
+            ("provider_name", &self.provider_name),
+            ("provider_tin", &self.provider_tin),
+            ("provider_country", &self.provider_country),
+        ]
+    }
+
+    /// Checks what the CARF XML schema requires of the values given (absent ones are the
+    /// export's concern): no character XML 1.0 forbids, 1 to 200 characters, ISO 3166
+    /// country codes, a real `YYYY-MM-DD` birth date. Values are never echoed (a TIN is
+    /// personal data): the message names the key.
+    pub fn validate(&self) -> Result<(), String> {
+        for (key, value) in self.fields() {
+            let Some(v) = value else { continue };
+            if let Some(c) = crate::domain::forbidden_xml_char(v) {
+                return Err(format!(
+                    "[identity] {key} contains the character U+{:04X}, which XML 1.0 forbids: remove it",
+                    c as u32
+                ));
+            }
+            let n = v.trim().chars().count();
+            if n == 0 {
+                return Err(format!(
+                    "[identity] {key} is empty: fill it in or remove the line"
+                ));
+            }
+            if n > 200 {
+                return Err(format!(
+                    "[identity] {key} has {n} characters; the CARF schema allows at most 200"
+                ));
+            }
+            if key.ends_with("country") && !crate::domain::is_iso_country(v.trim()) {
+                return Err(format!(
+                    "[identity] {key} {v:?} is not an ISO 3166-1 alpha-2 country code (two capital letters, e.g. DE, GB, FR)"
+                ));
+            }
+        }
+        if let Some(d) = &self.birth_date
+            && chrono::NaiveDate::parse_from_str(d.trim(), "%Y-%m-%d").is_err()
+        {
+            return Err(format!(
+                "[identity] birth_date {d:?} is not a date YYYY-MM-DD (e.g. 1985-03-15)"
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// The retry policy: the file's `[sync]` settings over the defaults.
@@ -242,6 +313,50 @@ mod tests {
             c.classify.labels["Q123"],
             crate::classify::Counterparty::PrivateWallet
         );
+    }
+
+    #[test]
+    fn rules_and_identity_are_checked_when_the_config_is_read() {
+        let err = |text: &str| parse(text, Path::new("c.toml")).unwrap_err().to_string();
+        assert_eq!(
+            err(
+                "[[classify.rules]]\ntype = \"voucher\"\nasset = \"ZEUR\"\nelement = \"CryptoTransferIn\"\ncode = \"CARF508\"\n"
+            ),
+            "config file c.toml is invalid: [classify] classification rule 1 (type \"voucher\"): asset \"ZEUR\" is a fiat currency and can never be reported as a crypto-asset (CryptoTransferIn): use element NotReportable for it"
+        );
+        assert_eq!(
+            err("[identity]\ntin = \"\\u0000\"\n"),
+            "config file c.toml is invalid: [identity] tin contains the character U+0000, which XML 1.0 forbids: remove it"
+        );
+        assert_eq!(
+            err("[identity]\ncountry = \"XX\"\n"),
+            "config file c.toml is invalid: [identity] country \"XX\" is not an ISO 3166-1 alpha-2 country code (two capital letters, e.g. DE, GB, FR)"
+        );
+        assert_eq!(
+            err("[identity]\nprovider_country = \"Germany\"\n"),
+            "config file c.toml is invalid: [identity] provider_country \"Germany\" is not an ISO 3166-1 alpha-2 country code (two capital letters, e.g. DE, GB, FR)"
+        );
+        assert_eq!(
+            err("[identity]\nbirth_date = \"1985-02-30\"\n"),
+            "config file c.toml is invalid: [identity] birth_date \"1985-02-30\" is not a date YYYY-MM-DD (e.g. 1985-03-15)"
+        );
+        assert_eq!(
+            err("[identity]\ncity = \"  \"\n"),
+            "config file c.toml is invalid: [identity] city is empty: fill it in or remove the line"
+        );
+        assert!(
+            err(&format!(
+                "[identity]\nlast_name = \"{}\"\n",
+                "a".repeat(201)
+            ))
+            .ends_with("has 201 characters; the CARF schema allows at most 200")
+        );
+        let ok = parse(
+            "[identity]\nfirst_name = \"Zoë\"\ncountry = \"DE\"\nbirth_date = \"1985-03-15\"\n",
+            Path::new("c.toml"),
+        )
+        .unwrap();
+        assert_eq!(ok.identity.country.as_deref(), Some("DE"));
     }
 
     #[test]

@@ -9,7 +9,7 @@ use serde::Deserialize;
 use std::collections::BTreeMap;
 
 /// Bumped whenever the classifier's output can change, so derived tables are rebuilt.
-pub const CLASSIFIER_VERSION: i64 = 1;
+pub const CLASSIFIER_VERSION: i64 = 2;
 
 pub mod build;
 
@@ -29,13 +29,11 @@ const INTERNAL_SUBTYPES: &[&str] = &[
 ];
 
 /// Types never classified automatically.
-const UNCLASSIFIED_TYPES: &[&str] = &[
-    "margin",
-    "rollover",
-    "settled",
-    "dividend",
-    "custodytransfer",
-];
+const UNCLASSIFIED_TYPES: &[&str] = &["dividend", "custodytransfer"];
+
+/// Margin position types: not transfers of crypto-assets (carf.md), `NotReportable` with
+/// reason `margin`.
+const MARGIN_TYPES: &[&str] = &["margin", "rollover", "settled"];
 
 /// A user rule from the config file (`[[classify.rules]]`): the first matching rule wins over
 /// the built-in mapping.
@@ -100,12 +98,47 @@ impl Rules {
             };
             let element = Element::parse(&r.element)
                 .ok_or_else(|| err(format!("unknown element {:?}", r.element)))?;
+            if element == Element::TransferWallet {
+                return Err(err(
+                    "TransferWallet is not assigned by rules: label the withdrawal \"private_wallet\" under [classify.labels] (it is then reported as CryptoTransferOut and TransferWallet)".to_owned(),
+                ));
+            }
             if let Some(code) = r
                 .code
                 .as_ref()
                 .filter(|c| crate::domain::type_label(c).is_none())
             {
                 return Err(err(format!("unknown type code {code:?}")));
+            }
+            if let Some(code) = r.code.as_deref() {
+                let fits = match element {
+                    Element::CryptoTransferIn => code.starts_with("CARF5"),
+                    Element::CryptoTransferOut => code.starts_with("CARF6"),
+                    e if e.is_exchange() => code.starts_with("CARF4"),
+                    _ => false,
+                };
+                if !fits {
+                    return Err(err(format!(
+                        "code {code:?} does not fit element {} (CryptoTransferIn takes CARF5xx, CryptoTransferOut CARF6xx, the four exchange elements CARF4xx, the others none)",
+                        r.element
+                    )));
+                }
+            }
+            if element.is_reportable()
+                && let Some(asset) = r.asset.as_deref()
+            {
+                let a = crate::normalize::assets::AssetTable::default().normalize(asset);
+                if a.is_fiat || a.is_fee_credit {
+                    return Err(err(format!(
+                        "asset {asset:?} is {} and can never be reported as a crypto-asset ({}): use element NotReportable for it",
+                        if a.is_fiat {
+                            "a fiat currency"
+                        } else {
+                            "Kraken fee credits"
+                        },
+                        r.element
+                    )));
+                }
             }
             if r.code.is_none()
                 && matches!(
@@ -124,8 +157,12 @@ impl Rules {
 
     fn matching(&self, f: &LegFacts<'_>) -> Option<Classification> {
         let e = &f.entry;
+        // Fiat is never a reported asset: a rule for a reportable element does not apply to
+        // fiat legs (one naming a fiat asset is refused by `validate`).
         let (i, r) = self.rules.iter().enumerate().find(|(_, r)| {
-            r.kind == e.kind
+            let fiat = f.asset.is_fiat || f.asset.is_fee_credit;
+            !(fiat && Element::parse(&r.element).is_some_and(Element::is_reportable))
+                && r.kind == e.kind
                 && r.subtype
                     .as_deref()
                     .is_none_or(|s| s == e.subtype.unwrap_or(""))
@@ -229,6 +266,14 @@ pub fn classify_facts(f: &LegFacts<'_>, rules: &Rules) -> Classification {
     if INTERNAL_SUBTYPES.contains(&subtype) && matches!(kind, "transfer" | "earn" | "staking") {
         return Classification::new(Internal, format!("move between own wallets ({subtype})"));
     }
+    if MARGIN_TYPES.contains(&kind) {
+        return Classification::new(NotReportable, "margin");
+    }
+    if !f.in_exchange && !crate::domain::is_known_ledger_type(kind) {
+        // Before the fiat check, so that what `sync` says of unknown types (kept, reported as
+        // unclassified) holds for fiat entries too: a config rule says what they are.
+        return Classification::new(Unclassified, format!("unknown ledger type {kind:?}"));
+    }
     if a.is_fiat {
         let reason = match kind {
             "deposit" => "fiat deposit",
@@ -272,7 +317,7 @@ pub fn classify_facts(f: &LegFacts<'_>, rules: &Rules) -> Classification {
         ("staking", _, true) | ("reward", _, true) | ("earn", "reward", true) => {
             Classification::with_code(CryptoTransferIn, "CARF502", "staking or earn reward")
         }
-        ("transfer", "airdrop", true) => {
+        ("transfer" | "earn", "airdrop", true) => {
             Classification::with_code(CryptoTransferIn, "CARF501", "airdrop")
         }
         ("transfer", "", true) => {

@@ -657,7 +657,7 @@ fn unknown_and_unsupported_types_are_unclassified() {
         got,
         [
             el("L1", Unclassified, None),
-            el("L2", Unclassified, None),
+            el("L2", NotReportable, None),
             el("L3", Unclassified, None),
             el("L4", Unclassified, None),
         ]
@@ -767,8 +767,9 @@ fn every_generated_leg_is_classified_exactly_once_and_sensibly() {
         for e in &data.ledger {
             let l = by_id[e.id.as_str()];
             match (e.kind.as_str(), l.is_fiat, l.asset.as_str()) {
-                (_, _, "KFEE") | (_, true, _) => assert_eq!(l.element, NotReportable, "{e:?}"),
+                // Unknown types are unclassified, fiat ones too (as `sync` warns).
                 ("voucher", ..) => assert_eq!(l.element, Unclassified),
+                (_, _, "KFEE") | (_, true, _) => assert_eq!(l.element, NotReportable, "{e:?}"),
                 ("trade" | "spend" | "receive", false, _) => {
                     let counter_fiat = matches!(l.counter_asset.as_deref(), Some("EUR" | "USD"));
                     let want = match (e.amount.is_sign_positive(), counter_fiat) {
@@ -844,6 +845,13 @@ fn rebuild_writes_one_row_per_raw_leg_and_only_when_stale() {
     voucher.rules.push(Rule {
         kind: "voucher".into(),
         subtype: None,
+        asset: Some("EUR".into()),
+        element: "NotReportable".into(),
+        code: None,
+    });
+    voucher.rules.push(Rule {
+        kind: "voucher".into(),
+        subtype: None,
         asset: None,
         element: "CryptoTransferIn".into(),
         code: Some("CARF508".into()),
@@ -852,4 +860,228 @@ fn rebuild_writes_one_row_per_raw_leg_and_only_when_stale() {
         .unwrap()
         .expect("rules changed");
     assert_eq!(third.by_element.get(&Unclassified), None);
+}
+
+#[test]
+fn earn_airdrops_and_transfer_delisting_conversions_follow_carf_md() {
+    let got = run(
+        &[
+            (
+                "L1",
+                "E1",
+                0,
+                "earn",
+                Some("airdrop"),
+                "FLR",
+                "15.0000000000",
+                "0",
+            ),
+            // A delisting conversion booked as `transfer`, two refids a day apart.
+            (
+                "L2",
+                "S1",
+                100,
+                "transfer",
+                Some("delistingconversion"),
+                "OLDCOIN",
+                "-12.0000000000",
+                "0",
+            ),
+            (
+                "L3",
+                "S2",
+                86_000,
+                "transfer",
+                Some("delistingconversion"),
+                "ZEUR",
+                "3.5000",
+                "0",
+            ),
+            // One refid, against another crypto-asset.
+            (
+                "L4",
+                "S3",
+                200_000,
+                "transfer",
+                Some("delistingconversion"),
+                "OLDCOIN",
+                "-1.0000000000",
+                "0",
+            ),
+            (
+                "L5",
+                "S3",
+                200_000,
+                "transfer",
+                Some("delistingconversion"),
+                "XXBT",
+                "0.0000100000",
+                "0",
+            ),
+        ],
+        &Rules::default(),
+    );
+    assert_eq!(
+        got,
+        [
+            el("L1", CryptoTransferIn, Some("CARF501")),
+            el("L2", CryptoFiatOut, None),
+            el("L3", NotReportable, None),
+            el("L4", CryptoToCryptoOut, None),
+            el("L5", CryptoToCryptoIn, None),
+        ]
+    );
+}
+
+#[test]
+fn margin_rollover_settled_are_not_reportable_with_reason_margin() {
+    let rows: &[Row<'_>] = &[
+        (
+            "L1",
+            "M1",
+            0,
+            "margin",
+            Some(""),
+            "XXBT",
+            "-0.0100000000",
+            "0.0001000000",
+        ),
+        (
+            "L2",
+            "M2",
+            1,
+            "rollover",
+            Some(""),
+            "ZEUR",
+            "0.0000",
+            "0.0200",
+        ),
+        (
+            "L3",
+            "M3",
+            2,
+            "settled",
+            Some(""),
+            "XXBT",
+            "0.0500000000",
+            "0",
+        ),
+        ("L4", "M4", 3, "margin", Some(""), "ZEUR", "12.5000", "0"),
+    ];
+    let es = entries(rows);
+    let ctx = group(&es, &AssetTable::default()).unwrap();
+    for (e, c) in es.iter().zip(&ctx) {
+        assert_eq!(
+            classify(e, c, &Rules::default()),
+            Classification::new(NotReportable, "margin"),
+            "{}",
+            e.id
+        );
+    }
+}
+
+#[test]
+fn unknown_types_are_unclassified_for_fiat_too_as_sync_says() {
+    // `sync` warns that entries of an unknown type "will be reported as unclassified": the
+    // export must do that for a EUR voucher too, not list it as a fiat movement.
+    let got = run(
+        &[
+            ("L1", "V1", 0, "voucher", Some(""), "ZEUR", "25.0000", "0"),
+            (
+                "L2",
+                "V2",
+                1,
+                "voucher",
+                Some(""),
+                "XXBT",
+                "0.0010000000",
+                "0",
+            ),
+        ],
+        &Rules::default(),
+    );
+    assert_eq!(
+        got,
+        [el("L1", Unclassified, None), el("L2", Unclassified, None)]
+    );
+}
+
+#[test]
+fn rules_never_make_fiat_a_crypto_asset() {
+    // The README's rules: EUR vouchers NotReportable, the other vouchers CARF508.
+    let readme: Rules = toml::from_str(
+        r#"rules = [
+          { type = "voucher", asset = "EUR", element = "NotReportable" },
+          { type = "voucher", element = "CryptoTransferIn", code = "CARF508" },
+        ]"#,
+    )
+    .unwrap();
+    readme.validate().unwrap();
+    let rows: &[Row<'_>] = &[
+        ("L1", "V1", 0, "voucher", Some(""), "ZEUR", "25.0000", "0"),
+        (
+            "L2",
+            "V2",
+            1,
+            "voucher",
+            Some(""),
+            "XXBT",
+            "0.0010000000",
+            "0",
+        ),
+        ("L3", "V3", 2, "voucher", Some(""), "ZUSD", "5.0000", "0"),
+    ];
+    assert_eq!(
+        run(rows, &readme),
+        [
+            el("L1", NotReportable, None),
+            el("L2", CryptoTransferIn, Some("CARF508")),
+            // No asset in the rule: it does not apply to a fiat leg, which stays unclassified.
+            el("L3", Unclassified, None),
+        ]
+    );
+    // A rule naming a fiat asset (raw or reported code) with a reportable element is refused.
+    for asset in ["EUR", "ZEUR", "USD", "KFEE"] {
+        let bad: Rules = toml::from_str(&format!(
+            "[[rules]]\ntype = \"voucher\"\nasset = \"{asset}\"\nelement = \"CryptoTransferIn\"\ncode = \"CARF508\"\n"
+        ))
+        .unwrap();
+        let err = bad.validate().unwrap_err().to_string();
+        assert!(
+            err.starts_with(&format!(
+                "classification rule 1 (type \"voucher\"): asset \"{asset}\" is "
+            )) && err.contains("can never be reported as a crypto-asset"),
+            "{err}"
+        );
+    }
+    // Codes must fit the element; TransferWallet comes from labels only.
+    for (element, code, want) in [
+        (
+            "CryptoTransferIn",
+            "CARF606",
+            "does not fit element CryptoTransferIn",
+        ),
+        (
+            "CryptoFiatIn",
+            "CARF502",
+            "does not fit element CryptoFiatIn",
+        ),
+        (
+            "NotReportable",
+            "CARF508",
+            "does not fit element NotReportable",
+        ),
+        (
+            "TransferWallet",
+            "CARF606",
+            "TransferWallet is not assigned by rules",
+        ),
+    ] {
+        let bad: Rules = toml::from_str(&format!(
+            "[[rules]]\ntype = \"voucher\"\nelement = \"{element}\"\ncode = \"{code}\"\n"
+        ))
+        .unwrap();
+        let err = bad.validate().unwrap_err().to_string();
+        assert!(err.contains(want), "{err}");
+    }
 }

@@ -87,6 +87,8 @@ pub(super) async fn run(args: &DemoArgs, quiet: bool) -> Result<(), Failure> {
         allow_empty: false,
         strict: false,
         offline: false,
+        // The demo has no identity: its XML is a draft with marked placeholders.
+        draft: true,
         api_url: Some(emulator.url()),
     };
     let exported = super::export::export(&ctx, &export_args).await?;

@@ -219,8 +219,7 @@ pub(super) async fn export(ctx: &Context, args: &ExportArgs) -> Result<Exported,
         files.push(transactions_path);
     }
     if formats.contains(&"xml") {
-        let x = args.out.join(format!("carf-{}-{currency}.xml", args.year));
-        write_xml(&x, ctx, args.year, &currency, fees, &summary)?;
+        let x = write_xml(ctx, args, &currency, fees, &summary, &files)?;
         files.push(x);
     }
     tracing::debug!("wrote the summary, done at {:.2?}", started.elapsed());
@@ -264,24 +263,18 @@ fn warn(totals: &YearTotals) -> usize {
     kinds
 }
 
-/// The `[identity]` config keys of the XML's user fields (`user_city` is `city` there), so a
-/// warning names keys the config accepts.
-fn config_keys(fields: &[&'static str]) -> Vec<&'static str> {
-    fields
-        .iter()
-        .map(|f| f.strip_prefix("user_").unwrap_or(f))
-        .collect()
-}
-
+/// Writes `carf-Y-CCY.xml`, or with `--draft` and values missing `carf-Y-CCY.draft.xml`;
+/// returns the path written. Values missing without `--draft`: no file, exit 1, the list.
 fn write_xml(
-    path: &std::path::Path,
     ctx: &Context,
-    year: i32,
+    args: &ExportArgs,
     currency: &str,
     fees: FeeTreatment,
     summary: &[SummaryRow],
-) -> Result<(), Failure> {
-    use crate::export::xml::{XmlIdentity, XmlReport, message_ref_id, write_carf_xml};
+    written: &[PathBuf],
+) -> Result<PathBuf, Failure> {
+    use crate::export::xml::{XmlIdentity, XmlReport, message_ref_id, missing, write_carf_xml};
+    let year = args.year;
     let id = &ctx.file.identity;
     let mut identity = XmlIdentity::kraken_for_currency(currency);
     let set = |slot: &mut Option<String>, value: &Option<String>| {
@@ -302,16 +295,8 @@ fn write_xml(
     set(&mut identity.rcasp_name, &id.provider_name);
     set(&mut identity.rcasp_tin, &id.provider_tin);
     set(&mut identity.rcasp_country, &id.provider_country);
-    set(&mut identity.rcasp_city, &id.provider_city);
-    let missing = config_keys(&identity.missing_user_fields());
-    if !missing.is_empty() && !ctx.quiet {
-        tracing::warn!(
-            "the CARF XML marks the user's {} as placeholders: set them under [identity] in the config",
-            missing.join(", ")
-        );
-    }
     let now = chrono::Utc::now();
-    let report = XmlReport {
+    let mut report = XmlReport {
         year,
         currency,
         account: &ctx.account,
@@ -320,22 +305,64 @@ fn write_xml(
         identity: &identity,
         timestamp: now,
         message_ref_id: message_ref_id(&identity, year, now),
+        draft: false,
     };
-    crate::export::csv::write_atomic(path, |out| {
+    let valid_path = args.out.join(format!("carf-{year}-{currency}.xml"));
+    let mut path = valid_path.clone();
+    let needs = missing(&report);
+    if !needs.is_empty() {
+        if args.draft {
+            // Only a file that cannot be valid is a draft.
+            report.draft = true;
+            path = args.out.join(format!("carf-{year}-{currency}.draft.xml"));
+            if !ctx.quiet {
+                tracing::warn!(
+                    "{} is a draft with marked placeholders for what is missing: {}",
+                    path.display(),
+                    needs.join("; ")
+                );
+            }
+        } else {
+            // The CSV files are written: say so, and how to get a valid file or a draft.
+            let csv = if written.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    " The CSV files were written ({}).",
+                    written
+                        .iter()
+                        .map(|p| p.display().to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            };
+            return Err(Failure::bad(anyhow!(
+                "no {} written: a valid CARF XML needs {}.{csv} Pass --draft to write carf-{year}-{currency}.draft.xml with marked placeholders instead (a reconciliation aid, not valid for filing).",
+                valid_path.display(),
+                needs.join("; ")
+            )));
+        }
+    }
+    crate::export::csv::write_atomic(&path, |out| {
         write_carf_xml(&report, out).map_err(std::io::Error::other)
     })
-    .map_err(Failure::bad)
+    .map_err(Failure::bad)?;
+    Ok(path)
 }
 
 #[cfg(test)]
 mod tests {
-    use super::*;
     use crate::export::xml::XmlIdentity;
 
     #[test]
     fn the_missing_identity_warning_names_keys_the_config_accepts() {
         let identity = XmlIdentity::kraken_for_currency("EUR");
-        let keys = config_keys(&identity.missing_user_fields());
+        // The words `export::xml::missing` uses: the XML field names without `user_`.
+        let keys: Vec<&str> = identity
+            .missing_user_fields()
+            .iter()
+            .map(|f| f.trim_start_matches("user_"))
+            .collect();
         assert_eq!(
             keys,
             [

@@ -10,7 +10,10 @@ mod tier;
 mod time;
 mod trade;
 
-pub use carf::{Classification, Element, TYPE_CODES, type_label};
+pub use carf::{
+    Classification, Element, ISO_COUNTRIES, ISO_CURRENCIES, TYPE_CODES, forbidden_xml_char,
+    is_iso_country, is_iso_currency, type_label,
+};
 pub use ids::{AssetCode, IdError, LedgerId, RefId, TradeId};
 pub use ledger::{KNOWN_LEDGER_TYPES, LedgerEntry, LedgerFields, is_known_ledger_type};
 pub use market::{AssetInfo, PairInfo};

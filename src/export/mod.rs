@@ -25,6 +25,7 @@ use crate::pricing::{LegToValue, LegValue, LegValuer, PriceSource};
 use crate::store::{Store, StoreError};
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use chrono_tz::Tz;
+use rust_decimal::Decimal;
 use std::collections::HashMap;
 use std::ops::Range;
 
@@ -154,6 +155,7 @@ impl Ledger {
         elements: &[Element],
         exchanges: &'s HashMap<u32, Exchange>,
     ) -> Vec<LegToValue<'s>> {
+        let credits = self.fee_credits();
         range
             .zip(elements)
             .map(|(i, &element)| {
@@ -167,8 +169,56 @@ impl Ledger {
                     element,
                     event_id: self.events.event_id(&self.table, i),
                     exchange: self.events.event_of(i).and_then(|e| exchanges.get(&e)),
+                    fee_credits: credits.get(&i).copied().unwrap_or_default(),
                 }
             })
+            .collect()
+    }
+
+    /// The KFEE fee credits paid for legs, by entry position: an event's KFEE legs (amount
+    /// 0, the credits in `fee`) paid for its crypto disposal leg, else its crypto acquisition
+    /// leg (the first in ledger order). Two passes over the entries, no allocation per entry;
+    /// empty for a ledger that never paid with KFEE.
+    pub fn fee_credits(&self) -> HashMap<usize, Decimal> {
+        let (t, ev) = (&self.table, &self.events);
+        let mut per_event: HashMap<u32, Decimal> = HashMap::new();
+        for i in 0..t.len() {
+            if t.asset(i).is_fee_credit
+                && let Some(k) = ev.event_of(i)
+            {
+                let fee = t.fields(i).fee;
+                if !fee.is_zero() {
+                    let slot = per_event.entry(k).or_default();
+                    *slot = slot.saturating_add(fee.abs());
+                }
+            }
+        }
+        if per_event.is_empty() {
+            return HashMap::new();
+        }
+        // Per event: (disposal?, position) of the leg the credits paid for.
+        let mut target: HashMap<u32, (bool, usize)> = HashMap::new();
+        for i in 0..t.len() {
+            let Some(k) = ev.event_of(i) else { continue };
+            if !per_event.contains_key(&k) {
+                continue;
+            }
+            let a = t.asset(i);
+            let amount = t.fields(i).amount;
+            if a.is_fiat || a.is_fee_credit || amount.is_zero() {
+                continue;
+            }
+            let disposal = amount.is_sign_negative();
+            match target.get(&k) {
+                Some(&(d, _)) if d || !disposal => {}
+                _ => {
+                    target.insert(k, (disposal, i));
+                }
+            }
+        }
+        target
+            .into_iter()
+            .map(|(k, (_, i))| (i, per_event[&k]))
             .collect()
     }
 
@@ -194,6 +244,7 @@ impl Ledger {
         mut each: impl FnMut(&RowRef<'_>) -> std::io::Result<()>,
     ) -> std::io::Result<YearTotals> {
         let (t, ev) = (&self.table, &self.events);
+        let credits = self.fee_credits();
         let mut valuer = LegValuer::new(currency, sources);
         let mut totals = YearTotals::default();
         // The legs of an event are usually next to each other: build its exchange once.
@@ -223,6 +274,11 @@ impl Ledger {
                 element: c.element,
                 event_id: ev.event_id(t, i),
                 exchange,
+                fee_credits: if credits.is_empty() {
+                    Decimal::ZERO
+                } else {
+                    credits.get(&i).copied().unwrap_or_default()
+                },
             });
             let (price, price_source, gross, fee_amount, amount) = match &value {
                 LegValue::Priced(p) => (
@@ -292,6 +348,57 @@ pub fn format_time(t: DateTime<Utc>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn entry(id: &str, refid: &str, t: i64, asset: &str, amount: &str, fee: &str) -> LedgerEntry {
+        use crate::domain::{AssetCode, KrakenTime, LedgerId, RefId};
+        LedgerEntry {
+            id: LedgerId::new(id).unwrap(),
+            refid: RefId::new(refid).unwrap(),
+            time: KrakenTime::from_micros(1_750_000_000_000_000 + t * 1_000_000, 4),
+            kind: "trade".into(),
+            subtype: Some("tradespot".into()),
+            aclass: "currency".into(),
+            subclass: None,
+            asset: AssetCode::new(asset).unwrap(),
+            wallet: None,
+            amount: amount.parse().unwrap(),
+            fee: fee.parse().unwrap(),
+            balance: None,
+        }
+    }
+
+    #[test]
+    fn kfee_credits_go_to_the_leg_they_paid_for() {
+        let entries = [
+            // EUR → SOL, fee in KFEE: the SOL leg.
+            entry("L1", "T1", 0, "ZEUR", "-200.0000", "0"),
+            entry("L2", "T1", 0, "SOL", "2.0000000000", "0"),
+            entry("L3", "T1", 0, "KFEE", "0.00", "52.00"),
+            // BTC → ETH, two KFEE legs: the disposal (BTC), the credits summed.
+            entry("L4", "T2", 1, "XETH", "1.0000000000", "0"),
+            entry("L5", "T2", 1, "XXBT", "-0.0500000000", "0"),
+            entry("L6", "T2", 1, "KFEE", "0.00", "10.00"),
+            entry("L7", "T2", 1, "KFEE", "0.00", "5.50"),
+            // No KFEE: nothing.
+            entry("L8", "T3", 2, "ZEUR", "-10.0000", "0.0200"),
+            entry("L9", "T3", 2, "SOL", "0.1000000000", "0"),
+        ];
+        let ledger = Ledger::from_entries(&entries, &AssetTable::default()).unwrap();
+        let id = |i: usize| ledger.table.fields(i).id.to_owned();
+        let mut got: Vec<(String, Decimal)> = ledger
+            .fee_credits()
+            .into_iter()
+            .map(|(i, c)| (id(i), c))
+            .collect();
+        got.sort();
+        assert_eq!(
+            got,
+            [
+                ("L2".to_owned(), Decimal::new(5200, 2)),
+                ("L5".to_owned(), Decimal::new(1550, 2)),
+            ]
+        );
+    }
 
     #[test]
     fn year_bounds_in_utc_and_another_zone() {

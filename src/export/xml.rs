@@ -26,8 +26,11 @@
 //! summary's sort order (carf.md's table); the writer reorders.
 //!
 //! The file is the user's own reconstruction, never a provider's filing: the `Warning` element
-//! says so, provider details not taken from the user's settings are marked as defaults, and a
-//! missing user identity is written as clearly marked placeholders.
+//! says so, and provider details not taken from the user's settings are marked as defaults.
+//! A file is valid against the schema or not written: what it would need (the user's identity,
+//! a value for every group) is an error listing it ([`missing`], [`XmlError::Missing`]),
+//! unless a draft is asked for, which writes clearly marked placeholders instead (`Warning`
+//! starting with `DRAFT`). Text XML 1.0 cannot carry is refused.
 
 use super::rows::{FeeTreatment, SummaryRow};
 use crate::domain::{Element, TYPE_CODES};
@@ -37,7 +40,6 @@ use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
 use quick_xml::name::ResolveResult;
 use quick_xml::{NsReader, Writer, XmlVersion};
 use rust_decimal::Decimal;
-use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::io::Write;
 
@@ -79,6 +81,9 @@ pub enum XmlError {
     /// A file being read back is not well-formed or not shaped as this module writes it.
     #[error("cannot read the CARF XML: {0}")]
     Parse(String),
+    /// Values the schema requires are missing: no valid file can be written (a draft can).
+    #[error("the CARF XML needs what is missing: {}", .0.join("; "))]
+    Missing(Vec<String>),
 }
 
 /// Who reports and who is reported on. Every field may be missing: missing provider details
@@ -246,7 +251,7 @@ impl XmlIdentity {
         ];
         for (key, v) in countries {
             if let Some(c) = given(v)
-                && !(c.len() == 2 && c.bytes().all(|b| b.is_ascii_uppercase()))
+                && !crate::domain::is_iso_country(c)
             {
                 return Err(XmlError::Invalid(format!(
                     "{key} {c:?} is not an ISO 3166 two-letter country code"
@@ -262,6 +267,51 @@ impl XmlIdentity {
         }
         Ok(())
     }
+}
+
+/// Refuses text XML 1.0 cannot carry (a NUL from the config or the data would make a file no
+/// parser reads), naming where it came from.
+fn check_characters(report: &XmlReport<'_>) -> Result<(), XmlError> {
+    let id = report.identity;
+    let bad = |what: &str, text: &str| match crate::domain::forbidden_xml_char(text) {
+        Some(c) => Err(XmlError::Invalid(format!(
+            "{what} contains the character U+{:04X}, which XML 1.0 forbids",
+            c as u32
+        ))),
+        None => Ok(()),
+    };
+    for (key, v) in [
+        ("rcasp_name", &id.rcasp_name),
+        ("rcasp_tin", &id.rcasp_tin),
+        ("rcasp_country", &id.rcasp_country),
+        ("rcasp_street", &id.rcasp_street),
+        ("rcasp_post_code", &id.rcasp_post_code),
+        ("rcasp_city", &id.rcasp_city),
+        ("user_first_name", &id.user_first_name),
+        ("user_last_name", &id.user_last_name),
+        ("user_tin", &id.user_tin),
+        ("user_country", &id.user_country),
+        ("user_street", &id.user_street),
+        ("user_post_code", &id.user_post_code),
+        ("user_city", &id.user_city),
+        ("user_birth_date", &id.user_birth_date),
+        ("user_birth_city", &id.user_birth_city),
+        ("user_birth_country", &id.user_birth_country),
+    ] {
+        if let Some(text) = v {
+            bad(&format!("identity setting {key}"), text)?;
+        }
+    }
+    bad("the account name", report.account)?;
+    bad("the MessageRefId", &report.message_ref_id)?;
+    for r in report.rows {
+        bad(&format!("asset code {:?}", r.crypto_asset), &r.crypto_asset)?;
+        bad(
+            &format!("the name of asset {:?}", r.crypto_asset),
+            &r.asset_name,
+        )?;
+    }
+    Ok(())
 }
 
 fn blank(v: &Option<String>) -> bool {
@@ -291,6 +341,56 @@ pub struct XmlReport<'a> {
     pub timestamp: DateTime<Utc>,
     /// `MessageSpec/MessageRefId`: unique per export (see [`message_ref_id`]).
     pub message_ref_id: String,
+    /// A draft: missing values become marked placeholders (the file is then not valid against
+    /// the schema, and says so); otherwise missing values are an error ([`XmlError::Missing`]).
+    pub draft: bool,
+}
+
+/// What a valid file would still need, in the words of the settings and commands that supply
+/// it: the user's identity (`[identity]` keys), and a value for every group that has none.
+pub fn missing(report: &XmlReport<'_>) -> Vec<String> {
+    let mut out = Vec::new();
+    let id = report.identity;
+    if !report.rows.is_empty() {
+        let keys: Vec<String> = id
+            .missing_user_fields()
+            .iter()
+            .map(|k| format!("[identity] {}", k.trim_start_matches("user_")))
+            .collect();
+        if !keys.is_empty() {
+            out.push(format!(
+                "the user's {} (set {} in the config file)",
+                keys.join(", "),
+                if keys.len() == 1 { "it" } else { "them" }
+            ));
+        }
+    }
+    let provider: Vec<String> = id
+        .missing_rcasp_fields()
+        .iter()
+        .map(|k| format!("[identity] {}", k.replace("rcasp_", "provider_")))
+        .collect();
+    if !provider.is_empty() {
+        out.push(format!(
+            "the provider's {} (set them in the config file)",
+            provider.join(", ")
+        ));
+    }
+    for r in report.rows.iter().filter(|r| r.is_fully_unpriced()) {
+        out.push(format!(
+            "a value in {} for {} {}{} ({} transaction{} without a price: import a price table with `kraken-tax prices import`, or export without --offline)",
+            report.currency,
+            r.crypto_asset,
+            r.element,
+            r.type_code
+                .as_deref()
+                .map(|c| format!(" {c}"))
+                .unwrap_or_default(),
+            r.unpriced_transactions,
+            if r.unpriced_transactions == 1 { "" } else { "s" }
+        ));
+    }
+    out
 }
 
 /// A fresh `MessageRefId`: transmitting country, year and receiving country first (the OECD
@@ -305,30 +405,12 @@ pub fn message_ref_id(identity: &XmlIdentity, year: i32, now: DateTime<Utc>) -> 
     )
 }
 
-/// The `DocRefId` of one document (`part`: `RCASP` or `USER`) of a report.
-///
-/// Stable by design: derived from year, account, currency, fee treatment and part only, so
-/// exporting the same year again gives the same ids and a later file reads as a new version of
-/// the same documents. The OECD's rule that a `DocRefId` be unique across all messages ever sent
-/// matters for transmitted filings, which this file is not; the per-export uniqueness lives in
-/// the `MessageRefId`. The account is hashed because it is free text. The schema has no
-/// `DocSpec` below `CryptoUsers`, so assets and elements get no ids of their own.
-pub fn doc_ref_id(
-    year: i32,
-    account: &str,
-    currency: &str,
-    fees: FeeTreatment,
-    part: &str,
-) -> String {
-    let digest = Sha256::digest(
-        format!(
-            "kraken-tax\n{year}\n{account}\n{currency}\n{}\n{part}",
-            fees.as_str()
-        )
-        .as_bytes(),
-    );
-    let hex: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
-    format!("KT{year}-{currency}-{}-{part}-{hex}", fees.as_str())
+/// The `DocRefId` of one document (`part`: `RCASP` or `USER`) of a file: the file's
+/// `MessageRefId` (unique per file written: time and 64 random bits) and the part, so every
+/// document of every file has its own id (the schema allows 200 characters; a `MessageRefId`
+/// has at most 170).
+pub fn doc_ref_id(message_ref_id: &str, part: &str) -> String {
+    format!("{message_ref_id}-{part}")
 }
 
 /// The `CryptoAsset` text of an asset: CARF asks for the full name; the code is added so the
@@ -367,6 +449,16 @@ fn check_row(r: &SummaryRow) -> Result<(), XmlError> {
     let what = || format!("{} {}", r.crypto_asset, r.element);
     if r.crypto_asset.trim().is_empty() {
         return Err(XmlError::Invalid("a summary row has no asset".to_owned()));
+    }
+    if crypto_asset_text(&r.crypto_asset, &r.asset_name)
+        .chars()
+        .count()
+        > 200
+    {
+        return Err(XmlError::Invalid(format!(
+            "asset {:?}: its CryptoAsset text is longer than the schema's 200 characters",
+            r.crypto_asset
+        )));
     }
     if schema_rank(r.element).is_none() {
         return Err(XmlError::Invalid(format!(
@@ -556,10 +648,33 @@ fn warning_text(report: &XmlReport<'_>) -> String {
     let unpriced: u64 = report.rows.iter().map(|r| r.unpriced_transactions).sum();
     if unpriced > 0 {
         w.push_str(&format!(
-             " Transactions without a value in {}: {unpriced} (counted, not in the amounts; an empty \
-             Amount means no transaction of its group could be valued).",
+            " Transactions without a value in {}: {unpriced} (counted, not in the amounts):",
             report.currency
         ));
+        for r in report.rows.iter().filter(|r| r.unpriced_transactions > 0) {
+            w.push_str(&format!(
+                " {} {}{}: {} of {};",
+                r.crypto_asset,
+                r.element,
+                r.type_code
+                    .as_deref()
+                    .map(|c| format!(" {c}"))
+                    .unwrap_or_default(),
+                r.unpriced_transactions,
+                r.number_of_transactions
+                    .map_or_else(|| "its transfers".to_owned(), |n| n.to_string()),
+            ));
+        }
+        w.pop();
+        w.push('.');
+    }
+    if report.draft {
+        w.insert_str(
+            0,
+            &format!(
+                "DRAFT, not valid for filing: {PLACEHOLDER} texts, {PLACEHOLDER_COUNTRY} country codes and empty amounts mark what is missing. "
+            ),
+        );
     }
     // Warning is StringMin1Max4000_Type.
     w.chars().take(4000).collect()
@@ -583,6 +698,13 @@ pub fn write_carf_xml<W: Write>(report: &XmlReport<'_>, out: W) -> Result<(), Xm
     let id = report.identity;
     id.check()?;
     let blocks = plan(report.rows)?;
+    check_characters(report)?;
+    if !report.draft {
+        let missing = missing(report);
+        if !missing.is_empty() {
+            return Err(XmlError::Missing(missing));
+        }
+    }
     let mut o = Out {
         w: Writer::new_with_indent(out, b' ', 2),
     };
@@ -598,15 +720,7 @@ fn write_document<W: Write>(
     blocks: &[AssetBlock<'_>],
 ) -> std::io::Result<()> {
     let id = report.identity;
-    let doc_id = |part| {
-        doc_ref_id(
-            report.year,
-            report.account,
-            report.currency,
-            report.fees,
-            part,
-        )
-    };
+    let doc_id = |part| doc_ref_id(&report.message_ref_id, part);
     o.w.write_event(Event::Decl(BytesDecl::new("1.0", Some("UTF-8"), None)))?;
     o.start(
         "CARF_OECD",
@@ -996,8 +1110,14 @@ fn parse_tree(xml: &str) -> Result<Node, XmlError> {
     root.ok_or_else(|| XmlError::Parse("no root element".into()))
 }
 
+/// The strict model of the CARF schema the test suite validates every file with.
+#[cfg(test)]
+#[path = "../../tests/carf_schema/mod.rs"]
+mod carf_schema;
+
 #[cfg(test)]
 mod tests {
+    use super::carf_schema;
     use super::*;
     use chrono::TimeZone;
     use rust_decimal_macros::dec;
@@ -1130,7 +1250,7 @@ mod tests {
     }
 
     fn write(rows: &[SummaryRow], id: &XmlIdentity, account: &str, when: DateTime<Utc>) -> String {
-        let report = XmlReport {
+        let mut report = XmlReport {
             year: 2025,
             currency: "EUR",
             account,
@@ -1139,10 +1259,26 @@ mod tests {
             identity: id,
             timestamp: when,
             message_ref_id: message_ref_id(id, 2025, when),
+            draft: false,
         };
+        // A draft where values are missing, so that the placeholders can be looked at.
+        report.draft = !missing(&report).is_empty();
         let mut buf = Vec::new();
         write_carf_xml(&report, &mut buf).unwrap();
-        String::from_utf8(buf).unwrap()
+        let xml = String::from_utf8(buf).unwrap();
+        // Every file: valid against the schema, or a draft that is not (and says so).
+        let errors = super::carf_schema::validate(&xml);
+        if report.draft {
+            assert!(!errors.is_empty(), "a draft that validates:\n{xml}");
+            assert!(
+                !errors.iter().any(|e| e.contains("not well-formed")),
+                "{errors:?}"
+            );
+            assert!(xml.contains("DRAFT, not valid for filing"));
+        } else {
+            assert!(errors.is_empty(), "{errors:#?}\n{xml}");
+        }
+        xml
     }
 
     fn names(n: &Node) -> Vec<&str> {
@@ -1229,10 +1365,15 @@ mod tests {
         assert_eq!(text("Timestamp"), "2026-02-01T12:00:00Z");
         assert!(text("MessageRefId").starts_with("IE2025IE-KT-20260201T120000Z-"));
         let warning = text("Warning");
-        assert!(warning.starts_with("Not a filing by a Reporting Crypto-Asset Service Provider"));
+        // (A draft: one group has no value at all.)
+        assert!(warning.starts_with("DRAFT, not valid for filing: PLACEHOLDER texts, XX country codes and empty amounts mark what is missing. Not a filing by a Reporting Crypto-Asset Service Provider"), "{warning}");
         assert!(warning.contains("own reconstruction"));
         assert!(warning.contains("Kraken account \"main\""));
-        assert!(warning.contains("Transactions without a value in EUR: 3 (counted"));
+        // Partly and wholly unvalued groups, by count.
+        assert!(
+            warning.ends_with(" Transactions without a value in EUR: 3 (counted, not in the amounts): BTC TransferWallet: 1 of its transfers; ETH CryptoTransferOut CARF606: 2 of 2."),
+            "{warning}"
+        );
         assert!(warning.len() <= 4000);
     }
 
@@ -1448,34 +1589,30 @@ mod tests {
     }
 
     #[test]
-    fn doc_ref_ids_unique_in_a_file_and_stable_across_writes() {
+    fn doc_ref_ids_unique_in_a_file_and_across_files() {
         let ids = |xml: &str| {
             let mut nodes = Vec::new();
             let root = parse_tree(xml).unwrap();
             all(&root, &mut nodes);
             nodes
                 .into_iter()
-                .filter(|n| n.name == "DocRefId")
+                .filter(|n| n.name == "DocRefId" || n.name == "MessageRefId")
                 .map(|n| n.text.clone())
                 .collect::<Vec<_>>()
         };
-        let later = at() + chrono::Duration::days(3);
-        let a = write(&rows(), &identity(), "main", at());
-        let b = write(&rows(), &identity(), "main", later);
-        let (ia, ib) = (ids(&a), ids(&b));
-        assert_eq!(ia.len(), 2);
-        assert_ne!(ia[0], ia[1]);
-        assert_eq!(ia, ib);
-        assert!(ia.iter().all(|i| !i.is_empty() && i.len() <= 200));
-        // Another account is another document; the message ids always differ.
-        assert_ne!(ids(&write(&rows(), &identity(), "other", at())), ia);
-        let mref = |xml: &str| {
-            path(&parse_tree(xml).unwrap(), &["MessageSpec", "MessageRefId"])
-                .text
-                .clone()
-        };
-        assert_ne!(mref(&a), mref(&b));
-        assert_ne!(mref(&a), mref(&write(&rows(), &identity(), "main", at())));
+        // Same year, account, currency, fees and time: every id still differs between files
+        // (two people's files with the default account name, or a re-export, never share one).
+        let a = ids(&write(&rows(), &identity(), "default", at()));
+        let b = ids(&write(&rows(), &identity(), "default", at()));
+        assert_eq!((a.len(), b.len()), (3, 3));
+        let mut every: Vec<&String> = a.iter().chain(&b).collect();
+        every.sort();
+        every.dedup();
+        assert_eq!(every.len(), 6, "{a:?} {b:?}");
+        // Derived from the file's MessageRefId.
+        assert_eq!(a[1], format!("{}-RCASP", a[0]));
+        assert_eq!(a[2], format!("{}-USER", a[0]));
+        assert!(a.iter().all(|i| !i.is_empty() && i.len() <= 200));
     }
 
     #[test]
@@ -1641,6 +1778,7 @@ mod tests {
                 identity: &id,
                 timestamp: at(),
                 message_ref_id: "X".into(),
+                draft: false,
             };
             let err = write_carf_xml(&report, Vec::new()).unwrap_err();
             assert!(matches!(err, XmlError::Invalid(_)), "{r:?}");
@@ -1658,11 +1796,214 @@ mod tests {
             identity: &id,
             timestamp: at(),
             message_ref_id: "X".into(),
+            draft: false,
         };
         assert!(matches!(
             write_carf_xml(&report, Vec::new()),
             Err(XmlError::Invalid(_))
         ));
+    }
+
+    /// Rows that all have a value.
+    fn valued() -> Vec<SummaryRow> {
+        rows()
+            .into_iter()
+            .filter(|r| !r.is_fully_unpriced())
+            .collect()
+    }
+
+    fn report<'a>(rows: &'a [SummaryRow], id: &'a XmlIdentity, draft: bool) -> XmlReport<'a> {
+        XmlReport {
+            year: 2025,
+            currency: "EUR",
+            account: "main",
+            fees: FeeTreatment::Net,
+            rows,
+            identity: id,
+            timestamp: at(),
+            message_ref_id: message_ref_id(id, 2025, at()),
+            draft,
+        }
+    }
+
+    #[test]
+    fn the_schema_model_refuses_what_the_schema_refuses() {
+        let (rows, id) = (valued(), identity());
+        let xml = write(&rows, &id, "main", at());
+        carf_schema::assert_valid(&xml);
+        let broken = |from: &str, to: &str, want: &str| {
+            assert!(xml.contains(from), "{from}");
+            let bad = xml.replacen(from, to, 1);
+            let errors = carf_schema::validate(&bad);
+            assert!(
+                errors.iter().any(|e| e.contains(want)),
+                "{from} -> {to}: {errors:#?}"
+            );
+        };
+        broken(
+            "<ResCountryCode>DE<",
+            "<ResCountryCode>XX<",
+            "\"XX\" is not an ISO 3166",
+        );
+        broken(
+            "<Amount currCode=\"EUR\">50000.12<",
+            "<Amount currCode=\"EUR\">50000.125<",
+            "2 fraction digits",
+        );
+        broken(
+            "<Amount currCode=\"EUR\">50000.12</Amount>",
+            "<Amount currCode=\"EUR\"/>",
+            "2 fraction digits",
+        );
+        broken(
+            "currCode=\"EUR\"",
+            "currCode=\"XBT\"",
+            "not an ISO 4217 code",
+        );
+        broken(
+            "<TransferType>CARF502<",
+            "<TransferType>CARF602<",
+            "is not one of",
+        );
+        broken(
+            "<NumberofUnits>1.25000000<",
+            "<NumberofUnits>1.25e0<",
+            "is not an xsd:decimal",
+        );
+        let (a, b) = (
+            xml.find("<BirthInfo>").unwrap(),
+            xml.find("</BirthInfo>").unwrap(),
+        );
+        let no_birth = format!("{}{}", &xml[..a], &xml[b + "</BirthInfo>".len()..]);
+        assert!(
+            carf_schema::validate(&no_birth)
+                .iter()
+                .any(|e| e.contains("BirthInfo required"))
+        );
+        broken(
+            "<MessageRefId>IE",
+            "<MessageRefId>ie",
+            "is not a MessageRefId",
+        );
+        broken("<MessageType>CARF<", "<MessageType>CRS<", "is not one of");
+        broken(
+            "<ReportingPeriod>2025-12-31<",
+            "<ReportingPeriod>2025-12-32<",
+            "xsd:date",
+        );
+        broken(
+            "<stf:DocTypeIndic>OECD1<",
+            "<stf:DocTypeIndic>OECD9<",
+            "is not one of",
+        );
+        // DocRefId in the CARF namespace instead of stf:.
+        let wrong_ns = xml.replacen("<stf:DocRefId>", "<DocRefId>", 1).replacen(
+            "</stf:DocRefId>",
+            "</DocRefId>",
+            1,
+        );
+        assert!(
+            carf_schema::validate(&wrong_ns)
+                .iter()
+                .any(|e| e.contains("DocRefId required"))
+        );
+        broken("<City>Berlin<", "<City><", "0 characters");
+        broken("<TIN issuedBy=\"DE\"", "<TIN issuedBy=\"XX\"", "@issuedBy");
+        broken(
+            "<TIN issuedBy=\"DE\"",
+            "<TIN colour=\"DE\"",
+            "attribute \"colour\" not allowed",
+        );
+        // Order: crypto-to-crypto before fiat in RelevantTransactions.
+        let (a, b) = (
+            xml.find("<CryptoToCryptoOut>").unwrap(),
+            xml.find("</CryptoToCryptoOut>").unwrap(),
+        );
+        let block = &xml[a..b + "</CryptoToCryptoOut>".len()];
+        let moved = xml.replacen(block, "", 1).replacen(
+            "</CryptoFiatOut>",
+            &format!("</CryptoFiatOut>{block}"),
+            1,
+        );
+        assert!(
+            carf_schema::validate(&moved)
+                .iter()
+                .any(|e| e.contains("unexpected element \"CryptoToCryptoOut\""))
+        );
+        // A NUL is not XML 1.0 at all.
+        assert!(
+            carf_schema::validate(&xml.replacen("Ada", "A&#0;da", 1))[0]
+                .contains("not well-formed")
+        );
+    }
+
+    #[test]
+    fn missing_values_refuse_the_file_and_say_which() {
+        let rows = rows();
+        // Identity from the tool's defaults only, one group without any value.
+        let id = XmlIdentity::default();
+        let err = write_carf_xml(&report(&rows, &id, false), Vec::new()).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "the CARF XML needs what is missing: the user's [identity] first_name, [identity] last_name, [identity] tin, [identity] country, [identity] city, [identity] birth_date (set them in the config file); a value in EUR for ETH CryptoTransferOut CARF606 (2 transactions without a price: import a price table with `kraken-tax prices import`, or export without --offline)"
+        );
+        let one = XmlIdentity {
+            user_tin: None,
+            ..identity()
+        };
+        let valued = valued();
+        assert_eq!(
+            missing(&report(&valued, &one, false)),
+            ["the user's [identity] tin (set it in the config file)"]
+        );
+        // No provider at all.
+        let mut none = identity();
+        none.rcasp_name = None;
+        none.rcasp_country = None;
+        none.rcasp_city = None;
+        assert_eq!(
+            missing(&report(&valued, &none, false)),
+            [
+                "the provider's [identity] provider_name, [identity] provider_country, [identity] provider_city (set them in the config file)"
+            ]
+        );
+        // A draft is written, with the placeholders, and is not valid.
+        let mut buf = Vec::new();
+        write_carf_xml(&report(&rows, &id, true), &mut buf).unwrap();
+        let xml = String::from_utf8(buf).unwrap();
+        assert!(xml.contains("<ResCountryCode>XX</ResCountryCode>"));
+        assert!(xml.contains("<Amount currCode=\"EUR\"/>"));
+        let errors = carf_schema::validate(&xml);
+        assert!(
+            errors.iter().any(|e| e.contains("BirthInfo required")),
+            "{errors:?}"
+        );
+        // A nil report needs no user.
+        let mut buf = Vec::new();
+        write_carf_xml(&report(&[], &id, false), &mut buf).unwrap();
+        carf_schema::assert_valid(&String::from_utf8(buf).unwrap());
+    }
+
+    #[test]
+    fn characters_xml_forbids_are_refused_with_their_origin() {
+        let rows = valued();
+        let id = XmlIdentity {
+            user_tin: Some("12\u{0}34".into()),
+            ..identity()
+        };
+        let err = write_carf_xml(&report(&rows, &id, true), Vec::new()).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "cannot express in CARF XML: identity setting user_tin contains the character U+0000, which XML 1.0 forbids"
+        );
+        let mut rows = valued();
+        rows[0].asset_name = "Bit\u{1b}coin".into();
+        let id = identity();
+        let err = write_carf_xml(&report(&rows, &id, false), Vec::new()).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "cannot express in CARF XML: the name of asset \"BTC\" contains the character U+001B, which XML 1.0 forbids"
+        );
     }
 
     #[test]

@@ -127,6 +127,10 @@ pub fn plan(
         if !leg.element.is_reportable() {
             continue;
         }
+        if !leg.fee_credits.is_zero() && currency != "USD" {
+            // A fee paid with KFEE is valued in USD, converted.
+            add("USD", leg.time_us, &mut need);
+        }
         match leg.exchange {
             Some(ex) if has_fiat_counter(leg, ex) => {
                 let fiat = ex

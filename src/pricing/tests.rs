@@ -53,6 +53,7 @@ fn leg<'a>(
         element,
         event_id: event,
         exchange: ex,
+        fee_credits: Decimal::ZERO,
     }
 }
 
@@ -385,4 +386,150 @@ fn every_reporting_currency_is_supported() {
         let v = value_legs(&reward, ccy, &mut [&mut k]);
         assert_eq!(priced(&v[0]).source, format!("kraken:{pair}"), "{ccy}");
     }
+}
+
+#[test]
+fn a_withdrawal_is_the_value_of_the_units_whatever_the_fee() {
+    // The audit's case: 0.00032686 BTC withdrawn, fee 0.00025 BTC on top, BTC at 30,686.04
+    // EUR: EUR 10.03 transferred (not 10.03 - 7.67 = 2.36).
+    let out = [leg(
+        "W1",
+        "BTC",
+        dec!(-0.00032686),
+        dec!(0.00025),
+        Element::CryptoTransferOut,
+        "W1",
+        None,
+    )];
+    let mut b = book(vec![row("XXBTZEUR", "BTC", "EUR", T, dec!(30686.04))]);
+    let v = value_legs(&out, "EUR", &mut [&mut b]);
+    let p = priced(&v[0]);
+    assert_eq!(p.amount_net, dec!(10.0300390344));
+    assert_eq!(p.amount_gross, p.amount_net);
+    assert_eq!(p.fee_amount, dec!(7.67151));
+    // A deposit or reward with a fee: the same rule.
+    let inn = [leg(
+        "D1",
+        "BTC",
+        dec!(0.5),
+        dec!(0.001),
+        Element::CryptoTransferIn,
+        "D1",
+        None,
+    )];
+    let p = priced(&value_legs(&inn, "EUR", &mut [&mut b])[0]).clone();
+    assert_eq!(
+        (p.amount_gross, p.amount_net, p.fee_amount),
+        (dec!(15343.02), dec!(15343.02), dec!(30.68604))
+    );
+}
+
+#[test]
+fn a_fee_paid_with_kfee_is_valued_at_a_cent_per_credit() {
+    // Buy 2 SOL for 200 EUR; the fee, 52 KFEE credits = 0.52 USD, at EURUSD 1.25 = 0.416 EUR.
+    let ex = Exchange {
+        sides: vec![
+            side("EUR", true, dec!(-200.0000), dec!(0)),
+            side("SOL", false, dec!(2), dec!(0)),
+        ],
+    };
+    let mut l = leg(
+        "L2",
+        "SOL",
+        dec!(2),
+        dec!(0),
+        Element::CryptoFiatIn,
+        "T1",
+        Some(&ex),
+    );
+    l.fee_credits = dec!(52.00);
+    let mut b = book(vec![row("ZEURZUSD", "EUR", "USD", T, dec!(1.25))]);
+    let p = priced(&value_legs(&[l], "EUR", &mut [&mut b])[0]).clone();
+    assert_eq!(
+        (p.amount_net, p.fee_amount, p.amount_gross),
+        (dec!(200.0000), dec!(0.416), dec!(200.416))
+    );
+    // In USD no rate is needed; a disposal's net is after the fee.
+    let ex = Exchange {
+        sides: vec![
+            side("USD", true, dec!(300.00), dec!(0)),
+            side("SOL", false, dec!(-2), dec!(0)),
+        ],
+    };
+    let mut l = leg(
+        "L3",
+        "SOL",
+        dec!(-2),
+        dec!(0),
+        Element::CryptoFiatOut,
+        "T2",
+        Some(&ex),
+    );
+    l.fee_credits = dec!(100);
+    let p = priced(&value_legs(&[l], "USD", &mut [&mut book(vec![])])[0]).clone();
+    assert_eq!(
+        (p.amount_gross, p.fee_amount, p.amount_net),
+        (dec!(300.00), dec!(1.00), dec!(299.00))
+    );
+    // No USD rate: unpriced with the reason, never a fee left out silently.
+    let v = value_legs(&[l], "EUR", &mut [&mut book(vec![])]);
+    match &v[0] {
+        LegValue::Unpriced(why) => {
+            assert!(why.contains("to value the fee paid with 100 KFEE"), "{why}")
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn the_price_plan_fetches_the_usd_rate_for_kfee_fees() {
+    use crate::domain::{AssetInfo, PairInfo};
+    let pair = |p: &str, b: &str, q: &str| PairInfo {
+        pair: p.into(),
+        altname: p.into(),
+        wsname: None,
+        base: b.into(),
+        quote: q.into(),
+    };
+    let markets = super::Markets::new(
+        &[
+            pair("XXBTZEUR", "XXBT", "ZEUR"),
+            pair("ZEURZUSD", "ZEUR", "ZUSD"),
+        ],
+        &[] as &[AssetInfo],
+    );
+    let ex = Exchange {
+        sides: vec![
+            side("EUR", true, dec!(-100), dec!(0)),
+            side("BTC", false, dec!(0.002), dec!(0)),
+        ],
+    };
+    let mut l = leg(
+        "L1",
+        "BTC",
+        dec!(0.002),
+        dec!(0),
+        Element::CryptoFiatIn,
+        "T1",
+        Some(&ex),
+    );
+    // Valued from its own EUR leg: no market price needed...
+    assert!(super::fetch::plan(&[l], "EUR", &markets).is_empty());
+    // ...but a fee paid with KFEE needs the USD rate at that minute.
+    l.fee_credits = dec!(40);
+    let plan = super::fetch::plan(&[l], "EUR", &markets);
+    assert_eq!(
+        plan.into_iter().collect::<Vec<_>>(),
+        [(
+            "ZEURZUSD".to_owned(),
+            [T / 60_000_000].into_iter().collect()
+        )]
+    );
+    // In USD itself, the credits need no rate: the same plan as without them.
+    let mut without = l;
+    without.fee_credits = Decimal::ZERO;
+    assert_eq!(
+        super::fetch::plan(&[l], "USD", &markets),
+        super::fetch::plan(&[without], "USD", &markets)
+    );
 }

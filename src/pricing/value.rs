@@ -60,7 +60,13 @@ pub struct LegToValue<'a> {
     pub event_id: &'a str,
     /// All sides of the event, for exchange events.
     pub exchange: Option<&'a Exchange>,
+    /// Kraken fee credits (KFEE) that paid this leg's fee (the event's KFEE leg's `fee`),
+    /// valued at [`KFEE_USD`] per credit; zero when none.
+    pub fee_credits: Decimal,
 }
+
+/// The value of one Kraken fee credit (KFEE) in USD: 1,000 credits are 10 USD of fees.
+pub const KFEE_USD: Decimal = Decimal::from_parts(1, 0, 0, false, 2);
 
 impl<'a> LegToValue<'a> {
     /// The leg of a ledger entry, given its event (from `normalize::events::group`) and its
@@ -79,13 +85,15 @@ impl<'a> LegToValue<'a> {
             element,
             event_id: &ctx.event_id,
             exchange: ctx.exchange.as_ref(),
+            fee_credits: Decimal::ZERO,
         }
     }
 }
 
 /// A priced leg. `amount_gross` and `amount_net` follow carf.md "Fees": acquisitions
 /// (positive amounts) net = value of the units, gross = net + fee; disposals (negative
-/// amounts) gross = value of the units, net = gross - fee.
+/// amounts) gross = value of the units, net = gross - fee; transfers (the elements that are
+/// not exchanges) gross = net = value of the units, the fee only in `fee_amount`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Priced {
     /// Value of one unit of the leg's asset in the currency.
@@ -186,6 +194,45 @@ impl Valuer<'_, '_, '_> {
         if !leg.element.is_reportable() {
             return LegValue::NotNeeded;
         }
+        if leg.fee_credits.is_zero() || !leg.element.is_exchange() {
+            return self.value_units(leg);
+        }
+        // A fee paid with KFEE: 0.01 USD per credit, converted like any USD amount, counted
+        // in the fee of the leg it paid for (carf.md "Valuation").
+        let usd = leg.fee_credits * KFEE_USD;
+        let rate = if self.currency == "USD" {
+            Some(Decimal::ONE)
+        } else {
+            self.fx("USD", leg.time_us).map(|q| q.price)
+        };
+        let Some(rate) = rate else {
+            return LegValue::Unpriced(format!(
+                "no USD rate in {} at {} to value the fee paid with {} KFEE (ledger {})",
+                self.currency,
+                crate::domain::KrakenTime::from_micros(leg.time_us, 6)
+                    .utc()
+                    .to_rfc3339(),
+                leg.fee_credits,
+                leg.ledger_id
+            ));
+        };
+        let extra = (usd * rate).round_dp(PRICE_DP);
+        match self.value_units(leg) {
+            LegValue::Priced(mut p) => {
+                p.fee_amount += extra;
+                if leg.amount.is_sign_negative() {
+                    p.amount_net -= extra;
+                } else {
+                    p.amount_gross += extra;
+                }
+                LegValue::Priced(p)
+            }
+            other => other,
+        }
+    }
+
+    /// The value of the leg's units and of its own fee.
+    fn value_units(&mut self, leg: &LegToValue<'_>) -> LegValue {
         let units = leg.amount.abs();
         if let Some(ex) = leg.exchange {
             if let Some(v) = self.against_fiat(leg, ex) {
@@ -424,7 +471,11 @@ fn finish(
     // Inverted and chained rates carry 28 digits: 12 decimals of a currency are plenty.
     let value = value.round_dp(PRICE_DP);
     let fee_value = fee_value.round_dp(PRICE_DP);
-    let (gross, net) = if leg.amount.is_sign_negative() {
+    let (gross, net) = if !leg.element.is_exchange() {
+        // A transfer is the fair market value of the units transferred, whatever the fee
+        // treatment: a withdrawal's fee is charged on top and never subtracted (carf.md).
+        (value, value)
+    } else if leg.amount.is_sign_negative() {
         (value, value - fee_value)
     } else {
         (value + fee_value, value)

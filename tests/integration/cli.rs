@@ -218,6 +218,21 @@ async fn an_unknown_ledger_type_is_stored_and_reported() {
         stderr(&out)
     );
     env.assert_equals_ground_truth();
+    // And so it is, although its asset is a fiat currency (a config rule can say what it is).
+    let store = kraken_tax::store::Store::open(&env.db).unwrap();
+    let leg = store
+        .derived_legs(crate::harness::ACCOUNT)
+        .unwrap()
+        .into_iter()
+        .find(|l| l.ledger_id == "LNEWTY-PE0001-ABCDEF")
+        .expect("classified at the end of the sync");
+    assert_eq!(
+        (leg.element, leg.note.as_str()),
+        (
+            kraken_tax::domain::Element::Unclassified,
+            "unknown ledger type \"futuresbonus\""
+        )
+    );
 }
 
 /// Runs the binary with `args` after `--db DB`; returns (exit code, stderr).

@@ -5,7 +5,7 @@ use crate::harness::{ACCOUNT, Env};
 use kraken_tax::classify::Rules;
 use kraken_tax::domain::Element;
 use kraken_tax::export::csv::{write_summary, write_transactions};
-use kraken_tax::export::xml::{XmlIdentity, XmlReport, figures, write_carf_xml};
+use kraken_tax::export::xml::{XmlIdentity, XmlReport, figures, missing, write_carf_xml};
 use kraken_tax::export::{FeeTreatment, Ledger, TransactionRow, summary, year_bounds};
 use kraken_tax::kraken::parse_api_url;
 use kraken_tax::kraken::public::{PublicClient, PublicConfig};
@@ -220,11 +220,17 @@ async fn summary_rows_are_the_grouping_of_transaction_rows_every_year() {
             ids.sort_unstable();
             ids.dedup();
             assert_eq!(ids.len(), in_year.len(), "{year}: duplicates");
-            // Net and gross differ by exactly the fee value, leg by leg.
+            // Net and gross differ by exactly the fee value, leg by leg, for the exchange
+            // elements; a transfer is the value of its units either way (carf.md "Fees").
             for (n, g) in net.iter().zip(&gross) {
                 assert_eq!(n.ledger_id, g.ledger_id);
                 if let (Some(na), Some(ga), Some(fee)) = (n.amount, g.amount, n.fee_amount) {
-                    assert_eq!((ga - na).abs(), fee, "{}", n.ledger_id);
+                    if n.element.is_exchange() {
+                        assert_eq!((ga - na).abs(), fee, "{}", n.ledger_id);
+                    } else {
+                        assert_eq!(ga, na, "{}", n.ledger_id);
+                        assert_eq!(n.amount_gross, Some(na), "{}", n.ledger_id);
+                    }
                 }
             }
             // Each summary row is the grouping of its transaction rows.
@@ -247,8 +253,16 @@ async fn summary_rows_are_the_grouping_of_transaction_rows_every_year() {
                 }
                 assert_eq!(sum.len(), groups.len());
                 // The XML holds the same figures as the summary.
-                let identity = XmlIdentity::default();
-                let report = XmlReport {
+                let identity = XmlIdentity {
+                    user_first_name: Some("Ada".into()),
+                    user_last_name: Some("Lovelace".into()),
+                    user_tin: Some("12345678901".into()),
+                    user_country: Some("DE".into()),
+                    user_city: Some("Berlin".into()),
+                    user_birth_date: Some("1985-03-15".into()),
+                    ..XmlIdentity::default()
+                };
+                let mut report = XmlReport {
                     year,
                     currency: "EUR",
                     account: ACCOUNT,
@@ -256,10 +270,15 @@ async fn summary_rows_are_the_grouping_of_transaction_rows_every_year() {
                     rows: &sum,
                     identity: &identity,
                     timestamp: chrono::Utc::now(),
-                    message_ref_id: "TEST".into(),
+                    message_ref_id: format!("IE{year}IE-TEST"),
+                    draft: false,
                 };
+                // A draft only where a group has no value at all; valid otherwise.
+                report.draft = !missing(&report).is_empty();
                 let mut xml = Vec::new();
                 write_carf_xml(&report, &mut xml).unwrap();
+                let errors = crate::carf_schema::validate(std::str::from_utf8(&xml).unwrap());
+                assert_eq!(errors.is_empty(), !report.draft, "{year}: {errors:?}");
                 let mut from_xml = figures(std::str::from_utf8(&xml).unwrap()).unwrap();
                 let mut from_summary: Vec<_> = sum
                     .iter()

@@ -3,6 +3,10 @@
 
 mod harness;
 
+/// The strict model of the CARF XML schema every written file is validated with.
+#[path = "../carf_schema/mod.rs"]
+mod carf_schema;
+
 mod cli;
 mod doctor;
 mod export;

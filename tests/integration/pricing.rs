@@ -141,8 +141,11 @@ async fn valued_legs_match_the_generators_prices() {
             if !p.source.contains('+') && leg.exchange.is_none() {
                 assert_eq!(p.price, traded, "{}", leg.ledger_id);
                 // The value of the units: before fees for disposals, excluding them for
-                // acquisitions; the other figure differs by the fee's value.
-                let (value, other) = if leg.amount.is_sign_negative() {
+                // acquisitions; the other figure differs by the fee's value. A transfer is
+                // the value of its units in both figures (carf.md "Fees").
+                let (value, other) = if !leg.element.is_exchange() {
+                    (p.amount_net, p.amount_gross)
+                } else if leg.amount.is_sign_negative() {
                     (p.amount_gross, p.amount_net + p.fee_amount)
                 } else {
                     (p.amount_net, p.amount_gross - p.fee_amount)
