@@ -374,13 +374,22 @@ mod tests {
                 "birth_date"
             ]
         );
-        let toml: String = keys.iter().map(|k| format!("{k} = \"x\"\n")).collect();
+        // A valid value for each key: the config checks countries and dates when it is read.
+        let value = |k: &str| match k {
+            "country" => "GB",
+            "birth_date" => "1990-01-31",
+            _ => "x",
+        };
+        let toml: String = keys
+            .iter()
+            .map(|k| format!("{k} = \"{}\"\n", value(k)))
+            .collect();
         let config = crate::config::parse(
             &format!("[identity]\n{toml}"),
             std::path::Path::new("c.toml"),
         )
         .unwrap();
         assert_eq!(config.identity.city.as_deref(), Some("x"));
-        assert_eq!(config.identity.birth_date.as_deref(), Some("x"));
+        assert_eq!(config.identity.birth_date.as_deref(), Some("1990-01-31"));
     }
 }
