@@ -58,7 +58,17 @@ pub enum ImportError {
         /// The names found, comma-separated.
         found: String,
     },
-    /// A bad header or a bad row: the import stops before committing anything of the file.
+    /// A file that is not a Kraken export as a whole (empty, not UTF-8, a header without a
+    /// needed column): nothing of it can be imported, with or without `--skip-bad`.
+    #[error("{file}: {error}")]
+    Header {
+        /// The file (`archive.zip:ledgers.csv` inside a zip).
+        file: String,
+        /// Where and what.
+        error: RowError,
+    },
+    /// A bad row: the import stops before committing anything of the file (`--skip-bad`
+    /// skips such rows instead).
     #[error("{file}: {error}")]
     Bad {
         /// The file (`archive.zip:ledgers.csv` inside a zip).
@@ -76,7 +86,16 @@ impl ImportError {
     pub fn is_bad_input(&self) -> bool {
         !matches!(self, ImportError::Store(_))
     }
+
+    /// True when `--skip-bad` would import the rest of the file: a bad row, not a file that
+    /// is wrong as a whole.
+    pub fn skip_bad_helps(&self) -> bool {
+        matches!(self, ImportError::Bad { .. })
+    }
 }
+
+/// How many skipped rows and conflicting ids a report lists; the rest are counted.
+pub const LISTED: usize = 20;
 
 /// How to import.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -105,11 +124,57 @@ pub struct FileReport {
     /// Pending rows skipped (empty txid).
     pub pending: u64,
     /// Bad rows skipped with `--skip-bad`.
+    pub bad_rows: u64,
+    /// The first [`LISTED`] of them.
     pub skipped: Vec<RowError>,
-    /// Ids whose stored version differs from this file's: kept aside, not merged.
+    /// The first [`LISTED`] ids whose stored version differs from this file's: kept aside,
+    /// not merged (`outcome.conflicts` counts them all).
     pub conflicts: Vec<String>,
     /// The newest entry of the file, by time then id.
     pub newest: Option<SyncPoint>,
+}
+
+impl FileReport {
+    /// The warnings to show about this file, each bounded: skipped rows and conflicting ids
+    /// are listed up to [`LISTED`], then counted ("and 999980 more").
+    pub fn warnings(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for s in &self.skipped {
+            out.push(format!("{}: skipped {s}", self.file));
+        }
+        let unlisted = self.bad_rows.saturating_sub(self.skipped.len() as u64);
+        if unlisted > 0 {
+            out.push(format!(
+                "{}: skipped {unlisted} more bad row{} ({} in all)",
+                self.file,
+                if unlisted == 1 { "" } else { "s" },
+                self.bad_rows
+            ));
+        }
+        let n = self.outcome.conflicts;
+        if n > 0 {
+            let more = n.saturating_sub(self.conflicts.len() as u64);
+            out.push(format!(
+                "{}: {n} entr{} differ from the stored version and were kept aside, not merged: {}{}",
+                self.file,
+                if n == 1 { "y" } else { "ies" },
+                self.conflicts.join(", "),
+                if more > 0 {
+                    format!(" and {more} more")
+                } else {
+                    String::new()
+                }
+            ));
+        }
+        if !self.ignored_columns.is_empty() {
+            out.push(format!(
+                "{}: columns not read: {}",
+                self.file,
+                self.ignored_columns.join(", ")
+            ));
+        }
+        out
+    }
 }
 
 /// One input: a name for messages and its bytes.
@@ -188,7 +253,10 @@ pub fn parse_all(input: &Input) -> Result<(Layout, Vec<(u64, Row)>), ImportError
         error,
     };
     let data = strip_bom(&input.data);
-    let layout = read_layout(data).map_err(bad)?;
+    let layout = read_layout(data).map_err(|error| ImportError::Header {
+        file: input.name.clone(),
+        error,
+    })?;
     let rows = Rows::new(data, &layout)
         .collect::<Result<Vec<_>, _>>()
         .map_err(bad)?;
@@ -210,7 +278,10 @@ pub fn import_input(
         error,
     };
     let data = strip_bom(&input.data);
-    let layout = read_layout(data).map_err(bad)?;
+    let layout = read_layout(data).map_err(|error| ImportError::Header {
+        file: input.name.clone(),
+        error,
+    })?;
     let mut report = FileReport {
         file: input.name.clone(),
         kind: layout.kind,
@@ -219,6 +290,7 @@ pub fn import_input(
         rows: 0,
         outcome: PageOutcome::default(),
         pending: 0,
+        bad_rows: 0,
         skipped: Vec::new(),
         conflicts: Vec::new(),
         newest: None,
@@ -247,7 +319,10 @@ pub fn import_input(
                 match row {
                     Err(e) if opts.skip_bad => {
                         report.rows += 1;
-                        report.skipped.push(e);
+                        report.bad_rows += 1;
+                        if report.skipped.len() < LISTED {
+                            report.skipped.push(e);
+                        }
                     }
                     Err(e) => return Err(bad(e)),
                     Ok((_, Row::Pending)) => {
@@ -287,7 +362,7 @@ pub fn import_input(
         tx.commit()?;
     }
     report.conflicts = store
-        .conflicts_after(account, conflicts_before)?
+        .conflicts_after(account, conflicts_before, LISTED)?
         .into_iter()
         .map(|c| c.entry_id)
         .collect();

@@ -8,7 +8,6 @@ use crate::domain::{
 use chrono::{DateTime, TimeZone, Utc};
 use rusqlite::{OptionalExtension, Row, Transaction, params};
 use rust_decimal::Decimal;
-use std::str::FromStr;
 
 /// Where a raw row came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -166,7 +165,9 @@ impl PageOutcome {
             return Ok(());
         }
         self.conflicts += 1;
-        tracing::warn!(
+        // Counted in the outcome and summed up by the caller: one line per row would flood
+        // the terminal when a whole file conflicts.
+        tracing::debug!(
             id,
             "a different version of a stored {stream} entry was kept aside"
         );
@@ -276,7 +277,7 @@ const TRADE_SELECT_BY_ID: &str = "SELECT trade_id, ordertxid, postxid, pair, tim
     WHERE account = ?1 AND trade_id = ?2";
 
 fn dec(field: &str, text: String) -> Result<Decimal, String> {
-    Decimal::from_str(&text).map_err(|_| format!("{field} {text:?} is not a decimal"))
+    crate::domain::parse_amount(&text).map_err(|e| format!("{field}: {e}"))
 }
 
 fn opt_dec(field: &str, text: Option<String>) -> Result<Option<Decimal>, String> {
@@ -432,8 +433,8 @@ impl Store {
             };
             let number = |i: usize, field: &str| -> Result<Decimal, StoreError> {
                 let t = text(i)?;
-                Decimal::from_str(t)
-                    .map_err(|_| StoreError::Corrupt(format!("{field} {t:?} is not a decimal")))
+                crate::domain::parse_amount(t)
+                    .map_err(|e| StoreError::Corrupt(format!("{field}: {e}")))
             };
             let time_us: i64 = r.get(2)?;
             if DateTime::from_timestamp_micros(time_us).is_none() {

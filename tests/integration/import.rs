@@ -453,6 +453,25 @@ async fn garbage_inputs_give_clear_errors_and_skip_bad_lists_rows() {
             "nocsv.zip: the zip holds no .csv or .tsv file (found: readme.txt)",
         ),
     ];
+    let utf16: Vec<u8> = [0xFF, 0xFE]
+        .into_iter()
+        .chain(good.encode_utf16().flat_map(u16::to_le_bytes))
+        .collect();
+    let cases: Vec<(&str, Vec<u8>, &str)> = cases
+        .into_iter()
+        .chain([
+            (
+                "empty.csv",
+                Vec::new(),
+                "empty.csv: line 1: the file is empty",
+            ),
+            (
+                "utf16.csv",
+                utf16,
+                "utf16.csv: line 1: the file is UTF-16 text",
+            ),
+        ])
+        .collect();
     for (name, bytes, want) in &cases {
         let path = dir.join(name);
         std::fs::write(&path, bytes).unwrap();
@@ -461,6 +480,13 @@ async fn garbage_inputs_give_clear_errors_and_skip_bad_lists_rows() {
         assert_eq!(out.status.code(), Some(1), "{name}: {err}");
         assert!(err.contains(want), "{name}: {err}");
         assert!(!err.contains("panicked"), "{name}: {err}");
+        // --skip-bad is suggested only where it would import the rest of the file.
+        let row_error = ["truncated.csv", "columns.csv", "amount.csv"].contains(name);
+        assert_eq!(
+            err.contains("rerun with --skip-bad"),
+            row_error,
+            "{name}: {err}"
+        );
     }
     assert!(
         Store::open(&env.db)
