@@ -18,7 +18,7 @@ mod chain;
 mod report;
 mod trades;
 
-pub use chain::{ChainChecker, ChainKey};
+pub use chain::{ChainChecker, ChainKey, OutOfRange};
 pub use report::{
     BalanceCheck, BalanceMismatch, ChainSummary, Gap, TradeProblem, VerifyReport, compare_balances,
 };
@@ -33,6 +33,9 @@ pub enum VerifyError {
     /// The database failed.
     #[error("{0}")]
     Store(#[from] StoreError),
+    /// A sum of the stored numbers does not fit in a decimal.
+    #[error("{0}")]
+    OutOfRange(#[from] OutOfRange),
     /// A recorded report could not be read back (written by another version, or damaged).
     #[error("the recorded verification report cannot be read: {0}")]
     Report(String),
@@ -50,13 +53,13 @@ pub fn check_account(store: &Store, account: &str) -> Result<VerifyReport, Verif
     })?;
     let entries = chains.entries();
     let trades = legs.trades();
-    let (gaps, summaries) = chains.finish();
+    let (gaps, summaries) = chains.finish()?;
     Ok(VerifyReport::new(
         account,
         entries,
         trades,
         gaps,
-        legs.finish(),
+        legs.finish()?,
         summaries,
     ))
 }
