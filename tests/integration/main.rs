@@ -9,6 +9,7 @@ mod export;
 mod faults;
 mod golden;
 mod import;
+mod no_panic;
 mod overflow;
 mod pricing;
 mod robustness;
