@@ -77,7 +77,7 @@ pub enum ImportError {
         error: RowError,
     },
     /// The database failed.
-    #[error("{0}")]
+    #[error(transparent)]
     Store(#[from] StoreError),
 }
 

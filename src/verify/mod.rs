@@ -31,10 +31,10 @@ use crate::store::{Store, StoreError, VerifyRecord, VerifyTrigger};
 #[derive(Debug, thiserror::Error)]
 pub enum VerifyError {
     /// The database failed.
-    #[error("{0}")]
+    #[error(transparent)]
     Store(#[from] StoreError),
     /// A sum of the stored numbers does not fit in a decimal.
-    #[error("{0}")]
+    #[error(transparent)]
     OutOfRange(#[from] OutOfRange),
     /// A recorded report could not be read back (written by another version, or damaged).
     #[error("the recorded verification report cannot be read: {0}")]
