@@ -115,7 +115,8 @@ async fn the_saved_nonce_is_the_floor_at_start() {
     next.balance().await.expect("a later run");
     assert_eq!(saved.lock().unwrap().last(), Some(&(ahead + 3)));
     assert_eq!(env.emu.stats().rejected, 0);
-    // The same through the database the sync uses.
+    // The same through the database the sync uses (created and migrated by opening it).
+    kraken_tax::store::Store::open(&env.db).unwrap();
     let fingerprint = Credentials::new(KEY, SECRET, "test").unwrap().fingerprint();
     kraken_tax::store::KeyStateDb::open(&env.db, &fingerprint)
         .unwrap()
