@@ -5,6 +5,11 @@
 //! (`XXBT`, `ZEUR`); pending rows (empty txid) are skipped. An entry already stored from the
 //! API is recognised by its id and stored once (times are compared to the second, as exports
 //! have no fractions); a different version of an id is kept aside and reported.
+//!
+//! Errors name the file, the line the row starts on (as an editor counts lines: LF, CRLF or a
+//! lone CR; blank lines and line breaks inside quoted fields included) and the column. Every
+//! number is read with `domain::parse_amount`, which refuses numbers outside the documented
+//! range (20 digits before the point, 18 after, 28 in all) before any sum could overflow.
 
 mod assets;
 mod parse;

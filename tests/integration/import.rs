@@ -470,6 +470,20 @@ async fn garbage_inputs_give_clear_errors_and_skip_bad_lists_rows() {
                 utf16,
                 "utf16.csv: line 1: the file is UTF-16 text",
             ),
+            (
+                // As Windows saves it, with a BOM and a blank line: the bad row is on line 12
+                // (the attack run's off-by-one on CRLF files).
+                "crlf.csv",
+                {
+                    let mut rows: Vec<String> = lines[..10].iter().map(|l| l.to_string()).collect();
+                    rows.insert(3, String::new());
+                    let mut f: Vec<String> = lines[10].split("\",\"").map(str::to_owned).collect();
+                    f[9] = "1e-28".into();
+                    rows.push(f.join("\",\""));
+                    format!("\u{feff}{}\r\n", rows.join("\r\n")).into_bytes()
+                },
+                "crlf.csv: line 12, column 10 (amount): not a decimal number: \"1e-28\"",
+            ),
         ])
         .collect();
     for (name, bytes, want) in &cases {
@@ -481,7 +495,7 @@ async fn garbage_inputs_give_clear_errors_and_skip_bad_lists_rows() {
         assert!(err.contains(want), "{name}: {err}");
         assert!(!err.contains("panicked"), "{name}: {err}");
         // --skip-bad is suggested only where it would import the rest of the file.
-        let row_error = ["truncated.csv", "columns.csv", "amount.csv"].contains(name);
+        let row_error = ["truncated.csv", "columns.csv", "amount.csv", "crlf.csv"].contains(name);
         assert_eq!(
             err.contains("rerun with --skip-bad"),
             row_error,
