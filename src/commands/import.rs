@@ -40,7 +40,7 @@ fn stopped(e: ImportError, done: usize) -> Failure {
     } else {
         String::new()
     };
-    let skip = if matches!(e, ImportError::Bad { .. }) {
+    let skip = if e.skip_bad_helps() {
         " (nothing of this file was stored; fix the row or rerun with --skip-bad)"
     } else {
         ""
@@ -49,24 +49,8 @@ fn stopped(e: ImportError, done: usize) -> Failure {
 }
 
 fn print_report(r: &FileReport, quiet: bool) -> Result<(), Failure> {
-    for s in &r.skipped {
-        super::note(&format!("warning: {}: skipped {s}", r.file));
-    }
-    if !r.conflicts.is_empty() {
-        super::note(&format!(
-            "warning: {}: {} entr{} differ from the stored version and were kept aside, not merged: {}",
-            r.file,
-            r.conflicts.len(),
-            if r.conflicts.len() == 1 { "y" } else { "ies" },
-            r.conflicts.join(", ")
-        ));
-    }
-    if !r.ignored_columns.is_empty() {
-        super::note(&format!(
-            "warning: {}: columns not read: {}",
-            r.file,
-            r.ignored_columns.join(", ")
-        ));
+    for w in r.warnings() {
+        super::note(&format!("warning: {w}"));
     }
     if quiet {
         return Ok(());
@@ -81,6 +65,6 @@ fn print_report(r: &FileReport, quiet: bool) -> Result<(), Failure> {
         r.outcome.duplicates,
         r.outcome.conflicts,
         r.pending,
-        r.skipped.len()
+        r.bad_rows
     ))
 }

@@ -5,6 +5,11 @@
 //! (`XXBT`, `ZEUR`); pending rows (empty txid) are skipped. An entry already stored from the
 //! API is recognised by its id and stored once (times are compared to the second, as exports
 //! have no fractions); a different version of an id is kept aside and reported.
+//!
+//! Errors name the file, the line the row starts on (as an editor counts lines: LF, CRLF or a
+//! lone CR; blank lines and line breaks inside quoted fields included) and the column. Every
+//! number is read with `domain::parse_amount`, which refuses numbers outside the documented
+//! range (20 digits before the point, 18 after, 28 in all) before any sum could overflow.
 
 mod assets;
 mod parse;
@@ -73,7 +78,17 @@ pub enum ImportError {
         /// The names found, comma-separated.
         found: String,
     },
-    /// A bad header or a bad row: the import stops before committing anything of the file.
+    /// A file that is not a Kraken export as a whole (empty, not UTF-8, a header without a
+    /// needed column): nothing of it can be imported, with or without `--skip-bad`.
+    #[error("{file}: {error}")]
+    Header {
+        /// The file (`archive.zip:ledgers.csv` inside a zip).
+        file: String,
+        /// Where and what.
+        error: RowError,
+    },
+    /// A bad row: the import stops before committing anything of the file (`--skip-bad`
+    /// skips such rows instead).
     #[error("{file}: {error}")]
     Bad {
         /// The file (`archive.zip:ledgers.csv` inside a zip).
@@ -82,7 +97,7 @@ pub enum ImportError {
         error: RowError,
     },
     /// The database failed.
-    #[error("{0}")]
+    #[error(transparent)]
     Store(#[from] StoreError),
 }
 
@@ -91,7 +106,16 @@ impl ImportError {
     pub fn is_bad_input(&self) -> bool {
         !matches!(self, ImportError::Store(_))
     }
+
+    /// True when `--skip-bad` would import the rest of the file: a bad row, not a file that
+    /// is wrong as a whole.
+    pub fn skip_bad_helps(&self) -> bool {
+        matches!(self, ImportError::Bad { .. })
+    }
 }
+
+/// How many skipped rows and conflicting ids a report lists; the rest are counted.
+pub const LISTED: usize = 20;
 
 /// How to import.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -120,11 +144,57 @@ pub struct FileReport {
     /// Pending rows skipped (empty txid).
     pub pending: u64,
     /// Bad rows skipped with `--skip-bad`.
+    pub bad_rows: u64,
+    /// The first [`LISTED`] of them.
     pub skipped: Vec<RowError>,
-    /// Ids whose stored version differs from this file's: kept aside, not merged.
+    /// The first [`LISTED`] ids whose stored version differs from this file's: kept aside,
+    /// not merged (`outcome.conflicts` counts them all).
     pub conflicts: Vec<String>,
     /// The newest entry of the file, by time then id.
     pub newest: Option<SyncPoint>,
+}
+
+impl FileReport {
+    /// The warnings to show about this file, each bounded: skipped rows and conflicting ids
+    /// are listed up to [`LISTED`], then counted ("and 999980 more").
+    pub fn warnings(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for s in &self.skipped {
+            out.push(format!("{}: skipped {s}", self.file));
+        }
+        let unlisted = self.bad_rows.saturating_sub(self.skipped.len() as u64);
+        if unlisted > 0 {
+            out.push(format!(
+                "{}: skipped {unlisted} more bad row{} ({} in all)",
+                self.file,
+                if unlisted == 1 { "" } else { "s" },
+                self.bad_rows
+            ));
+        }
+        let n = self.outcome.conflicts;
+        if n > 0 {
+            let more = n.saturating_sub(self.conflicts.len() as u64);
+            out.push(format!(
+                "{}: {n} entr{} differ from the stored version and were kept aside, not merged: {}{}",
+                self.file,
+                if n == 1 { "y" } else { "ies" },
+                self.conflicts.join(", "),
+                if more > 0 {
+                    format!(" and {more} more")
+                } else {
+                    String::new()
+                }
+            ));
+        }
+        if !self.ignored_columns.is_empty() {
+            out.push(format!(
+                "{}: columns not read: {}",
+                self.file,
+                self.ignored_columns.join(", ")
+            ));
+        }
+        out
+    }
 }
 
 /// One input: a name for messages and its bytes.
@@ -229,7 +299,10 @@ pub fn parse_all(input: &Input) -> Result<(Layout, Vec<(u64, Row)>), ImportError
         error,
     };
     let data = strip_bom(&input.data);
-    let layout = read_layout(data).map_err(bad)?;
+    let layout = read_layout(data).map_err(|error| ImportError::Header {
+        file: input.name.clone(),
+        error,
+    })?;
     let rows = Rows::new(data, &layout)
         .collect::<Result<Vec<_>, _>>()
         .map_err(bad)?;
@@ -251,7 +324,10 @@ pub fn import_input(
         error,
     };
     let data = strip_bom(&input.data);
-    let layout = read_layout(data).map_err(bad)?;
+    let layout = read_layout(data).map_err(|error| ImportError::Header {
+        file: input.name.clone(),
+        error,
+    })?;
     let mut report = FileReport {
         file: input.name.clone(),
         kind: layout.kind,
@@ -260,6 +336,7 @@ pub fn import_input(
         rows: 0,
         outcome: PageOutcome::default(),
         pending: 0,
+        bad_rows: 0,
         skipped: Vec::new(),
         conflicts: Vec::new(),
         newest: None,
@@ -288,7 +365,10 @@ pub fn import_input(
                 match row {
                     Err(e) if opts.skip_bad => {
                         report.rows += 1;
-                        report.skipped.push(e);
+                        report.bad_rows += 1;
+                        if report.skipped.len() < LISTED {
+                            report.skipped.push(e);
+                        }
                     }
                     Err(e) => return Err(bad(e)),
                     Ok((_, Row::Pending)) => {
@@ -328,7 +408,7 @@ pub fn import_input(
         tx.commit()?;
     }
     report.conflicts = store
-        .conflicts_after(account, conflicts_before)?
+        .conflicts_after(account, conflicts_before, LISTED)?
         .into_iter()
         .map(|c| c.entry_id)
         .collect();

@@ -4,11 +4,10 @@
 use super::assets::{asset_code, pair_code};
 use crate::domain::{
     AssetCode, KrakenTime, LedgerEntry, LedgerId, PositionClose, RawRecord, RefId, Trade, TradeId,
-    TradeSide,
+    TradeSide, parse_amount,
 };
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
-use std::str::FromStr;
 
 /// Which history a file holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -179,10 +178,17 @@ pub fn read_layout(data: &[u8]) -> Result<Layout, RowError> {
         column: None,
         detail,
     };
-    if first.iter().all(|b| b.is_ascii_whitespace()) {
+    if data.starts_with(b"\xFF\xFE") || data.starts_with(b"\xFE\xFF") || first.contains(&0) {
         return Err(err(
-            "the file is empty: expected a Kraken ledgers or trades header".into(),
+            "the file is UTF-16 text (or holds NUL bytes), not a Kraken export as downloaded: download it again, or save it as \"CSV UTF-8\"".into(),
         ));
+    }
+    if first.iter().all(|b| b.is_ascii_whitespace()) {
+        return Err(RowError {
+            line: 1,
+            column: None,
+            detail: "the file is empty: expected a Kraken ledgers or trades header".into(),
+        });
     }
     let text = std::str::from_utf8(first).map_err(|e| {
         let col = String::from_utf8_lossy(&first[..e.valid_up_to()])
@@ -372,6 +378,23 @@ pub struct Rows<'a> {
     reader: csv::Reader<&'a [u8]>,
     rec: csv::ByteRecord,
     header_done: bool,
+    /// A byte offset already counted and its 1-based line: line numbers are counted here,
+    /// not taken from the CSV reader, which counts only `\n` and places a record after the
+    /// empty lines and the `\n` of a CRLF it skipped before it.
+    counted: (usize, u64),
+}
+
+/// Line breaks in `data[from..to]` as an editor counts them: `\n`, `\r\n` and a lone `\r`.
+fn line_breaks(data: &[u8], from: usize, to: usize) -> u64 {
+    let mut n = 0;
+    for i in from..to {
+        match data[i] {
+            b'\n' => n += 1,
+            b'\r' if data.get(i + 1) != Some(&b'\n') => n += 1,
+            _ => {}
+        }
+    }
+    n
 }
 
 impl<'a> Rows<'a> {
@@ -389,7 +412,27 @@ impl<'a> Rows<'a> {
             reader,
             rec: csv::ByteRecord::new(),
             header_done: false,
+            counted: (0, 1),
         }
+    }
+}
+
+impl Rows<'_> {
+    /// The first byte of the record that starts at or after `offset` (past the empty lines
+    /// the reader skips) and its line.
+    fn locate(&mut self, offset: usize) -> (usize, u64) {
+        let mut start = offset.min(self.data.len());
+        while matches!(self.data.get(start), Some(b'\n' | b'\r')) {
+            start += 1;
+        }
+        let (from, line) = self.counted;
+        let line = if start >= from {
+            line + line_breaks(self.data, from, start)
+        } else {
+            1 + line_breaks(self.data, 0, start)
+        };
+        self.counted = (start, line);
+        (start, line)
     }
 }
 
@@ -402,7 +445,7 @@ impl Iterator for Rows<'_> {
                 Ok(false) => return None,
                 Ok(true) => {}
                 Err(e) => {
-                    let line = e.position().map_or(0, |p| p.line());
+                    let line = e.position().map_or(0, |p| self.locate(p.byte() as usize).1);
                     return Some(Err(RowError {
                         line,
                         column: None,
@@ -410,8 +453,8 @@ impl Iterator for Rows<'_> {
                     }));
                 }
             }
-            let pos = self.rec.position().cloned();
-            let line = pos.as_ref().map_or(0, |p| p.line());
+            let offset = self.rec.position().map_or(0, |p| p.byte() as usize);
+            let (start, line) = self.locate(offset);
             let blank = self
                 .rec
                 .iter()
@@ -423,7 +466,6 @@ impl Iterator for Rows<'_> {
                 self.header_done = true;
                 continue;
             }
-            let start = pos.map_or(0, |p| p.byte() as usize).min(self.data.len());
             let end = (self.reader.position().byte() as usize).clamp(start, self.data.len());
             let mut raw = &self.data[start..end];
             while let [rest @ .., b'\n' | b'\r'] = raw {
@@ -461,8 +503,7 @@ impl<'a> Fields<'a> {
     }
 
     fn decimal(&self, i: usize) -> Result<Decimal, RowError> {
-        let t = self.text(i)?.trim();
-        Decimal::from_str(t).map_err(|_| self.err(i, format!("not a decimal number: {t:?}")))
+        parse_amount(self.text(i)?).map_err(|e| self.err(i, e.to_string()))
     }
 
     fn opt_decimal(&self, i: Option<usize>) -> Result<Option<Decimal>, RowError> {

@@ -1,5 +1,6 @@
 //! Pure domain types: no I/O, no external systems.
 
+mod amount;
 mod carf;
 mod ids;
 mod ledger;
@@ -10,6 +11,7 @@ mod tier;
 mod time;
 mod trade;
 
+pub use amount::{AmountError, MAX_DIGITS, MAX_FRACTION_DIGITS, MAX_INTEGER_DIGITS, parse_amount};
 pub use carf::{
     Classification, Element, ISO_COUNTRIES, ISO_CURRENCIES, TYPE_CODES, forbidden_xml_char,
     is_iso_country, is_iso_currency, type_label,

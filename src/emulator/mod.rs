@@ -13,6 +13,7 @@ mod keys;
 pub mod public;
 mod rules;
 mod server;
+mod signing;
 mod wire;
 
 pub use faults::{FaultKind, FaultPlan};

@@ -2,7 +2,6 @@
 //! parameter parsing. The server only wires them to HTTP and shared state.
 
 use crate::domain::{KrakenTime, LedgerEntry, RateTier, Trade};
-use crate::kraken::sign::api_sign;
 use std::collections::HashMap;
 
 /// Something served in time order with an id (ledger entries, trades).
@@ -64,8 +63,11 @@ pub(crate) fn check_auth(
     if last_nonce.is_some_and(|last| nonce <= last) {
         return Err("EAPI:Invalid nonce");
     }
-    let expected = api_sign(secret, req.path, nonce_text, req.body);
-    if req.api_sign != Some(expected.as_str()) {
+    // The emulator's own implementation of the signature, not the client's.
+    let signed = req.api_sign.is_some_and(|sign| {
+        super::signing::signature_matches(secret, req.path, nonce_text, req.body, sign)
+    });
+    if !signed {
         return Err("EAPI:Invalid signature");
     }
     Ok(nonce)
@@ -391,6 +393,8 @@ mod tests {
 
     #[test]
     fn auth_checks_key_then_nonce_then_signature() {
+        // Signed by the client's implementation: the emulator's own one must agree with it.
+        use crate::kraken::sign::api_sign;
         let secret = b"secret bytes";
         let path = "/0/private/Ledgers";
         let body = b"nonce=5&ofs=0";

@@ -139,6 +139,8 @@ struct ServerState {
     last_results: HashMap<String, String>,
     /// Bulk export reports (AddExport and co.).
     exports: super::export::Exports,
+    /// Added to every history `count` (see [`EmulatorHandle::set_count_offset`]).
+    count_offset: i64,
 }
 
 enum Answer {
@@ -273,6 +275,13 @@ impl EmulatorHandle {
     /// Ledgers, TradesHistory, QueryLedgers and QueryTrades calls answered with a result.
     pub fn history_calls(&self) -> u64 {
         self.shared.lock().history_calls
+    }
+
+    /// Announces every history page's `count` (Ledgers, TradesHistory) off by `offset`, on
+    /// every call until changed: a Kraken that counts entries it does not serve (positive) or
+    /// serves more than it counts (negative). 0 is the truth.
+    pub fn set_count_offset(&self, offset: i64) {
+        self.shared.lock().count_offset = offset;
     }
 
     /// Hides entries (ledger and trades) with a time after `micros`; `None` shows all.
@@ -743,6 +752,7 @@ impl Shared {
         drift: i64,
     ) -> Answer {
         let vis = st.visible_until;
+        let drift = drift.saturating_add(st.count_offset);
         let data = &self.data;
         let result = match method {
             "Ledgers" => self.history(

@@ -8,7 +8,9 @@ pub mod csv;
 pub mod rows;
 pub mod xml;
 
-pub use rows::{FeeTreatment, RowRef, Summary, SummaryRow, TransactionRow, summarize};
+pub use rows::{
+    FeeTreatment, RowRef, SumOutOfRange, Summary, SummaryRow, TransactionRow, summarize,
+};
 
 /// Full asset name of a reported code, or the code itself (the summary's `asset_name`).
 pub fn asset_name(code: &str) -> String {
@@ -73,8 +75,8 @@ pub struct YearTotals {
 }
 
 impl YearTotals {
-    fn add(&mut self, r: &RowRef<'_>) {
-        self.summary.add(r);
+    fn add(&mut self, r: &RowRef<'_>) -> Result<(), SumOutOfRange> {
+        self.summary.add(r)?;
         self.legs += 1;
         if r.amount.is_some() {
             self.priced += 1;
@@ -92,6 +94,7 @@ impl YearTotals {
                 self.first_unclassified = Some((r.ledger_id.to_owned(), r.note.to_owned()));
             }
         }
+        Ok(())
     }
 }
 
@@ -329,14 +332,14 @@ impl Ledger {
                 note,
             };
             each(&row)?;
-            totals.add(&row);
+            totals.add(&row).map_err(std::io::Error::other)?;
         }
         Ok(totals)
     }
 }
 
 /// The summary of transaction rows, with full asset names.
-pub fn summary(rows: &[TransactionRow]) -> Vec<SummaryRow> {
+pub fn summary(rows: &[TransactionRow]) -> Result<Vec<SummaryRow>, SumOutOfRange> {
     summarize(rows, asset_name)
 }
 

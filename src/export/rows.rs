@@ -217,12 +217,32 @@ impl SummaryRow {
 
 /// Groups the reportable transaction rows by (asset, element, type code); `TransferWallet`
 /// rows are added for legs flagged so. Sorted by asset, element in carf.md's order, code.
-pub fn summarize(rows: &[TransactionRow], name_of: impl Fn(&str) -> String) -> Vec<SummaryRow> {
+pub fn summarize(
+    rows: &[TransactionRow],
+    name_of: impl Fn(&str) -> String,
+) -> Result<Vec<SummaryRow>, SumOutOfRange> {
     let mut sum = Summary::default();
     for r in rows {
-        sum.add(&r.as_ref());
+        sum.add(&r.as_ref())?;
     }
-    sum.rows(name_of)
+    Ok(sum.rows(name_of))
+}
+
+/// A group's total of units or of amounts beyond what a decimal holds (about 7.9e28): only
+/// absurd amounts or prices get there. The export stops with this rather than wrap or panic.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "the {what} of {asset} {element} add up beyond the range of a decimal number at ledger {ledger_id}"
+)]
+pub struct SumOutOfRange {
+    /// `units` or `amounts`.
+    pub what: &'static str,
+    /// The reported asset.
+    pub asset: String,
+    /// The group's element.
+    pub element: String,
+    /// The leg that did not fit.
+    pub ledger_id: String,
 }
 
 /// The summary, accumulated one transaction row at a time ([`summarize`] without holding
@@ -234,24 +254,31 @@ pub struct Summary {
 }
 
 impl Summary {
-    /// Adds a row (only reportable rows count).
-    pub fn add(&mut self, r: &RowRef<'_>) {
+    /// Adds a row (only reportable rows count); a total that no longer fits in a decimal is an
+    /// error, and the row is not added.
+    pub fn add(&mut self, r: &RowRef<'_>) -> Result<(), SumOutOfRange> {
         if !r.element.is_reportable() {
-            return;
+            return Ok(());
         }
-        self.add_to(r.element, r.type_code, r);
+        self.add_to(r.element, r.type_code, r)?;
         if r.transfer_wallet {
-            self.add_to(Element::TransferWallet, None, r);
+            self.add_to(Element::TransferWallet, None, r)?;
         }
+        Ok(())
     }
 
-    fn add_to(&mut self, element: Element, code: Option<&str>, r: &RowRef<'_>) {
+    fn add_to(
+        &mut self,
+        element: Element,
+        code: Option<&str>,
+        r: &RowRef<'_>,
+    ) -> Result<(), SumOutOfRange> {
         let asset = r.crypto_asset;
         if !self.groups.contains_key(asset) {
             self.groups.insert(asset.to_owned(), Vec::new());
         }
         let Some(list) = self.groups.get_mut(asset) else {
-            return;
+            return Ok(());
         };
         let k = match list
             .iter()
@@ -274,12 +301,30 @@ impl Summary {
             }
         };
         let row = &mut list[k];
+        let out = |what| SumOutOfRange {
+            what,
+            asset: asset.to_owned(),
+            element: element.as_str().to_owned(),
+            ledger_id: r.ledger_id.to_owned(),
+        };
+        let units = row
+            .number_of_units
+            .checked_add(r.units)
+            .ok_or_else(|| out("units"))?;
+        let amount = match r.amount {
+            Some(a) => Some(
+                row.amount_unrounded
+                    .checked_add(a)
+                    .ok_or_else(|| out("amounts"))?,
+            ),
+            None => None,
+        };
         if let Some(n) = row.number_of_transactions.as_mut() {
             *n += 1;
         }
-        row.number_of_units += r.units;
-        match r.amount {
-            Some(a) => row.amount_unrounded += a,
+        row.number_of_units = units;
+        match amount {
+            Some(a) => row.amount_unrounded = a,
             None => row.unpriced_transactions += 1,
         }
         if !element.is_exchange() && r.amount.is_some() {
@@ -293,6 +338,7 @@ impl Summary {
                 row.alt_valuation = Some(code);
             }
         }
+        Ok(())
     }
 
     /// The summary rows, with full asset names, sorted by asset, element in carf.md's order,

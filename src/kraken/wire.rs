@@ -4,14 +4,13 @@
 //! original digits survive. Unknown fields are ignored; unknown types and assets pass through.
 
 use crate::domain::{
-    AssetCode, KrakenTime, LedgerEntry, LedgerId, PositionClose, RawRecord, RefId, Trade, TradeId,
-    TradeSide,
+    AmountError, AssetCode, KrakenTime, LedgerEntry, LedgerId, PositionClose, RawRecord, RefId,
+    Trade, TradeId, TradeSide, parse_amount,
 };
 use rust_decimal::Decimal;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use std::collections::BTreeMap;
-use std::str::FromStr;
 
 /// The envelope of every answer: `{"error": [...], "result": ...}`.
 #[derive(Debug, Deserialize)]
@@ -186,7 +185,7 @@ impl Ctx<'_> {
 
     fn decimal(&self, field: &'static str, v: &DecimalText) -> Result<Decimal, WireError> {
         let text = v.text().map_err(|e| self.err(field, e))?;
-        Decimal::from_str(&text).map_err(|_| self.err(field, format!("not a decimal: {text:?}")))
+        amount(&text).map_err(|e| self.err(field, e))
     }
 
     fn opt_decimal(
@@ -201,9 +200,7 @@ impl Ctx<'_> {
                 if text.trim().is_empty() {
                     return Ok(None);
                 }
-                Decimal::from_str(&text)
-                    .map(Some)
-                    .map_err(|_| self.err(field, format!("not a decimal: {text:?}")))
+                amount(&text).map(Some).map_err(|e| self.err(field, e))
             }
         }
     }
@@ -212,6 +209,14 @@ impl Ctx<'_> {
         let text = v.text().map_err(|e| self.err("time", e))?;
         KrakenTime::parse(&text).map_err(|e| self.err("time", e.reason))
     }
+}
+
+/// An amount in the range `domain::parse_amount` accepts.
+fn amount(text: &str) -> Result<Decimal, String> {
+    parse_amount(text).map_err(|e| match e {
+        AmountError::NotANumber(_) => format!("not a decimal: {text:?}"),
+        e => e.to_string(),
+    })
 }
 
 /// Converts one ledger map entry (`id` → raw JSON) into a domain entry, keeping the raw text.
@@ -356,6 +361,29 @@ mod tests {
         assert!(
             err.to_string()
                 .starts_with("ledger entry L1: field `(entry)`: missing field")
+        );
+    }
+
+    #[test]
+    fn out_of_range_amounts_are_refused_naming_the_entry_and_field() {
+        let err = ledger_entry(
+            "L1",
+            &raw(r#"{"refid":"R","time":1.5,"type":"trade","asset":"XXBT","amount":"79228162514264337593543950335","fee":"0"}"#),
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "ledger entry L1: field `amount`: out of range: \"79228162514264337593543950335\" has 29 digits before the point; amounts are limited to 20 digits before the point, 18 after it and 28 in all"
+        );
+        let err = trade(
+            "T1",
+            &raw(r#"{"ordertxid":"O","pair":"XXBTZEUR","time":1.5,"type":"buy","ordertype":"limit","price":"1","cost":"1","fee":"0.0000000000000000000000000001","vol":"1"}"#),
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("trade T1: field `fee`: out of range: \"0.0000000000000000000000000001\" has 28 digits after the point"),
+            "{err}"
         );
     }
 

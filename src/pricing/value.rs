@@ -245,14 +245,12 @@ impl Valuer<'_, '_, '_> {
         match self.market(leg.asset, leg.time_us) {
             Some(m) => {
                 let price = m.quote.price;
-                finish(
-                    leg,
-                    price,
-                    units * price,
-                    leg.fee * price,
-                    m.quote.label,
-                    m.quote.time_us,
-                )
+                let (Some(value), Some(fee)) =
+                    (units.checked_mul(price), leg.fee.checked_mul(price))
+                else {
+                    return out_of_range(leg);
+                };
+                finish(leg, price, value, fee, m.quote.label, m.quote.time_us)
             }
             None => self.unpriced(leg),
         }
@@ -282,8 +280,12 @@ impl Valuer<'_, '_, '_> {
             })
             .max_by_key(|s| s.amount.abs())?;
         let share = self.share(leg, ex)?;
-        let paid = fiat.amount.abs() * share;
-        let fee = fiat.fee * share;
+        let (Some(paid), Some(fee)) = (
+            fiat.amount.abs().checked_mul(share),
+            fiat.fee.checked_mul(share),
+        ) else {
+            return Some(out_of_range(leg));
+        };
         let units = leg.amount.abs();
         if units.is_zero() {
             return None;
@@ -299,9 +301,15 @@ impl Valuer<'_, '_, '_> {
             let origin = q.label.split(':').next().unwrap_or("kraken").to_owned();
             (q.price, format!("fx:{origin}"), q.time_us)
         };
-        let value = paid * rate;
-        let price = (value / units).round_dp(PRICE_DP);
-        let fee_value = fee * rate + leg.fee * price;
+        let Some((value, price, fee_value)) = paid.checked_mul(rate).and_then(|value| {
+            let price = value.checked_div(units)?.round_dp(PRICE_DP);
+            let fee_value = fee
+                .checked_mul(rate)?
+                .checked_add(leg.fee.checked_mul(price)?)?;
+            Some((value, price, fee_value))
+        }) else {
+            return Some(out_of_range(leg));
+        };
         Some(finish(leg, price, value, fee_value, source, time_us))
     }
 
@@ -323,11 +331,15 @@ impl Valuer<'_, '_, '_> {
         let mut total = Decimal::ZERO;
         let mut mine = None;
         for s in same {
-            let w = s.amount.abs() * self.market(&s.asset, leg.time_us)?.quote.price;
+            // A weight beyond the decimal range cannot be priced either.
+            let w = s
+                .amount
+                .abs()
+                .checked_mul(self.market(&s.asset, leg.time_us)?.quote.price)?;
             if s.asset == leg.asset {
                 mine = Some(w);
             }
-            total += w;
+            total = total.checked_add(w)?;
         }
         let mine = mine?;
         if total.is_zero() {
@@ -342,7 +354,8 @@ impl Valuer<'_, '_, '_> {
         if side_units.is_zero() {
             return None;
         }
-        Some(mine / total * (leg.amount.abs() / side_units))
+        mine.checked_div(total)?
+            .checked_mul(leg.amount.abs().checked_div(side_units)?)
     }
 
     fn swap(&mut self, leg: &LegToValue<'_>, ex: &Exchange) -> LegValue {
@@ -353,8 +366,13 @@ impl Valuer<'_, '_, '_> {
         }
         match self.swaps.get(leg.event_id).cloned().flatten() {
             Some(s) if !units.is_zero() => {
-                let price = (s.value / units).round_dp(PRICE_DP);
-                finish(leg, price, s.value, leg.fee * price, s.source, s.time_us)
+                let Some((price, fee)) = s.value.checked_div(units).and_then(|p| {
+                    let price = p.round_dp(PRICE_DP);
+                    Some((price, leg.fee.checked_mul(price)?))
+                }) else {
+                    return out_of_range(leg);
+                };
+                finish(leg, price, s.value, fee, s.source, s.time_us)
             }
             _ => self.unpriced(leg),
         }
@@ -375,11 +393,15 @@ impl Valuer<'_, '_, '_> {
             } else {
                 m.rank
             };
+            // A side whose value is beyond the decimal range cannot value the swap.
+            let Some(value) = s.amount.abs().checked_mul(m.quote.price) else {
+                continue;
+            };
             if best.as_ref().is_none_or(|(r, _)| rank < *r) {
                 best = Some((
                     rank,
                     SwapValue {
-                        value: s.amount.abs() * m.quote.price,
+                        value,
                         source: m.quote.label,
                         time_us: m.quote.time_us,
                     },
@@ -447,7 +469,7 @@ fn chain(src: &mut dyn PriceSource, from: &str, via: &str, to: &str, at_us: i64)
     let a = src.price(from, via, at_us)?;
     let b = src.price(via, to, at_us)?;
     Some(Quote {
-        price: (a.price * b.price).round_dp(PRICE_DP),
+        price: a.price.checked_mul(b.price)?.round_dp(PRICE_DP),
         time_us: a.time_us,
         label: format!("{}+{}", a.label, b.label),
     })
@@ -458,6 +480,17 @@ fn is_swap(ex: &Exchange) -> bool {
     live().all(|s| !s.is_fiat)
         && live().any(|s| s.amount.is_sign_negative())
         && live().any(|s| s.amount.is_sign_positive())
+}
+
+/// A leg whose value does not fit in a decimal (only absurd amounts or prices get there):
+/// reported without a value, saying why, never wrapped.
+fn out_of_range(leg: &LegToValue<'_>) -> LegValue {
+    LegValue::Unpriced(format!(
+        "the value of {} {} (ledger {}) is beyond the range of a decimal number",
+        leg.amount.abs(),
+        leg.asset,
+        leg.ledger_id
+    ))
 }
 
 fn finish(
@@ -476,9 +509,15 @@ fn finish(
         // treatment: a withdrawal's fee is charged on top and never subtracted (carf.md).
         (value, value)
     } else if leg.amount.is_sign_negative() {
-        (value, value - fee_value)
+        match value.checked_sub(fee_value) {
+            Some(net) => (value, net),
+            None => return out_of_range(leg),
+        }
     } else {
-        (value + fee_value, value)
+        match value.checked_add(fee_value) {
+            Some(gross) => (gross, value),
+            None => return out_of_range(leg),
+        }
     };
     LegValue::Priced(Priced {
         price,

@@ -123,17 +123,19 @@ impl Store {
         )?)
     }
 
-    /// Conflicts of `account` recorded after row id `after`, oldest first.
+    /// The first `limit` conflicts of `account` recorded after row id `after`, oldest first.
     pub fn conflicts_after(
         &self,
         account: &str,
         after: i64,
+        limit: usize,
     ) -> Result<Vec<ConflictRow>, StoreError> {
         let mut stmt = self.conn.prepare(
             "SELECT stream, entry_id, raw FROM raw_conflicts
-             WHERE account = ?1 AND conflict_id > ?2 ORDER BY conflict_id",
+             WHERE account = ?1 AND conflict_id > ?2 ORDER BY conflict_id LIMIT ?3",
         )?;
-        let rows = stmt.query_map(params![account, after], |r| {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = stmt.query_map(params![account, after, limit], |r| {
             let stream: String = r.get(0)?;
             Ok((stream, r.get(1)?, r.get(2)?))
         })?;

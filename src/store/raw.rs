@@ -8,7 +8,6 @@ use crate::domain::{
 use chrono::{DateTime, TimeZone, Utc};
 use rusqlite::{OptionalExtension, Row, Transaction, params};
 use rust_decimal::Decimal;
-use std::str::FromStr;
 
 /// Where a raw row came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -166,7 +165,9 @@ impl PageOutcome {
             return Ok(());
         }
         self.conflicts += 1;
-        tracing::warn!(
+        // Counted in the outcome and summed up by the caller: one line per row would flood
+        // the terminal when a whole file conflicts.
+        tracing::debug!(
             id,
             "a different version of a stored {stream} entry was kept aside"
         );
@@ -276,7 +277,7 @@ const TRADE_SELECT_BY_ID: &str = "SELECT trade_id, ordertxid, postxid, pair, tim
     WHERE account = ?1 AND trade_id = ?2";
 
 fn dec(field: &str, text: String) -> Result<Decimal, String> {
-    Decimal::from_str(&text).map_err(|_| format!("{field} {text:?} is not a decimal"))
+    crate::domain::parse_amount(&text).map_err(|e| format!("{field}: {e}"))
 }
 
 fn opt_dec(field: &str, text: Option<String>) -> Result<Option<Decimal>, String> {
@@ -432,8 +433,8 @@ impl Store {
             };
             let number = |i: usize, field: &str| -> Result<Decimal, StoreError> {
                 let t = text(i)?;
-                Decimal::from_str(t)
-                    .map_err(|_| StoreError::Corrupt(format!("{field} {t:?} is not a decimal")))
+                crate::domain::parse_amount(t)
+                    .map_err(|e| StoreError::Corrupt(format!("{field}: {e}")))
             };
             let time_us: i64 = r.get(2)?;
             if DateTime::from_timestamp_micros(time_us).is_none() {
@@ -581,5 +582,84 @@ fn table(stream: Stream) -> &'static str {
     match stream {
         Stream::Ledgers => "ledger_entries",
         Stream::Trades => "trades",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::RawRecord;
+    use crate::emulator::{GeneratorConfig, generate};
+    use crate::store::Store;
+
+    fn insert(store: &mut Store, rows: &[RawRecord<Trade>], source: Source) -> PageOutcome {
+        let mut tx = store.begin_import("a").unwrap();
+        let out = tx.trades(rows, source).unwrap();
+        tx.commit().unwrap();
+        out
+    }
+
+    /// A second, different version of a stored trade is kept aside as a conflict; the stored
+    /// trade (its fields and its raw text) stays as it was. The same trade again is a
+    /// duplicate, also when it comes with whole seconds only (a CSV export).
+    #[test]
+    fn a_conflicting_trade_is_kept_aside_and_the_stored_one_is_unchanged() {
+        let data = generate(&GeneratorConfig::new(9, 60));
+        let original = data.trades[0].clone();
+        let mut store = Store::open_in_memory().unwrap();
+        let first = RawRecord {
+            item: original.clone(),
+            raw: "{\"version\":1}".to_owned(),
+        };
+        let out = insert(&mut store, std::slice::from_ref(&first), Source::Api);
+        assert_eq!((out.inserted, out.duplicates, out.conflicts), (1, 0, 0));
+
+        let mut changed = original.clone();
+        changed.cost += Decimal::new(1, 2);
+        changed.fee += Decimal::new(1, 4);
+        let second = RawRecord {
+            item: changed,
+            raw: "{\"version\":2}".to_owned(),
+        };
+        let out = insert(&mut store, std::slice::from_ref(&second), Source::Csv);
+        assert_eq!((out.inserted, out.duplicates, out.conflicts), (0, 0, 1));
+        assert_eq!(store.trades("a").unwrap(), vec![original.clone()]);
+        let raw: String = store
+            .conn
+            .query_row(
+                "SELECT raw FROM trades WHERE account = 'a' AND trade_id = ?1",
+                [original.id.as_str()],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(raw, "{\"version\":1}");
+        let kept = store.conflicts_after("a", 0, 10).unwrap();
+        assert_eq!(kept.len(), 1);
+        assert_eq!(
+            (
+                kept[0].stream,
+                kept[0].entry_id.as_str(),
+                kept[0].raw.as_str()
+            ),
+            (Stream::Trades, original.id.as_str(), "{\"version\":2}")
+        );
+
+        // The stored version again, to the second: a duplicate, nothing kept aside.
+        let mut whole_seconds = original.clone();
+        whole_seconds.time = crate::domain::KrakenTime::from_micros(
+            original.time.micros() / 1_000_000 * 1_000_000,
+            0,
+        );
+        let out = insert(
+            &mut store,
+            &[RawRecord {
+                item: whole_seconds,
+                raw: "csv row".to_owned(),
+            }],
+            Source::Csv,
+        );
+        assert_eq!((out.inserted, out.duplicates, out.conflicts), (0, 1, 0));
+        assert_eq!(store.conflict_count("a").unwrap(), 1);
+        assert_eq!(store.trades("a").unwrap(), vec![original]);
     }
 }

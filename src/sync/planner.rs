@@ -244,6 +244,52 @@ mod tests {
         assert_eq!(step.state.synced_to, Some(p("L12", 12)));
     }
 
+    /// The closed window is exactly `(lo, hi]`: lo is the synced point's own time (exclusive,
+    /// it was stored by an earlier window), hi the newest entry; whichever way it closes.
+    #[test]
+    fn a_closed_window_is_exactly_from_the_synced_point_to_the_newest_entry() {
+        let s = StreamState {
+            synced_to: Some(p("L9", 9_000_001)),
+            window: None,
+        };
+        // Closed by its opening page.
+        let step = advance(
+            &s,
+            &page(3, ("L12", 12_000_000), ("L10", 10_000_000), 3),
+            50,
+        )
+        .unwrap();
+        assert_eq!(
+            step.closed_window,
+            Some(ClosedWindow {
+                lo_micros: Some(9_000_001),
+                hi_micros: 12_000_000,
+                expected: Some(3)
+            })
+        );
+        // Closed by an empty page after walking down.
+        let open = StreamState {
+            synced_to: Some(p("L1", 1_500_000)),
+            window: Some(OpenWindow {
+                hi: p("L99", 99_000_000),
+                cursor: p("L50", 50_000_000),
+                ofs: 0,
+                expected: Some(98),
+            }),
+        };
+        let step = advance(&open, &EMPTY, 50).unwrap();
+        assert_eq!(
+            step.closed_window,
+            Some(ClosedWindow {
+                lo_micros: Some(1_500_000),
+                hi_micros: 99_000_000,
+                expected: Some(98)
+            })
+        );
+        // Nothing new at all: no window was filled.
+        assert_eq!(advance(&s, &EMPTY, 50).unwrap().closed_window, None);
+    }
+
     #[test]
     fn a_short_page_whose_count_says_more_keeps_walking() {
         // Kraken announced more than it sent: do not trust the short page, ask again.

@@ -37,6 +37,15 @@ const BUDGET_PER_ENTRY: usize = 20;
 /// Up to this many blank-balance rows in a row, every subset of them is tried (1,024 sums).
 pub const MAX_BLANK_SUBSET: usize = 10;
 
+/// A sum or difference of the stored numbers beyond what a decimal holds (about 7.9e28): the
+/// history holds numbers no Kraken account can have (import refuses them; an old or edited
+/// database may still hold them). The check stops with this instead of wrapping or panicking.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "{0}: the sum is beyond the range of a decimal number; no Kraken account holds such amounts"
+)]
+pub struct OutOfRange(pub String);
+
 /// One balance chain: a raw asset code, and the wallet when the source names one
 /// (`DOT` and `DOT.S` are different chains; so are `DOT` in `spot / main` and in
 /// `earn / flexible`).
@@ -96,6 +105,8 @@ pub struct ChainChecker {
     gaps: Vec<Gap>,
     entries: u64,
     out_of_order: u64,
+    /// The first sum that did not fit in a decimal.
+    out_of_range: Option<OutOfRange>,
 }
 
 impl ChainChecker {
@@ -127,20 +138,39 @@ impl ChainChecker {
             if state.group_us.is_some_and(|g| us < g) {
                 self.out_of_order += 1;
             }
-            resolve(key, state, &mut self.gaps);
+            resolve(key, state, &mut self.gaps, &mut self.out_of_range);
             state.group_us = Some(us);
         }
+        let overflow = |what: &str| OutOfRange(format!("ledger entry {} ({what})", e.id));
         match e.balance {
-            Some(after) => state.group.push(Link {
-                id: e.id,
-                time: e.time,
-                before: after - e.amount + e.fee,
-                after,
-            }),
+            Some(after) => match after
+                .checked_sub(e.amount)
+                .and_then(|b| b.checked_add(e.fee))
+            {
+                Some(before) => state.group.push(Link {
+                    id: e.id,
+                    time: e.time,
+                    before,
+                    after,
+                }),
+                None => {
+                    let o = overflow("balance - amount + fee");
+                    self.out_of_range.get_or_insert(o);
+                }
+            },
             None => {
                 state.blank += 1;
-                let net = e.amount - e.fee;
-                state.pool += net;
+                let Some(net) = e.amount.checked_sub(e.fee) else {
+                    let o = overflow("amount - fee");
+                    self.out_of_range.get_or_insert(o);
+                    return;
+                };
+                let Some(pool) = state.pool.checked_add(net) else {
+                    let o = overflow("the net of the blank-balance rows before it");
+                    self.out_of_range.get_or_insert(o);
+                    return;
+                };
+                state.pool = pool;
                 state.pool_rows += 1;
                 if state.pool_nets.len() <= MAX_BLANK_SUBSET {
                     state.pool_nets.push(net);
@@ -155,13 +185,14 @@ impl ChainChecker {
     }
 
     /// Resolves the last groups and returns the breaks found and a summary of every chain,
-    /// both sorted (gaps by asset, wallet and time; chains by asset and wallet).
-    pub fn finish(mut self) -> (Vec<Gap>, Vec<ChainSummary>) {
+    /// both sorted (gaps by asset, wallet and time; chains by asset and wallet); or the first
+    /// sum that did not fit in a decimal.
+    pub fn finish(mut self) -> Result<(Vec<Gap>, Vec<ChainSummary>), OutOfRange> {
         let mut summaries = Vec::with_capacity(self.chains.len());
         let mut chains = std::mem::take(&mut self.chains);
         chains.sort_by(|a, b| a.0.cmp(&b.0));
         for (key, mut state) in chains {
-            resolve(&key, &mut state, &mut self.gaps);
+            resolve(&key, &mut state, &mut self.gaps, &mut self.out_of_range);
             summaries.push(ChainSummary {
                 asset: key.asset,
                 wallet: key.wallet,
@@ -187,21 +218,42 @@ impl ChainChecker {
                 &b.next_id,
             ))
         });
-        (self.gaps, summaries)
+        match self.out_of_range {
+            Some(e) => Err(e),
+            None => Ok((self.gaps, summaries)),
+        }
     }
 }
 
 /// Orders the collected group of `state`, records its breaks, and moves the chain past it.
-fn resolve(key: &ChainKey, state: &mut ChainState, gaps: &mut Vec<Gap>) {
+fn resolve(
+    key: &ChainKey,
+    state: &mut ChainState,
+    gaps: &mut Vec<Gap>,
+    out_of_range: &mut Option<OutOfRange>,
+) {
     let group = std::mem::take(&mut state.group);
     if group.is_empty() {
         return;
     }
-    let offsets = blank_offsets(state);
+    let Some(offsets) = blank_offsets(state) else {
+        let id = group[0].id.to_string();
+        out_of_range.get_or_insert(OutOfRange(format!(
+            "ledger entry {id} (the nets of the blank-balance rows before it)"
+        )));
+        return;
+    };
     let segments = order_group(state.balance, &offsets, &group);
     for seg in segments {
         if let Some(expected) = seg.break_from {
             let next = &group[seg.items[0]];
+            let Some(missing) = next.before.checked_sub(expected) else {
+                out_of_range.get_or_insert(OutOfRange(format!(
+                    "ledger entry {} (balance before it - the balance expected)",
+                    next.id
+                )));
+                return;
+            };
             gaps.push(Gap {
                 asset: key.asset.clone(),
                 wallet: key.wallet.clone(),
@@ -211,7 +263,7 @@ fn resolve(key: &ChainKey, state: &mut ChainState, gaps: &mut Vec<Gap>) {
                 next_time: next.time.utc(),
                 expected_balance_before: expected,
                 found_balance_before: next.before,
-                missing: next.before - expected,
+                missing,
             });
         }
         if seg.used_pool || seg.break_from.is_some() {
@@ -227,12 +279,15 @@ fn resolve(key: &ChainKey, state: &mut ChainState, gaps: &mut Vec<Gap>) {
 }
 
 /// The non-zero amounts the blank rows since the last known balance may have added: every
-/// subset sum when there are few, else just their total.
-fn blank_offsets(state: &ChainState) -> Vec<Decimal> {
+/// subset sum when there are few, else just their total; `None` when a sum does not fit.
+fn blank_offsets(state: &ChainState) -> Option<Vec<Decimal>> {
     let mut sums: Vec<Decimal> = vec![Decimal::ZERO];
     if state.pool_rows as usize <= MAX_BLANK_SUBSET {
         for net in &state.pool_nets {
-            let more: Vec<Decimal> = sums.iter().map(|s| s + net).collect();
+            let more: Vec<Decimal> = sums
+                .iter()
+                .map(|s| s.checked_add(*net))
+                .collect::<Option<_>>()?;
             sums.extend(more);
             sums.sort_unstable();
             sums.dedup();
@@ -241,7 +296,7 @@ fn blank_offsets(state: &ChainState) -> Vec<Decimal> {
         sums.push(state.pool);
     }
     sums.retain(|s| !s.is_zero());
-    sums
+    Some(sums)
 }
 
 /// A run of entries that chain, possibly starting with a break.
@@ -347,7 +402,8 @@ fn longest_chain(
         let mut out = Vec::new();
         if pool_open {
             for o in offsets.iter().rev() {
-                if let Some(v) = by_before.get(&(b + o)) {
+                // A sum beyond the decimal range is no stored balance: nothing to look up.
+                if let Some(v) = b.checked_add(*o).and_then(|x| by_before.get(&x)) {
                     out.extend(v.iter().rev().filter(|&&i| !used[i]).map(|&i| (i, true)));
                 }
             }
@@ -465,7 +521,79 @@ mod tests {
         for e in &entries {
             c.push(e);
         }
-        c.finish()
+        c.finish().unwrap()
+    }
+
+    /// Numbers at the edge of the decimal range stop the check with an error naming the entry;
+    /// nothing wraps or panics.
+    #[test]
+    fn sums_beyond_the_decimal_range_are_an_error_not_a_panic() {
+        let max = Decimal::MAX;
+        let half = dec!(50000000000000000000000000000);
+        let cases: Vec<(Vec<LedgerEntry>, &str)> = vec![
+            // balance - amount overflows.
+            (
+                vec![entry("L1", 1, "XXBT", -max, dec!(0), Some(max))],
+                "ledger entry L1 (balance - amount + fee)",
+            ),
+            // + fee overflows.
+            (
+                vec![entry("L1", 1, "XXBT", dec!(0), max, Some(max))],
+                "ledger entry L1 (balance - amount + fee)",
+            ),
+            // Two blank rows of 5e28: their pool overflows.
+            (
+                vec![
+                    entry("L1", 1, "XXBT", half, dec!(0), None),
+                    entry("L2", 2, "XXBT", half, dec!(0), None),
+                ],
+                "ledger entry L2 (the net of the blank-balance rows before it)",
+            ),
+            // amount - fee of a blank row.
+            (
+                vec![entry("L1", 1, "XXBT", -max, max, None)],
+                "ledger entry L1 (amount - fee)",
+            ),
+            // The missing amount of a break: found - expected.
+            (
+                vec![
+                    entry("L1", 1, "XXBT", -half, dec!(0), Some(-half)),
+                    entry("L2", 2, "XXBT", dec!(1), dec!(0), Some(half)),
+                ],
+                "ledger entry L2 (balance before it - the balance expected)",
+            ),
+            // Subset sums of blank rows before a known balance.
+            (
+                vec![
+                    entry("L1", 1, "XXBT", half, dec!(0), None),
+                    entry("L2", 2, "XXBT", -half, dec!(0), None),
+                    entry("L3", 3, "XXBT", half, dec!(0), None),
+                    entry("L4", 4, "XXBT", dec!(1), dec!(0), Some(dec!(1))),
+                ],
+                "ledger entry L4 (the nets of the blank-balance rows before it)",
+            ),
+        ];
+        for (entries, want) in cases {
+            let mut c = ChainChecker::new();
+            for e in &entries {
+                c.push(e);
+            }
+            assert_eq!(
+                c.finish().unwrap_err().to_string(),
+                format!(
+                    "{want}: the sum is beyond the range of a decimal number; no Kraken account holds such amounts"
+                )
+            );
+        }
+        // The largest amounts import accepts chain without trouble.
+        let big = dec!(99999999999999999999.99999999);
+        let (gaps, chains) = check(chained(&[
+            ("L1", 1, "XXBT", big, dec!(0)),
+            ("L2", 2, "XXBT", -big, big),
+            ("L3", 3, "XXBT", big, dec!(0)),
+        ]));
+        assert_eq!(gaps, vec![]);
+        assert_eq!(chains[0].balance, big - big - big + big);
     }
 
     #[test]

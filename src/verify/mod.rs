@@ -18,7 +18,7 @@ mod chain;
 mod report;
 mod trades;
 
-pub use chain::{ChainChecker, ChainKey};
+pub use chain::{ChainChecker, ChainKey, OutOfRange};
 pub use report::{
     BalanceCheck, BalanceMismatch, ChainSummary, Gap, TradeProblem, VerifyReport, compare_balances,
 };
@@ -31,8 +31,11 @@ use crate::store::{Store, StoreError, VerifyRecord, VerifyTrigger};
 #[derive(Debug, thiserror::Error)]
 pub enum VerifyError {
     /// The database failed.
-    #[error("{0}")]
+    #[error(transparent)]
     Store(#[from] StoreError),
+    /// A sum of the stored numbers does not fit in a decimal.
+    #[error(transparent)]
+    OutOfRange(#[from] OutOfRange),
     /// A recorded report could not be read back (written by another version, or damaged).
     #[error("the recorded verification report cannot be read: {0}")]
     Report(String),
@@ -50,13 +53,13 @@ pub fn check_account(store: &Store, account: &str) -> Result<VerifyReport, Verif
     })?;
     let entries = chains.entries();
     let trades = legs.trades();
-    let (gaps, summaries) = chains.finish();
+    let (gaps, summaries) = chains.finish()?;
     Ok(VerifyReport::new(
         account,
         entries,
         trades,
         gaps,
-        legs.finish(),
+        legs.finish()?,
         summaries,
     ))
 }

@@ -444,8 +444,20 @@ pub fn compare_balances(
             blank: Decimal::ZERO,
             last: None,
         });
-        s.balance += c.balance;
-        s.blank += c.unapplied_blank;
+        match (
+            s.balance.checked_add(c.balance),
+            s.blank.checked_add(c.unapplied_blank),
+        ) {
+            (Some(b), Some(u)) => (s.balance, s.blank) = (b, u),
+            _ => {
+                return BalanceCheck::Skipped {
+                    reason: format!(
+                        "the stored balances of {} over its wallets add up beyond the range of a decimal number",
+                        c.asset
+                    ),
+                };
+            }
+        }
         if let (Some(t), Some(id)) = (c.last_time, &c.last_id)
             && s.last.as_ref().is_none_or(|(lt, _)| t > *lt)
         {
@@ -466,12 +478,19 @@ pub fn compare_balances(
             Some(s) => (s.balance, s.blank, s.last.as_ref().map(|l| l.1.clone())),
             None => (Decimal::ZERO, Decimal::ZERO, None),
         };
-        if k != s && k != s + blank {
+        if k != s && s.checked_add(blank) != Some(k) {
+            let Some(difference) = k.checked_sub(s) else {
+                return BalanceCheck::Skipped {
+                    reason: format!(
+                        "Kraken's balance of {asset} ({k}) and the stored one ({s}) differ beyond the range of a decimal number"
+                    ),
+                };
+            };
             mismatches.push(BalanceMismatch {
                 asset: (*asset).to_owned(),
                 stored: s,
                 kraken: k,
-                difference: k - s,
+                difference,
                 last_id: last,
             });
         }
@@ -542,6 +561,28 @@ mod tests {
             balance,
             unapplied_blank: Decimal::ZERO,
         }
+    }
+
+    #[test]
+    fn balances_beyond_the_decimal_range_skip_the_comparison_with_the_reason() {
+        let half = dec!(50000000000000000000000000000);
+        let two_wallets = vec![
+            chain("DOT", None, half, "L1"),
+            chain("DOT", Some("earn / flexible"), half, "L2"),
+        ];
+        assert_eq!(
+            compare_balances(&two_wallets, &BTreeMap::new()),
+            BalanceCheck::Skipped {
+                reason: "the stored balances of DOT over its wallets add up beyond the range of a decimal number".into()
+            }
+        );
+        let kraken: BTreeMap<String, Decimal> = [("DOT".to_owned(), half)].into();
+        assert_eq!(
+            compare_balances(&[chain("DOT", None, -half, "L1")], &kraken),
+            BalanceCheck::Skipped {
+                reason: "Kraken's balance of DOT (50000000000000000000000000000) and the stored one (-50000000000000000000000000000) differ beyond the range of a decimal number".into()
+            }
+        );
     }
 
     #[test]

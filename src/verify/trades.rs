@@ -82,6 +82,8 @@ pub struct TradeLegChecker {
     by_refid: HashedMap<u32>,
     /// Asset codes seen in legs; `moved` refers to them by index.
     assets: Vec<String>,
+    /// The first leg whose sum did not fit in a decimal.
+    out_of_range: Option<super::chain::OutOfRange>,
 }
 
 impl TradeLegChecker {
@@ -134,7 +136,16 @@ impl TradeLegChecker {
         };
         let slot = &mut self.slots[idx as usize];
         match slot.moved.iter_mut().find(|(a, _)| *a == asset) {
-            Some((_, sum)) => *sum += e.amount,
+            Some((_, sum)) => match sum.checked_add(e.amount) {
+                Some(s) => *sum = s,
+                None => {
+                    let o = super::chain::OutOfRange(format!(
+                        "ledger entry {} (the legs of trade {})",
+                        e.id, slot.id
+                    ));
+                    self.out_of_range.get_or_insert(o);
+                }
+            },
             None => slot.moved.push((asset, e.amount)),
         }
     }
@@ -153,13 +164,16 @@ impl TradeLegChecker {
     }
 
     /// The problems found, oldest trade first.
-    pub fn finish(self) -> Vec<TradeProblem> {
+    pub fn finish(self) -> Result<Vec<TradeProblem>, super::chain::OutOfRange> {
+        if let Some(e) = self.out_of_range {
+            return Err(e);
+        }
         let mut out = Vec::new();
         for s in &self.slots {
             check_slot(s, &self.assets, &mut out);
         }
         out.sort_by(|a, b| (a.time(), a.trade_id()).cmp(&(b.time(), b.trade_id())));
-        out
+        Ok(out)
     }
 }
 
@@ -295,7 +309,22 @@ mod tests {
         for l in legs {
             c.observe(l);
         }
-        c.finish()
+        c.finish().unwrap()
+    }
+
+    #[test]
+    fn legs_adding_up_beyond_the_decimal_range_are_an_error() {
+        let half = dec!(50000000000000000000000000000);
+        let t = trade("T1", TradeSide::Buy, half, dec!(1), &["LA", "LB", "LC"]);
+        let mut c = TradeLegChecker::new();
+        c.add_trade(&t);
+        c.observe(&leg("LA", "T1", "XXBT", half, dec!(0)));
+        c.observe(&leg("LB", "T1", "XXBT", half, dec!(0)));
+        c.observe(&leg("LC", "T1", "ZEUR", dec!(-1), dec!(0)));
+        assert_eq!(
+            c.finish().unwrap_err().to_string(),
+            "ledger entry LB (the legs of trade T1): the sum is beyond the range of a decimal number; no Kraken account holds such amounts"
+        );
     }
 
     #[test]

@@ -453,6 +453,39 @@ async fn garbage_inputs_give_clear_errors_and_skip_bad_lists_rows() {
             "nocsv.zip: the zip holds no .csv or .tsv file (found: readme.txt)",
         ),
     ];
+    let utf16: Vec<u8> = [0xFF, 0xFE]
+        .into_iter()
+        .chain(good.encode_utf16().flat_map(u16::to_le_bytes))
+        .collect();
+    let cases: Vec<(&str, Vec<u8>, &str)> = cases
+        .into_iter()
+        .chain([
+            (
+                "empty.csv",
+                Vec::new(),
+                "empty.csv: line 1: the file is empty",
+            ),
+            (
+                "utf16.csv",
+                utf16,
+                "utf16.csv: line 1: the file is UTF-16 text",
+            ),
+            (
+                // As Windows saves it, with a BOM and a blank line: the bad row is on line 12
+                // (the attack run's off-by-one on CRLF files).
+                "crlf.csv",
+                {
+                    let mut rows: Vec<String> = lines[..10].iter().map(|l| l.to_string()).collect();
+                    rows.insert(3, String::new());
+                    let mut f: Vec<String> = lines[10].split("\",\"").map(str::to_owned).collect();
+                    f[9] = "1e-28".into();
+                    rows.push(f.join("\",\""));
+                    format!("\u{feff}{}\r\n", rows.join("\r\n")).into_bytes()
+                },
+                "crlf.csv: line 12, column 10 (amount): not a decimal number: \"1e-28\"",
+            ),
+        ])
+        .collect();
     for (name, bytes, want) in &cases {
         let path = dir.join(name);
         std::fs::write(&path, bytes).unwrap();
@@ -461,6 +494,13 @@ async fn garbage_inputs_give_clear_errors_and_skip_bad_lists_rows() {
         assert_eq!(out.status.code(), Some(1), "{name}: {err}");
         assert!(err.contains(want), "{name}: {err}");
         assert!(!err.contains("panicked"), "{name}: {err}");
+        // --skip-bad is suggested only where it would import the rest of the file.
+        let row_error = ["truncated.csv", "columns.csv", "amount.csv", "crlf.csv"].contains(name);
+        assert_eq!(
+            err.contains("rerun with --skip-bad"),
+            row_error,
+            "{name}: {err}"
+        );
     }
     assert!(
         Store::open(&env.db)

@@ -7,6 +7,7 @@ mod harness;
 #[path = "../carf_schema/mod.rs"]
 mod carf_schema;
 
+mod audit;
 mod cli;
 mod doctor;
 mod export;
@@ -14,6 +15,8 @@ mod faults;
 mod first_run;
 mod golden;
 mod import;
+mod no_panic;
+mod overflow;
 mod pricing;
 mod robustness;
 mod sync;

@@ -726,3 +726,76 @@ async fn the_newest_entry_of_an_asset_is_seen_only_by_the_balance_check() {
         "error: the stored history of account \"test\" is not consistent: 1 asset whose balance differs from Kraken's\n"
     );
 }
+
+/// A database holding amounts beyond what import accepts (an old version's, or edited by
+/// hand): `verify` and `export` stop with an error naming the value, exit 1, never a panic.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stored_amounts_beyond_the_range_fail_clearly() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db.sqlite");
+    let entry = |id: &str, amount: Decimal| LedgerEntry {
+        id: LedgerId::new(id).unwrap(),
+        refid: RefId::new(format!("R{id}")).unwrap(),
+        time: KrakenTime::from_micros(1_718_000_000_000_000, 4),
+        kind: "deposit".into(),
+        subtype: Some(String::new()),
+        aclass: "currency".into(),
+        subclass: None,
+        asset: AssetCode::new("XXBT").unwrap(),
+        wallet: None,
+        amount,
+        fee: dec!(0),
+        balance: Some(amount),
+    };
+    {
+        let mut store = Store::open(&db).unwrap();
+        let half = dec!(50000000000000000000000000000);
+        let rows: Vec<_> = [entry("L1", half), entry("L2", half)]
+            .into_iter()
+            .map(|item| kraken_tax::domain::RawRecord {
+                item,
+                raw: "{}".into(),
+            })
+            .collect();
+        store
+            .insert_ledger_entries(ACCOUNT, &rows, kraken_tax::store::Source::Api)
+            .unwrap();
+    }
+    let base = |cmd: &[&str]| {
+        let mut args: Vec<String> = cmd.iter().map(|s| s.to_string()).collect();
+        args.extend([
+            "--db".into(),
+            db.display().to_string(),
+            "--account".into(),
+            ACCOUNT.into(),
+        ]);
+        args
+    };
+    let out_dir = dir.path().join("out").display().to_string();
+    for cmd in [
+        vec!["verify", "--offline"],
+        vec![
+            "export",
+            "--year",
+            "2024",
+            "--currency",
+            "EUR",
+            "--offline",
+            "--out",
+            out_dir.as_str(),
+        ],
+    ] {
+        let out = run_bin(base(&cmd), &[]).await;
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(1), "{cmd:?}: {err}");
+        assert!(
+            err.contains(
+                "amount: out of range: \"50000000000000000000000000000\" has 29 digits before the point"
+            ),
+            "{cmd:?}: {err}"
+        );
+        assert!(!err.contains("panicked"), "{cmd:?}: {err}");
+        // Said once, not once per layer of the error.
+        assert_eq!(err.matches("out of range").count(), 1, "{cmd:?}: {err}");
+    }
+}
