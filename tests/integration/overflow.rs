@@ -82,12 +82,13 @@ fn values_beyond_the_decimal_range_are_unpriced_with_the_reason() {
         value(&btc, &leg("BTC", dec!(1), MAX, deposit, None)),
         out_of_range("1", "BTC")
     );
-    // Value and fee each fit, their sum (the gross amount) does not.
+    // Value and fee each fit, their sum (the gross amount of an acquisition) does not. (A
+    // transfer's amount is the units' value alone, so this needs an exchange element.)
     let half = dec!(50000000000000000000000000000);
     assert_eq!(
         value(
             &[(("BTC", "EUR"), dec!(1))],
-            &leg("BTC", half, half, deposit, None)
+            &leg("BTC", half, half, Element::CryptoFiatIn, None)
         ),
         out_of_range("50000000000000000000000000000", "BTC")
     );
