@@ -376,18 +376,34 @@ pub fn missing(report: &XmlReport<'_>) -> Vec<String> {
             provider.join(", ")
         ));
     }
-    for r in report.rows.iter().filter(|r| r.is_fully_unpriced()) {
+    // One item for every group without a value, so a year of unpriced legs is one sentence.
+    let groups: Vec<String> = report
+        .rows
+        .iter()
+        .filter(|r| r.is_fully_unpriced())
+        .map(|r| {
+            format!(
+                "{} {}{} ({} transaction{} without a price)",
+                r.crypto_asset,
+                r.element,
+                r.type_code
+                    .as_deref()
+                    .map(|c| format!(" {c}"))
+                    .unwrap_or_default(),
+                r.unpriced_transactions,
+                if r.unpriced_transactions == 1 {
+                    ""
+                } else {
+                    "s"
+                }
+            )
+        })
+        .collect();
+    if !groups.is_empty() {
         out.push(format!(
-            "a value in {} for {} {}{} ({} transaction{} without a price: import a price table with `kraken-tax prices import`, or export without --offline)",
+            "a value in {} for {}: import a price table with `kraken-tax prices import`, or export without --offline",
             report.currency,
-            r.crypto_asset,
-            r.element,
-            r.type_code
-                .as_deref()
-                .map(|c| format!(" {c}"))
-                .unwrap_or_default(),
-            r.unpriced_transactions,
-            if r.unpriced_transactions == 1 { "" } else { "s" }
+            groups.join(", ")
         ));
     }
     out
@@ -1945,7 +1961,7 @@ mod tests {
         let err = write_carf_xml(&report(&rows, &id, false), Vec::new()).unwrap_err();
         assert_eq!(
             err.to_string(),
-            "the CARF XML needs what is missing: the user's [identity] first_name, [identity] last_name, [identity] tin, [identity] country, [identity] city, [identity] birth_date (set them in the config file); a value in EUR for ETH CryptoTransferOut CARF606 (2 transactions without a price: import a price table with `kraken-tax prices import`, or export without --offline)"
+            "the CARF XML needs what is missing: the user's [identity] first_name, [identity] last_name, [identity] tin, [identity] country, [identity] city, [identity] birth_date (set them in the config file); a value in EUR for ETH CryptoTransferOut CARF606 (2 transactions without a price): import a price table with `kraken-tax prices import`, or export without --offline"
         );
         let one = XmlIdentity {
             user_tin: None,

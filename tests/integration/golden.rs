@@ -207,7 +207,7 @@ async fn the_golden_account_exports_the_hand_worked_files() {
     let out = run_bin(usd, &[]).await;
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert!(
-        stderr(&out).contains("a value in USD for DOT CryptoTransferIn CARF502 (2 transactions without a price: import a price table with `kraken-tax prices import`, or export without --offline)"),
+        stderr(&out).contains("a value in USD for BTC CryptoFiatIn (1 transaction without a price), BTC CryptoFiatOut (1 transaction without a price), BTC CryptoToCryptoOut (1 transaction without a price), DOT CryptoTransferIn CARF502 (2 transactions without a price), DOT CryptoTransferIn CARF509 (1 transaction without a price), ETH CryptoToCryptoIn (1 transaction without a price), ETH CryptoTransferOut CARF606 (1 transaction without a price), FLR CryptoTransferIn CARF501 (1 transaction without a price): import a price table with `kraken-tax prices import`, or export without --offline."),
         "{}",
         stderr(&out)
     );
