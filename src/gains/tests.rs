@@ -11,6 +11,7 @@ use std::str::FromStr;
 mod hmrc;
 mod methods;
 mod props;
+mod schemas;
 
 pub(super) fn t(s: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)

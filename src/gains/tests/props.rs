@@ -9,7 +9,7 @@ const ACCOUNTS: [&str; 2] = ["a", "b"];
 
 /// One generated leg: (seconds after the previous, kind, asset, account, units in
 /// hundredths, value in cents (None: unpriced), fee units in thousandths, basis cost).
-type Op = (u32, u8, usize, usize, u32, Option<u32>, u32, Option<u32>);
+pub(super) type Op = (u32, u8, usize, usize, u32, Option<u32>, u32, Option<u32>);
 
 fn op() -> impl Strategy<Value = Op> {
     (
@@ -24,7 +24,7 @@ fn op() -> impl Strategy<Value = Op> {
     )
 }
 
-fn build<'a>(ops: &[Op], ids: &'a [String]) -> Vec<GainsLeg<'a>> {
+pub(super) fn build<'a>(ops: &[Op], ids: &'a [String]) -> Vec<GainsLeg<'a>> {
     let mut time = t("2022-01-01T00:00:00Z");
     ops.iter()
         .zip(ids)
