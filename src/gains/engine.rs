@@ -619,7 +619,10 @@ impl<'a> Walk<'a, '_> {
                     _ => opt_add(leg.value, self.fee_alloc[i])?,
                 };
                 if self.uk.is_some() {
-                    self.uk_trigger(i, asset, book)?;
+                    // (A day without units has no plan: nothing to match.)
+                    if !leg.units.is_zero() {
+                        self.uk_trigger(i, asset, book)?;
+                    }
                 } else {
                     self.books[book].add(Lot {
                         units: leg.units,

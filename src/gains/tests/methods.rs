@@ -821,3 +821,31 @@ fn bad_input_is_an_error_not_a_panic() {
         assert!(matches!(e, GainsError::Overflow { .. }), "{m}: {e:?}");
     }
 }
+
+#[test]
+fn zero_unit_legs_are_harmless_for_every_method() {
+    let legs = [
+        buy("2024-01-01T00:00:00Z", "Z", "BTC", "0", "0"),
+        leg(
+            "2024-01-02T00:00:00Z",
+            "I",
+            "BTC",
+            LegKind::Income(IncomeKind::Airdrop),
+            "0",
+            None,
+        ),
+        sell("2024-01-03T00:00:00Z", "S", "BTC", "0", "0"),
+    ];
+    for m in [
+        Method::Fifo,
+        Method::Lifo,
+        Method::Hifo,
+        Method::Average,
+        Method::Uk,
+        Method::De,
+        Method::Us,
+    ] {
+        let r = compute(&legs, &options(m, year(2024)), &NoPrices).unwrap();
+        assert!(r.disposals.is_empty(), "{m}");
+    }
+}
