@@ -391,3 +391,37 @@ fn crypto22257_crypto_to_crypto() {
     // Nothing of H is held at either end of the year: no holdings row.
     assert!(r.holdings.iter().all(|h| h.asset != "H"));
 }
+
+/// The same day is the UK day: 23:30 UTC on 30 June 2024 is 00:30 BST on 1 July, the day of
+/// a sale at 10:00 UTC on 1 July; on UTC days it would be the day before (and the 30-day
+/// rule looks forward only, so the sale would take the pool instead).
+#[test]
+fn uk_days_are_london_days() {
+    let legs = [
+        buy("2020-01-01T12:00:00Z", "P0", "P", "1000", "1000"),
+        buy("2024-06-30T23:30:00Z", "P1", "P", "100", "500"),
+        sell("2024-07-01T10:00:00Z", "P2", "P", "100", "600"),
+    ];
+    let r = uk(&legs);
+    assert_eq!(rules(&r, "P2"), vec![("same-day", d("100"))]);
+    assert_eq!(col(&r, "P2", |x| x.gain), d("100"));
+    assert_eq!(r.disposals[0].holding_days, Some(0));
+}
+
+/// The 30-day window: an acquisition on day 30 after the disposal is matched, on day 31 it
+/// is not (it joins the pool).
+#[test]
+fn uk_thirty_day_window_ends_on_day_30() {
+    for (bought, rule) in [
+        ("2024-03-31T12:00:00Z", "bed-and-breakfast"),
+        ("2024-04-01T12:00:00Z", "section-104"),
+    ] {
+        let legs = [
+            buy("2020-01-01T12:00:00Z", "Q0", "Q", "10", "10"),
+            sell("2024-03-01T12:00:00Z", "Q1", "Q", "5", "50"),
+            buy(bought, "Q2", "Q", "5", "40"),
+        ];
+        let r = uk(&legs);
+        assert_eq!(rules(&r, "Q1"), vec![(rule, d("5"))], "{bought}");
+    }
+}
