@@ -540,3 +540,53 @@ pub enum GainsError {
         ledger_id: String,
     },
 }
+
+/// Income totalled per asset and calendar month (issue 15: "listed one per row, totalled
+/// per asset and month"), for the command to print.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IncomeMonth {
+    /// Asset.
+    pub asset: String,
+    /// `YYYY-MM` in the time zone given to [`income_by_month`].
+    pub month: String,
+    /// Number of income legs.
+    pub legs: u64,
+    /// Sum of units.
+    pub units: Decimal,
+    /// Sum of the known values.
+    pub value: Decimal,
+    /// Legs without a value (not in `value`).
+    pub unpriced: u64,
+}
+
+/// Totals the income rows per asset and month (months in `tz`), sorted by asset then month.
+pub fn income_by_month(
+    rows: &[IncomeRow<'_>],
+    tz: chrono_tz::Tz,
+) -> Result<Vec<IncomeMonth>, GainsError> {
+    let mut acc: std::collections::BTreeMap<(&str, String), IncomeMonth> =
+        std::collections::BTreeMap::new();
+    for r in rows {
+        let month = r.leg.time.with_timezone(&tz).format("%Y-%m").to_string();
+        let m = acc
+            .entry((r.leg.asset, month.clone()))
+            .or_insert_with(|| IncomeMonth {
+                asset: r.leg.asset.to_owned(),
+                month,
+                legs: 0,
+                units: Decimal::ZERO,
+                value: Decimal::ZERO,
+                unpriced: 0,
+            });
+        let overflow = || GainsError::Overflow {
+            ledger_id: r.leg.ledger_id.to_owned(),
+        };
+        m.legs += 1;
+        m.units = m.units.checked_add(r.leg.units).ok_or_else(overflow)?;
+        match r.leg.value {
+            Some(v) => m.value = m.value.checked_add(v).ok_or_else(overflow)?,
+            None => m.unpriced += 1,
+        }
+    }
+    Ok(acc.into_values().collect())
+}

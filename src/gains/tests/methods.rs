@@ -849,3 +849,42 @@ fn zero_unit_legs_are_harmless_for_every_method() {
         assert!(r.disposals.is_empty(), "{m}");
     }
 }
+
+#[test]
+fn income_is_totalled_per_asset_and_month_in_the_zone() {
+    let inc = |time, id, asset, units, value: Option<&str>| {
+        leg(
+            time,
+            id,
+            asset,
+            LegKind::Income(IncomeKind::Earn),
+            units,
+            value,
+        )
+    };
+    let legs = [
+        inc("2024-01-31T23:30:00Z", "A", "DOT", "1", Some("5")),
+        inc("2024-02-10T00:00:00Z", "B", "DOT", "2", Some("11")),
+        inc("2024-02-11T00:00:00Z", "C", "DOT", "0.5", None),
+        inc("2024-02-12T00:00:00Z", "D", "ETH", "0.1", Some("200")),
+    ];
+    let r = compute(&legs, &options(Method::Fifo, year(2024)), &NoPrices).unwrap();
+    let months = |tz| {
+        income_by_month(&r.income, tz)
+            .unwrap()
+            .into_iter()
+            .map(|m| (m.asset, m.month, m.legs, m.units, m.value, m.unpriced))
+            .collect::<Vec<_>>()
+    };
+    let s = |x: &str| x.to_owned();
+    assert_eq!(
+        months(Tz::UTC),
+        vec![
+            (s("DOT"), s("2024-01"), 1, d("1"), d("5"), 0),
+            (s("DOT"), s("2024-02"), 2, d("2.5"), d("11"), 1),
+            (s("ETH"), s("2024-02"), 1, d("0.1"), d("200"), 0),
+        ]
+    );
+    // 23:30 UTC on 31 January is February in Berlin.
+    assert_eq!(months(chrono_tz::Europe::Berlin)[0].1, "2024-02");
+}
