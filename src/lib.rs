@@ -21,6 +21,7 @@ pub mod doctor;
 pub mod domain;
 pub mod emulator;
 pub mod export;
+pub mod gains;
 pub mod kraken;
 pub mod normalize;
 pub mod pricing;
