@@ -1,6 +1,7 @@
 //! Pure domain types: no I/O, no external systems.
 
 mod carf;
+mod currency;
 mod ids;
 mod ledger;
 mod market;
@@ -14,6 +15,7 @@ pub use carf::{
     Classification, Element, ISO_COUNTRIES, ISO_CURRENCIES, TYPE_CODES, forbidden_xml_char,
     is_iso_country, is_iso_currency, type_label,
 };
+pub use currency::{ReportCurrency, UnsupportedCurrency};
 pub use ids::{AssetCode, IdError, LedgerId, RefId, TradeId};
 pub use ledger::{KNOWN_LEDGER_TYPES, LedgerEntry, LedgerFields, is_known_ledger_type};
 pub use market::{AssetInfo, PairInfo};
