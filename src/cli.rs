@@ -154,10 +154,15 @@ pub struct DemoArgs {
 /// Largest `demo --entries`: the demo holds the generated account in memory twice.
 pub const MAX_DEMO_ENTRIES: usize = 100_000;
 
-fn demo_entries(text: &str) -> Result<usize, String> {
+/// A `demo --entries` out of range or not a number.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("use a whole number from 1 to {MAX_DEMO_ENTRIES}")]
+pub struct DemoEntriesError;
+
+fn demo_entries(text: &str) -> Result<usize, DemoEntriesError> {
     match text.parse::<usize>() {
         Ok(n) if (1..=MAX_DEMO_ENTRIES).contains(&n) => Ok(n),
-        _ => Err(format!("use a whole number from 1 to {MAX_DEMO_ENTRIES}")),
+        _ => Err(DemoEntriesError),
     }
 }
 

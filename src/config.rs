@@ -133,6 +133,24 @@ pub enum ConfigError {
         /// The parser's message (line and column included).
         message: String,
     },
+    /// A `[[classify.rules]]` entry cannot be used.
+    #[error("config file {} is invalid: [classify] {source}", .path.display())]
+    Rules {
+        /// The file.
+        path: PathBuf,
+        /// The rule's problem.
+        #[source]
+        source: RuleError,
+    },
+    /// An `[identity]` value cannot go into the CARF XML.
+    #[error("config file {} is invalid: {source}", .path.display())]
+    Identity {
+        /// The file.
+        path: PathBuf,
+        /// The value's problem.
+        #[source]
+        source: IdentityError,
+    },
     /// The file holds credentials in clear text, which this tool refuses to read from it.
     #[error(
         "config file {0} must not contain the API key or secret; use a key file (mode 0600) or the environment"
@@ -198,15 +216,20 @@ pub fn parse(text: &str, path: &Path) -> Result<FileConfig, ConfigError> {
         path: path.to_owned(),
         message: e.message().to_owned(),
     })?;
-    let invalid = |message: String| ConfigError::Parse {
-        path: path.to_owned(),
-        message,
-    };
     config
         .classify
         .validate()
-        .map_err(|e| invalid(format!("[classify] {e}")))?;
-    config.identity.validate().map_err(invalid)?;
+        .map_err(|source| ConfigError::Rules {
+            path: path.to_owned(),
+            source,
+        })?;
+    config
+        .identity
+        .validate()
+        .map_err(|source| ConfigError::Identity {
+            path: path.to_owned(),
+            source,
+        })?;
     Ok(config)
 }
 
@@ -234,41 +257,79 @@ impl IdentityConfig {
     /// export's concern): no character XML 1.0 forbids, 1 to 200 characters, ISO 3166
     /// country codes, a real `YYYY-MM-DD` birth date. Values are never echoed (a TIN is
     /// personal data): the message names the key.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), IdentityError> {
         for (key, value) in self.fields() {
             let Some(v) = value else { continue };
             if let Some(c) = crate::domain::forbidden_xml_char(v) {
-                return Err(format!(
-                    "[identity] {key} contains the character U+{:04X}, which XML 1.0 forbids: remove it",
-                    c as u32
-                ));
+                return Err(IdentityError::ForbiddenChar {
+                    key,
+                    code: c as u32,
+                });
             }
             let n = v.trim().chars().count();
             if n == 0 {
-                return Err(format!(
-                    "[identity] {key} is empty: fill it in or remove the line"
-                ));
+                return Err(IdentityError::Empty { key });
             }
             if n > 200 {
-                return Err(format!(
-                    "[identity] {key} has {n} characters; the CARF schema allows at most 200"
-                ));
+                return Err(IdentityError::TooLong { key, chars: n });
             }
             if key.ends_with("country") && !crate::domain::is_iso_country(v.trim()) {
-                return Err(format!(
-                    "[identity] {key} {v:?} is not an ISO 3166-1 alpha-2 country code (two capital letters, e.g. DE, GB, FR)"
-                ));
+                return Err(IdentityError::Country {
+                    key,
+                    value: v.clone(),
+                });
             }
         }
         if let Some(d) = &self.birth_date
             && chrono::NaiveDate::parse_from_str(d.trim(), "%Y-%m-%d").is_err()
         {
-            return Err(format!(
-                "[identity] birth_date {d:?} is not a date YYYY-MM-DD (e.g. 1985-03-15)"
-            ));
+            return Err(IdentityError::BirthDate(d.clone()));
         }
         Ok(())
     }
+}
+
+/// Why an `[identity]` value cannot go into the CARF XML. Values are never echoed, except a
+/// country code or date that is not one (a TIN is personal data): the message names the key.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum IdentityError {
+    /// A character XML 1.0 forbids.
+    #[error(
+        "[identity] {key} contains the character U+{code:04X}, which XML 1.0 forbids: remove it"
+    )]
+    ForbiddenChar {
+        /// The key.
+        key: &'static str,
+        /// The character's code point.
+        code: u32,
+    },
+    /// Blank.
+    #[error("[identity] {key} is empty: fill it in or remove the line")]
+    Empty {
+        /// The key.
+        key: &'static str,
+    },
+    /// Over the schema's 200 characters.
+    #[error("[identity] {key} has {chars} characters; the CARF schema allows at most 200")]
+    TooLong {
+        /// The key.
+        key: &'static str,
+        /// Its length.
+        chars: usize,
+    },
+    /// Not an ISO 3166-1 alpha-2 code.
+    #[error(
+        "[identity] {key} {value:?} is not an ISO 3166-1 alpha-2 country code (two capital letters, e.g. DE, GB, FR)"
+    )]
+    Country {
+        /// The key.
+        key: &'static str,
+        /// The value given.
+        value: String,
+    },
+    /// Not a real `YYYY-MM-DD` date.
+    #[error("[identity] birth_date {0:?} is not a date YYYY-MM-DD (e.g. 1985-03-15)")]
+    BirthDate(String),
 }
 
 /// Why the `[sync]` retry settings cannot be used.
@@ -451,18 +512,25 @@ fn check_year(year: i32) -> Result<(), PlanError> {
     Ok(())
 }
 
+/// A `--tz` that is not an IANA time zone name.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown time zone {0:?} for --tz: use an IANA name such as Europe/Berlin, or UTC")]
+pub struct UnknownTimeZone(pub String);
+
 /// Value parser of `--tz`: an IANA time zone name.
-pub fn parse_tz(text: &str) -> Result<Tz, String> {
-    text.parse().map_err(|_| {
-        format!(
-            "unknown time zone {text:?} for --tz: use an IANA name such as Europe/Berlin, or UTC"
-        )
-    })
+pub fn parse_tz(text: &str) -> Result<Tz, UnknownTimeZone> {
+    text.parse().map_err(|_| UnknownTimeZone(text.to_owned()))
 }
 
+/// A `--max-duration` that is not a duration. clap prints only this message, so it says the
+/// parser's reason itself (there is no further cause to name).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{0}; use e.g. 20m or 1h30m")]
+pub struct BadDuration(humantime::DurationError);
+
 /// Value parser of `--max-duration`: a human duration such as `20m` or `1h30m`.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    humantime::parse_duration(text).map_err(|e| format!("{e}; use e.g. 20m or 1h30m"))
+pub fn parse_duration(text: &str) -> Result<Duration, BadDuration> {
+    humantime::parse_duration(text).map_err(BadDuration)
 }
 
 /// Value parser of `--fees`: `net` or `gross`.
@@ -1188,7 +1256,7 @@ mod tests {
         let err = sync_plan(&common(), &zero, SyncFlags::default(), &env_with_key).unwrap_err();
         assert_eq!(err.to_string(), "[sync] retry_attempts must be at least 1");
         assert_eq!(
-            parse_duration("20").unwrap_err(),
+            parse_duration("20").unwrap_err().to_string(),
             "time unit needed, for example 20sec or 20ms; use e.g. 20m or 1h30m"
         );
         assert_eq!(parse_duration("1h30m"), Ok(Duration::from_secs(5400)));
@@ -1444,6 +1512,36 @@ mod tests {
         assert_eq!(
             gains_plan(&common(), &file, lots).unwrap_err().to_string(),
             "--lots is for --method us only (the other methods fix their own lot order)"
+        );
+    }
+
+    #[test]
+    fn config_errors_keep_the_rule_or_identity_problem_as_their_source() {
+        use std::error::Error as _;
+        let e = parse("[identity]\ncity = \" \"\n", Path::new("c.toml")).unwrap_err();
+        assert!(matches!(
+            &e,
+            ConfigError::Identity {
+                source: IdentityError::Empty { key: "city" },
+                ..
+            }
+        ));
+        assert_eq!(
+            e.source().map(ToString::to_string).as_deref(),
+            Some("[identity] city is empty: fill it in or remove the line")
+        );
+        let e = parse(
+            "[[classify.rules]]\ntype = \"voucher\"\nelement = \"Bogus\"\n",
+            Path::new("c.toml"),
+        )
+        .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "config file c.toml is invalid: [classify] classification rule 1 (type \"voucher\"): unknown element \"Bogus\""
+        );
+        assert_eq!(
+            e.source().map(ToString::to_string).as_deref(),
+            Some("classification rule 1 (type \"voucher\"): unknown element \"Bogus\"")
         );
     }
 }
