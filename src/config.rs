@@ -1,5 +1,5 @@
 //! Settings resolved in one place: defaults → TOML file → environment → flags, into typed
-//! plans ([`SyncPlan`], [`ExportPlan`], [`DoctorPlan`], [`VerifyPlan`], [`GainsPlan`]).
+//! plans ([`SyncPlan`], [`ExportPlan`], [`DoctorPlan`], [`BalanceSource`] (verify), [`GainsPlan`]).
 //!
 //! clap merges flags over the environment variables it knows (`KRAKEN_KEY_FILE`,
 //! `KRAKEN_API_URL`, ...) and checks the closed sets of values itself ([`clap::ValueEnum`] and

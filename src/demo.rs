@@ -1,5 +1,5 @@
 //! `demo`: the main job against the built-in emulator, with nothing set up: a generated
-//! account served on loopback, synced into a temporary database through [`crate::sync::run`],
+//! account served on loopback, synced into a temporary database through [`crate::sync::run()`],
 //! exported through [`crate::export::run::run`] with plans built here, and compared with the
 //! generator's ground truth.
 

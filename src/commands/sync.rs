@@ -1,4 +1,4 @@
-//! `kraken-tax sync`: resolve the [`SyncPlan`], run [`crate::sync::run`] with a progress bar,
+//! `kraken-tax sync`: resolve the [`SyncPlan`], run [`crate::sync::run()`] with a progress bar,
 //! map its error to an exit code.
 
 use super::{Context, Failure};
