@@ -382,3 +382,67 @@ pub fn summary_line(account: &str, report: &SyncReport) -> String {
         parts.join(", ")
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn api(error: ApiError) -> KrakenError {
+        KrakenError::Api {
+            method: "Ledgers",
+            error,
+        }
+    }
+
+    #[test]
+    fn errors_keep_the_exit_class_the_command_had() {
+        let sync = |e: KrakenError| RunError::from_sync(SyncError::Kraken(e));
+        let nonce = sync(api(ApiError::InvalidNonce));
+        assert!(matches!(nonce, RunError::NonceRefused(_)));
+        assert_eq!(nonce.kind(), ErrorKind::Configuration);
+        assert_eq!(
+            sync(api(ApiError::InvalidKey)).kind(),
+            ErrorKind::Configuration
+        );
+        let lockout = sync(api(ApiError::TemporaryLockout));
+        assert!(matches!(lockout, RunError::Interrupted(_)));
+        assert_eq!(lockout.kind(), ErrorKind::Temporary);
+        let refused = sync(api(ApiError::InvalidArguments("x".to_owned())));
+        assert_eq!(refused.kind(), ErrorKind::Failure);
+        let budget = RunError::from_sync(SyncError::TimeBudget(3));
+        assert_eq!(budget.kind(), ErrorKind::Temporary);
+        let denied =
+            RunError::from_backfill(BackfillError::Kraken(KrakenError::PermissionDenied {
+                method: "AddExport",
+                permission: "Export Data",
+            }));
+        assert!(matches!(denied, RunError::BackfillPermission(_)));
+        assert_eq!(denied.kind(), ErrorKind::Configuration);
+        let busy = RunError::from_backfill(BackfillError::Kraken(api(ApiError::Unavailable)));
+        assert!(matches!(busy, RunError::BackfillInterrupted(_)));
+        assert_eq!(busy.kind(), ErrorKind::Temporary);
+        assert_eq!(RunError::Signal("SIGTERM").kind(), ErrorKind::Temporary);
+    }
+
+    #[test]
+    fn the_run_record_names_the_sentence_then_its_cause() {
+        let e = RunError::from_sync(SyncError::Kraken(KrakenError::HttpStatus {
+            method: "Ledgers",
+            status: 502,
+        }));
+        assert_eq!(
+            chain_text(&e),
+            "sync interrupted; progress is saved, run it again later: Kraken answered Ledgers with HTTP 502; try again later"
+        );
+        // A transparent wrapper adds nothing of its own.
+        let e = RunError::from_sync(SyncError::Stopped(2));
+        assert_eq!(
+            chain_text(&e),
+            "stopped after 2 pages as requested; progress is saved"
+        );
+        assert_eq!(
+            chain_text(&RunError::Signal("SIGINT")),
+            "interrupted by SIGINT; progress is saved, the next run resumes"
+        );
+    }
+}
