@@ -359,6 +359,7 @@ async fn a_closed_output_pipe_never_makes_a_command_panic() {
                 "--out",
                 &out_dir,
                 "--allow-empty",
+                "--draft",
             ],
             0,
         ),
