@@ -1,6 +1,6 @@
 //! Command-line definitions (clap derive). Global options work before or after the command.
 
-use crate::config::{ExportFormat, fees_parser, parse_duration, parse_tz};
+use crate::config::{ExportFormat, FormatParser, fees_parser, parse_duration, parse_tz};
 use crate::domain::ReportCurrency;
 use crate::export::FeeTreatment;
 use crate::sync::BackfillMode;
@@ -211,7 +211,7 @@ pub struct ExportArgs {
     #[arg(long, default_value = "UTC", value_parser = parse_tz)]
     pub tz: Tz,
     /// Files to write: csv, xml or csv,xml.
-    #[arg(long, value_enum, value_delimiter = ',', default_value = "csv,xml")]
+    #[arg(long, value_parser = FormatParser, value_delimiter = ',', default_value = "csv,xml")]
     pub format: Vec<ExportFormat>,
     /// Write header-only files (and a nil XML) when the year has no entries.
     #[arg(long)]

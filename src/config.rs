@@ -533,6 +533,37 @@ pub fn parse_duration(text: &str) -> Result<Duration, BadDuration> {
     humantime::parse_duration(text).map_err(BadDuration)
 }
 
+/// Value parser of each `--format` item: `csv` or `xml`, spaces around ignored (`csv, xml`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct FormatParser;
+
+impl clap::builder::TypedValueParser for FormatParser {
+    type Value = ExportFormat;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<ExportFormat, clap::Error> {
+        let trimmed = value
+            .to_str()
+            .map_or(value, |v| std::ffi::OsStr::new(v.trim()));
+        clap::builder::EnumValueParser::<ExportFormat>::new().parse_ref(cmd, arg, trimmed)
+    }
+
+    fn possible_values(
+        &self,
+    ) -> Option<Box<dyn Iterator<Item = clap::builder::PossibleValue> + '_>> {
+        use clap::ValueEnum as _;
+        Some(Box::new(
+            ExportFormat::value_variants()
+                .iter()
+                .filter_map(|v| v.to_possible_value()),
+        ))
+    }
+}
+
 /// Value parser of `--fees`: `net` or `gross`.
 pub fn fees_parser() -> impl clap::builder::TypedValueParser<Value = FeeTreatment> {
     use clap::builder::TypedValueParser as _;

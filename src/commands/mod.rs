@@ -356,6 +356,11 @@ mod tests {
         assert_eq!(a.fees, FeeTreatment::Net);
         assert_eq!(a.tz, chrono_tz::UTC);
         assert_eq!(a.format, [ExportFormat::Csv, ExportFormat::Xml]);
+        let Command::Export(a) = parse(&[&export[..], &["EUR", "--format", "xml, csv"]].concat())
+        else {
+            panic!("export")
+        };
+        assert_eq!(a.format, [ExportFormat::Xml, ExportFormat::Csv]);
         let Command::Sync(a) = parse(&["sync", "--backfill", "auto", "--max-duration", "1h30m"])
         else {
             panic!("sync")
