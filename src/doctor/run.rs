@@ -241,10 +241,14 @@ fn free_space(path: &Path) -> Option<u64> {
 
 /// An error and its causes on one line: "cannot record ...: disk full".
 fn chain(e: &KrakenError) -> String {
-    anyhow::Chain::new(e)
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join(": ")
+    let mut out = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(cause) = source {
+        out.push_str(": ");
+        out.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    out
 }
 
 /// The lines that depend on the API, when it cannot be asked.
@@ -337,4 +341,19 @@ async fn run_probes(client: &mut KrakenClient, invalid_nonces: &mut u64) -> Vec<
     ));
     checks.push(dr::trading_check());
     checks
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_probe_failure_is_said_with_its_causes_on_one_line() {
+        let io = std::io::Error::other("disk full");
+        let e = KrakenError::KeyState(crate::kraken::KeyStateError::record(io));
+        assert_eq!(
+            chain(&e),
+            "cannot record the API key's nonce or rate-limit state: disk full"
+        );
+    }
 }
