@@ -214,7 +214,10 @@ pub fn parse(text: &str, path: &Path) -> Result<FileConfig, ConfigError> {
     }
     let config: FileConfig = toml::from_str(text).map_err(|e| ConfigError::Parse {
         path: path.to_owned(),
-        message: e.message().to_owned(),
+        message: match e.span().and_then(|span| locate(text, span.start)) {
+            Some(place) => format!("{place}: {}", e.message()),
+            None => e.message().to_owned(),
+        },
     })?;
     config
         .classify
@@ -231,6 +234,30 @@ pub fn parse(text: &str, path: &Path) -> Result<FileConfig, ConfigError> {
             source,
         })?;
     Ok(config)
+}
+
+/// "line N, [table] key" of the byte offset `at`: where a value is wrong, without the value
+/// (it may be personal data).
+fn locate(text: &str, at: usize) -> Option<String> {
+    let before = text.get(..at)?;
+    let n = before.matches('\n').count() + 1;
+    let line = text.lines().nth(n - 1)?;
+    let table = before
+        .lines()
+        .rev()
+        .map(str::trim)
+        .find(|l| l.starts_with('['))
+        .map(|t| format!(" {t}"))
+        .unwrap_or_default();
+    let key = line
+        .split_once('=')
+        .map(|(k, _)| format!(" {}", k.trim()))
+        .unwrap_or_default();
+    Some(
+        format!("line {n},{table}{key}")
+            .trim_end_matches(',')
+            .to_owned(),
+    )
 }
 
 impl IdentityConfig {
@@ -1281,7 +1308,10 @@ mod tests {
         let err = parse("[sync]\nretry_base = \"soon\"\n", Path::new("c.toml"))
             .unwrap_err()
             .to_string();
-        assert!(err.starts_with("config file c.toml is invalid: "), "{err}");
+        assert_eq!(
+            err,
+            "config file c.toml is invalid: line 2, [sync] retry_base: invalid value: string \"soon\", expected a duration"
+        );
         let zero = parse("[sync]\nretry_attempts = 0\n", Path::new("c.toml")).unwrap();
         assert_eq!(resolve_retry(&zero), Err(RetryConfigError::ZeroAttempts));
         let err = sync_plan(&common(), &zero, SyncFlags::default(), &env_with_key).unwrap_err();
