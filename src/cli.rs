@@ -1,7 +1,13 @@
 //! Command-line definitions (clap derive). Global options work before or after the command.
 
+use crate::config::{ExportFormat, FormatParser, fees_parser, parse_duration, parse_tz};
+use crate::domain::ReportCurrency;
+use crate::export::FeeTreatment;
+use crate::sync::BackfillMode;
+use chrono_tz::Tz;
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
+use std::time::Duration;
 
 /// Keeps a complete local copy of a Kraken account's history and exports CARF-style reports.
 #[derive(Debug, Parser)]
@@ -123,12 +129,12 @@ pub struct SyncArgs {
     #[arg(long, value_name = "TIER")]
     pub tier: Option<String>,
     /// Stop cleanly after this long (e.g. 20m), progress saved, exit 75.
-    #[arg(long, value_name = "DURATION")]
-    pub max_duration: Option<String>,
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub max_duration: Option<Duration>,
     /// First sync in bulk through Kraken's export API: none, export (needs the Export Data
     /// permission), or auto (export for never-synced streams, paging without the permission).
-    #[arg(long, value_name = "MODE", default_value = "none")]
-    pub backfill: String,
+    #[arg(long, value_name = "MODE", value_enum, default_value_t = BackfillMode::None)]
+    pub backfill: BackfillMode,
 }
 
 /// Options of `demo`.
@@ -148,10 +154,15 @@ pub struct DemoArgs {
 /// Largest `demo --entries`: the demo holds the generated account in memory twice.
 pub const MAX_DEMO_ENTRIES: usize = 100_000;
 
-fn demo_entries(text: &str) -> Result<usize, String> {
+/// A `demo --entries` out of range or not a number.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("use a whole number from 1 to {MAX_DEMO_ENTRIES}")]
+pub struct DemoEntriesError;
+
+fn demo_entries(text: &str) -> Result<usize, DemoEntriesError> {
     match text.parse::<usize>() {
         Ok(n) if (1..=MAX_DEMO_ENTRIES).contains(&n) => Ok(n),
-        _ => Err(format!("use a whole number from 1 to {MAX_DEMO_ENTRIES}")),
+        _ => Err(DemoEntriesError),
     }
 }
 
@@ -189,19 +200,19 @@ pub struct ExportArgs {
     pub year: i32,
     /// Reporting currency: EUR, USD, GBP, CHF, CAD, AUD or JPY.
     #[arg(long)]
-    pub currency: String,
+    pub currency: ReportCurrency,
     /// Directory for the files.
     #[arg(long, default_value = ".", value_name = "DIR")]
     pub out: PathBuf,
     /// net: acquisitions without fees, disposals after fees; gross: the other way round.
-    #[arg(long, default_value = "net")]
-    pub fees: String,
+    #[arg(long, default_value = "net", value_parser = fees_parser())]
+    pub fees: FeeTreatment,
     /// Time zone of the year boundary (IANA name).
-    #[arg(long, default_value = "UTC")]
-    pub tz: String,
+    #[arg(long, default_value = "UTC", value_parser = parse_tz)]
+    pub tz: Tz,
     /// Files to write: csv, xml or csv,xml.
-    #[arg(long, default_value = "csv,xml")]
-    pub format: String,
+    #[arg(long, value_parser = FormatParser, value_delimiter = ',', default_value = "csv,xml")]
+    pub format: Vec<ExportFormat>,
     /// Write header-only files (and a nil XML) when the year has no entries.
     #[arg(long)]
     pub allow_empty: bool,

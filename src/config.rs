@@ -1,11 +1,30 @@
-//! Settings resolved in one place: defaults → TOML file → environment → flags.
+//! Settings resolved in one place: defaults → TOML file → environment → flags, into typed
+//! plans ([`SyncPlan`], [`ExportPlan`], [`DoctorPlan`], [`BalanceSource`] (verify), [`GainsPlan`]).
 //!
-//! clap already merges flags over environment variables; this module fills what both left
-//! unset from the TOML file, then from the defaults.
+//! clap merges flags over the environment variables it knows (`KRAKEN_KEY_FILE`,
+//! `KRAKEN_API_URL`, ...) and checks the closed sets of values itself ([`clap::ValueEnum`] and
+//! the value parsers here); the `*Flags` structs carry what it parsed, clap-free. This module
+//! fills what both left unset from the TOML file, then from the defaults. The API credentials
+//! come from a key file (flag, then file) or else from the environment, read through a lookup
+//! function so that tests choose the environment. The plans are built here and nowhere else;
+//! the library modules that run them ([`crate::sync`], [`crate::export`], [`crate::doctor`])
+//! never import this module's resolution, so the dependencies point one way.
 
-use crate::domain::RateTier;
+use crate::classify::{RuleError, Rules};
+use crate::domain::{RateTier, ReportCurrency, TierError};
+use crate::export::FeeTreatment;
+use crate::kraken::RetryPolicy;
+use crate::kraken::client::ApiUrlError;
+use crate::secret::{CredentialError, Credentials};
+use chrono::NaiveDate;
+use chrono_tz::Tz;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
+use url::Url;
+
+pub use crate::export::run::{ExportFormat, ExportPlan};
+pub use crate::sync::{BackfillMode, SyncPlan};
 
 /// The optional TOML file (`--config`, `KRAKEN_TAX_CONFIG`, or the XDG default).
 #[derive(Debug, Default, Deserialize, PartialEq)]
@@ -48,11 +67,14 @@ pub struct SyncFileConfig {
     /// Key file path.
     pub key_file: Option<PathBuf>,
     /// Time budget per run, e.g. "20m".
-    pub max_duration: Option<String>,
+    #[serde(default, with = "humantime_serde")]
+    pub max_duration: Option<Duration>,
     /// First retry backoff, e.g. "1s" (doubles per attempt).
-    pub retry_base: Option<String>,
+    #[serde(default, with = "humantime_serde")]
+    pub retry_base: Option<Duration>,
     /// Longest retry backoff, e.g. "60s".
-    pub retry_cap: Option<String>,
+    #[serde(default, with = "humantime_serde")]
+    pub retry_cap: Option<Duration>,
     /// Attempts per call before the run ends with exit 75.
     pub retry_attempts: Option<u32>,
 }
@@ -111,6 +133,24 @@ pub enum ConfigError {
         /// The parser's message (line and column included).
         message: String,
     },
+    /// A `[[classify.rules]]` entry cannot be used.
+    #[error("config file {} is invalid: [classify] {source}", .path.display())]
+    Rules {
+        /// The file.
+        path: PathBuf,
+        /// The rule's problem.
+        #[source]
+        source: RuleError,
+    },
+    /// An `[identity]` value cannot go into the CARF XML.
+    #[error("config file {} is invalid: {source}", .path.display())]
+    Identity {
+        /// The file.
+        path: PathBuf,
+        /// The value's problem.
+        #[source]
+        source: IdentityError,
+    },
     /// The file holds credentials in clear text, which this tool refuses to read from it.
     #[error(
         "config file {0} must not contain the API key or secret; use a key file (mode 0600) or the environment"
@@ -119,6 +159,9 @@ pub enum ConfigError {
     /// No home directory to place the default database in.
     #[error("cannot find a data directory for the database; pass --db PATH")]
     NoDataDir,
+    /// The account name is empty, too long or holds control characters.
+    #[error("invalid account name {0:?}: use 1 to 64 printable characters")]
+    Account(String),
 }
 
 /// The default config path: `$XDG_CONFIG_HOME/kraken-tax/config.toml`.
@@ -171,18 +214,50 @@ pub fn parse(text: &str, path: &Path) -> Result<FileConfig, ConfigError> {
     }
     let config: FileConfig = toml::from_str(text).map_err(|e| ConfigError::Parse {
         path: path.to_owned(),
-        message: e.message().to_owned(),
+        message: match e.span().and_then(|span| locate(text, span.start)) {
+            Some(place) => format!("{place}: {}", e.message()),
+            None => e.message().to_owned(),
+        },
     })?;
-    let invalid = |message: String| ConfigError::Parse {
-        path: path.to_owned(),
-        message,
-    };
     config
         .classify
         .validate()
-        .map_err(|e| invalid(format!("[classify] {e}")))?;
-    config.identity.validate().map_err(invalid)?;
+        .map_err(|source| ConfigError::Rules {
+            path: path.to_owned(),
+            source,
+        })?;
+    config
+        .identity
+        .validate()
+        .map_err(|source| ConfigError::Identity {
+            path: path.to_owned(),
+            source,
+        })?;
     Ok(config)
+}
+
+/// "line N, [table] key" of the byte offset `at`: where a value is wrong, without the value
+/// (it may be personal data).
+fn locate(text: &str, at: usize) -> Option<String> {
+    let before = text.get(..at)?;
+    let n = before.matches('\n').count() + 1;
+    let line = text.lines().nth(n - 1)?;
+    let table = before
+        .lines()
+        .rev()
+        .map(str::trim)
+        .find(|l| l.starts_with('['))
+        .map(|t| format!(" {t}"))
+        .unwrap_or_default();
+    let key = line
+        .split_once('=')
+        .map(|(k, _)| format!(" {}", k.trim()))
+        .unwrap_or_default();
+    Some(
+        format!("line {n},{table}{key}")
+            .trim_end_matches(',')
+            .to_owned(),
+    )
 }
 
 impl IdentityConfig {
@@ -209,59 +284,101 @@ impl IdentityConfig {
     /// export's concern): no character XML 1.0 forbids, 1 to 200 characters, ISO 3166
     /// country codes, a real `YYYY-MM-DD` birth date. Values are never echoed (a TIN is
     /// personal data): the message names the key.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), IdentityError> {
         for (key, value) in self.fields() {
             let Some(v) = value else { continue };
             if let Some(c) = crate::domain::forbidden_xml_char(v) {
-                return Err(format!(
-                    "[identity] {key} contains the character U+{:04X}, which XML 1.0 forbids: remove it",
-                    c as u32
-                ));
+                return Err(IdentityError::ForbiddenChar {
+                    key,
+                    code: c as u32,
+                });
             }
             let n = v.trim().chars().count();
             if n == 0 {
-                return Err(format!(
-                    "[identity] {key} is empty: fill it in or remove the line"
-                ));
+                return Err(IdentityError::Empty { key });
             }
             if n > 200 {
-                return Err(format!(
-                    "[identity] {key} has {n} characters; the CARF schema allows at most 200"
-                ));
+                return Err(IdentityError::TooLong { key, chars: n });
             }
             if key.ends_with("country") && !crate::domain::is_iso_country(v.trim()) {
-                return Err(format!(
-                    "[identity] {key} {v:?} is not an ISO 3166-1 alpha-2 country code (two capital letters, e.g. DE, GB, FR)"
-                ));
+                return Err(IdentityError::Country {
+                    key,
+                    value: v.clone(),
+                });
             }
         }
         if let Some(d) = &self.birth_date
             && chrono::NaiveDate::parse_from_str(d.trim(), "%Y-%m-%d").is_err()
         {
-            return Err(format!(
-                "[identity] birth_date {d:?} is not a date YYYY-MM-DD (e.g. 1985-03-15)"
-            ));
+            return Err(IdentityError::BirthDate(d.clone()));
         }
         Ok(())
     }
 }
 
+/// Why an `[identity]` value cannot go into the CARF XML. Values are never echoed, except a
+/// country code or date that is not one (a TIN is personal data): the message names the key.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum IdentityError {
+    /// A character XML 1.0 forbids.
+    #[error(
+        "[identity] {key} contains the character U+{code:04X}, which XML 1.0 forbids: remove it"
+    )]
+    ForbiddenChar {
+        /// The key.
+        key: &'static str,
+        /// The character's code point.
+        code: u32,
+    },
+    /// Blank.
+    #[error("[identity] {key} is empty: fill it in or remove the line")]
+    Empty {
+        /// The key.
+        key: &'static str,
+    },
+    /// Over the schema's 200 characters.
+    #[error("[identity] {key} has {chars} characters; the CARF schema allows at most 200")]
+    TooLong {
+        /// The key.
+        key: &'static str,
+        /// Its length.
+        chars: usize,
+    },
+    /// Not an ISO 3166-1 alpha-2 code.
+    #[error(
+        "[identity] {key} {value:?} is not an ISO 3166-1 alpha-2 country code (two capital letters, e.g. DE, GB, FR)"
+    )]
+    Country {
+        /// The key.
+        key: &'static str,
+        /// The value given.
+        value: String,
+    },
+    /// Not a real `YYYY-MM-DD` date.
+    #[error("[identity] birth_date {0:?} is not a date YYYY-MM-DD (e.g. 1985-03-15)")]
+    BirthDate(String),
+}
+
+/// Why the `[sync]` retry settings cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RetryConfigError {
+    /// No attempt at all would never call Kraken.
+    #[error("[sync] retry_attempts must be at least 1")]
+    ZeroAttempts,
+}
+
 /// The retry policy: the file's `[sync]` settings over the defaults.
-pub fn resolve_retry(file: &FileConfig) -> Result<crate::kraken::RetryPolicy, String> {
-    let mut policy = crate::kraken::RetryPolicy::default();
-    let dur = |name: &str, text: &str| {
-        humantime::parse_duration(text)
-            .map_err(|e| format!("invalid [sync] {name} {text:?} in the config file: {e}"))
-    };
-    if let Some(t) = &file.sync.retry_base {
-        policy.base = dur("retry_base", t)?;
+pub fn resolve_retry(file: &FileConfig) -> Result<RetryPolicy, RetryConfigError> {
+    let mut policy = RetryPolicy::default();
+    if let Some(d) = file.sync.retry_base {
+        policy.base = d;
     }
-    if let Some(t) = &file.sync.retry_cap {
-        policy.cap = dur("retry_cap", t)?;
+    if let Some(d) = file.sync.retry_cap {
+        policy.cap = d;
     }
     if let Some(n) = file.sync.retry_attempts {
         if n == 0 {
-            return Err("[sync] retry_attempts must be at least 1".to_owned());
+            return Err(RetryConfigError::ZeroAttempts);
         }
         policy.max_attempts = n;
     }
@@ -269,14 +386,740 @@ pub fn resolve_retry(file: &FileConfig) -> Result<crate::kraken::RetryPolicy, St
 }
 
 /// Resolves the tier: flag, then file, then Starter.
-pub fn resolve_tier(
-    flag: Option<&str>,
-    file: &FileConfig,
-) -> Result<RateTier, crate::domain::TierError> {
+pub fn resolve_tier(flag: Option<&str>, file: &FileConfig) -> Result<RateTier, TierError> {
     match flag.or(file.sync.tier.as_deref()) {
         Some(t) => t.parse(),
         None => Ok(RateTier::STARTER),
     }
+}
+
+/// Reads one environment variable; the process environment is [`process_env`].
+pub type Env<'a> = &'a dyn Fn(&str) -> Option<String>;
+
+/// The process environment, for [`Env`].
+pub fn process_env(name: &str) -> Option<String> {
+    std::env::var(name).ok()
+}
+
+/// The options every command shares, as the command line gave them (flags over environment).
+#[derive(Debug, Clone, Default)]
+pub struct CommonFlags {
+    /// `--db` / `KRAKEN_TAX_DB`.
+    pub db: Option<PathBuf>,
+    /// `--account` / `KRAKEN_TAX_ACCOUNT`.
+    pub account: Option<String>,
+    /// `-q`.
+    pub quiet: bool,
+}
+
+/// The settings every command shares, resolved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Common {
+    /// The database file.
+    pub db: PathBuf,
+    /// The account name.
+    pub account: String,
+    /// `-q`: nothing but errors.
+    pub quiet: bool,
+}
+
+/// Account used when neither flag, environment nor file names one.
+pub const DEFAULT_ACCOUNT: &str = "default";
+
+/// The database path as far as it is known (flag, file, default), for messages about it.
+pub fn db_path(flags: &CommonFlags, file: &FileConfig) -> Result<PathBuf, ConfigError> {
+    match flags.db.clone().or_else(|| file.db.clone()) {
+        Some(p) => Ok(p),
+        None => default_db_path(),
+    }
+}
+
+/// Database and account: flag (or environment), then file, then the defaults.
+pub fn resolve_common(flags: &CommonFlags, file: &FileConfig) -> Result<Common, ConfigError> {
+    let db = db_path(flags, file)?;
+    let account = flags
+        .account
+        .clone()
+        .or_else(|| file.account.clone())
+        .unwrap_or_else(|| DEFAULT_ACCOUNT.to_owned());
+    if account.is_empty() || account.len() > 64 || account.chars().any(char::is_control) {
+        return Err(ConfigError::Account(account));
+    }
+    Ok(Common {
+        db,
+        account,
+        quiet: flags.quiet,
+    })
+}
+
+/// The API URL text: flag (or `KRAKEN_API_URL`), else the file's `[sync] api_url`, else Kraken's.
+pub fn api_url_text<'a>(flag: Option<&'a str>, file: &'a FileConfig) -> &'a str {
+    flag.or(file.sync.api_url.as_deref())
+        .unwrap_or(crate::kraken::DEFAULT_API_URL)
+}
+
+/// [`crate::kraken::parse_api_url`], also refusing a path, query or fragment (the client adds
+/// `/0/private/...` itself: a path would be silently dropped or doubled).
+pub fn parse_base_url(text: &str) -> Result<Url, ApiUrlError> {
+    let url = crate::kraken::parse_api_url(text)?;
+    if url.path() != "/" || url.query().is_some() || url.fragment().is_some() {
+        return Err(ApiUrlError {
+            url: text.to_owned(),
+            reason: "give the base URL only, without a path, such as https://api.kraken.com",
+        });
+    }
+    Ok(url)
+}
+
+/// [`api_url_text`], parsed with [`parse_base_url`].
+pub fn resolve_api_url(flag: Option<&str>, file: &FileConfig) -> Result<Url, ApiUrlError> {
+    parse_base_url(api_url_text(flag, file))
+}
+
+/// The key file (flag, then file) if any, else `KRAKEN_API_KEY` and `KRAKEN_API_SECRET`.
+pub fn load_credentials(key_file: Option<&Path>, env: Env) -> Result<Credentials, CredentialError> {
+    if let Some(path) = key_file {
+        return Credentials::from_key_file(path);
+    }
+    Credentials::from_env_with(env)?.ok_or(CredentialError::Missing)
+}
+
+/// Why a plan cannot be built: each is a usage or configuration error (exit 2).
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    /// `--tier` or `[sync] tier` is not a tier.
+    #[error(transparent)]
+    Tier(#[from] TierError),
+    /// `--api-url` or `[sync] api_url` is not a usable base URL.
+    #[error(transparent)]
+    ApiUrl(#[from] ApiUrlError),
+    /// The credentials are missing or unusable.
+    #[error(transparent)]
+    Credentials(#[from] CredentialError),
+    /// The `[sync]` retry settings.
+    #[error(transparent)]
+    Retry(#[from] RetryConfigError),
+    /// A `[[classify.rules]]` entry.
+    #[error(transparent)]
+    Rules(#[from] RuleError),
+    /// The year is outside what a report covers.
+    #[error("invalid --year {0}: use a year from {MIN_YEAR} to {MAX_YEAR}")]
+    Year(i32),
+    /// `--out` names a file.
+    #[error(
+        "--out {} is a file, not a directory: give the directory for the report files",
+        .0.display()
+    )]
+    OutIsFile(PathBuf),
+    /// The year's boundaries do not exist in the time zone.
+    #[error("invalid year {0}")]
+    Bounds(i32),
+    /// `gains` options that do not fit together.
+    #[error(transparent)]
+    Gains(#[from] GainsOptionError),
+}
+
+/// Years a report accepts.
+pub const MIN_YEAR: i32 = 1970;
+/// Years a report accepts.
+pub const MAX_YEAR: i32 = 2100;
+
+/// `--out`: a directory, existing or not.
+fn check_out(out: &Path) -> Result<(), PlanError> {
+    if out.exists() && !out.is_dir() {
+        return Err(PlanError::OutIsFile(out.to_owned()));
+    }
+    Ok(())
+}
+
+fn check_year(year: i32) -> Result<(), PlanError> {
+    if !(MIN_YEAR..=MAX_YEAR).contains(&year) {
+        return Err(PlanError::Year(year));
+    }
+    Ok(())
+}
+
+/// A `--tz` that is not an IANA time zone name.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown time zone {0:?} for --tz: use an IANA name such as Europe/Berlin, or UTC")]
+pub struct UnknownTimeZone(pub String);
+
+/// Value parser of `--tz`: an IANA time zone name.
+pub fn parse_tz(text: &str) -> Result<Tz, UnknownTimeZone> {
+    text.parse().map_err(|_| UnknownTimeZone(text.to_owned()))
+}
+
+/// A `--max-duration` that is not a duration. clap prints only this message, so it says the
+/// parser's reason itself (there is no further cause to name).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{0}; use e.g. 20m or 1h30m")]
+pub struct BadDuration(humantime::DurationError);
+
+/// Value parser of `--max-duration`: a human duration such as `20m` or `1h30m`.
+pub fn parse_duration(text: &str) -> Result<Duration, BadDuration> {
+    humantime::parse_duration(text).map_err(BadDuration)
+}
+
+/// Value parser of each `--format` item: `csv` or `xml`, spaces around ignored (`csv, xml`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct FormatParser;
+
+impl clap::builder::TypedValueParser for FormatParser {
+    type Value = ExportFormat;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<ExportFormat, clap::Error> {
+        let trimmed = value
+            .to_str()
+            .map_or(value, |v| std::ffi::OsStr::new(v.trim()));
+        clap::builder::EnumValueParser::<ExportFormat>::new().parse_ref(cmd, arg, trimmed)
+    }
+
+    fn possible_values(
+        &self,
+    ) -> Option<Box<dyn Iterator<Item = clap::builder::PossibleValue> + '_>> {
+        use clap::ValueEnum as _;
+        Some(Box::new(
+            ExportFormat::value_variants()
+                .iter()
+                .filter_map(|v| v.to_possible_value()),
+        ))
+    }
+}
+
+/// Value parser of `--fees`: `net` or `gross`.
+pub fn fees_parser() -> impl clap::builder::TypedValueParser<Value = FeeTreatment> {
+    use clap::builder::TypedValueParser as _;
+    clap::builder::PossibleValuesParser::new(["net", "gross"]).map(|s| match s.as_str() {
+        "gross" => FeeTreatment::Gross,
+        _ => FeeTreatment::Net,
+    })
+}
+
+/// `sync` options as the command line gave them.
+#[derive(Debug, Clone, Default)]
+pub struct SyncFlags {
+    /// `--key-file` / `KRAKEN_KEY_FILE`.
+    pub key_file: Option<PathBuf>,
+    /// `--api-url` / `KRAKEN_API_URL`.
+    pub api_url: Option<String>,
+    /// `--tier`.
+    pub tier: Option<String>,
+    /// `--max-duration`.
+    pub max_duration: Option<Duration>,
+    /// `--backfill`.
+    pub backfill: BackfillMode,
+}
+
+/// The plan of a sync: flags, then `[sync]`, then the defaults; credentials from the key file
+/// (flag, then `[sync] key_file`), else the environment.
+pub fn sync_plan(
+    common: &Common,
+    file: &FileConfig,
+    flags: SyncFlags,
+    env: Env,
+) -> Result<SyncPlan, PlanError> {
+    let api_url = resolve_api_url(flags.api_url.as_deref(), file)?;
+    let tier = resolve_tier(flags.tier.as_deref(), file)?;
+    let max_duration = flags.max_duration.or(file.sync.max_duration);
+    let key_file = flags.key_file.as_deref().or(file.sync.key_file.as_deref());
+    let retry = resolve_retry(file)?;
+    let credentials = load_credentials(key_file, env)?;
+    Ok(SyncPlan {
+        db: common.db.clone(),
+        account: common.account.clone(),
+        api_url,
+        tier,
+        credentials,
+        max_duration,
+        retry,
+        backfill: flags.backfill,
+        rules: file.classify.clone(),
+    })
+}
+
+/// `export` options as the command line gave them.
+#[derive(Debug, Clone)]
+pub struct ExportFlags {
+    /// `--year`.
+    pub year: i32,
+    /// `--currency`.
+    pub currency: ReportCurrency,
+    /// `--out`.
+    pub out: PathBuf,
+    /// `--fees`.
+    pub fees: FeeTreatment,
+    /// `--tz`.
+    pub tz: Tz,
+    /// `--format`.
+    pub formats: Vec<ExportFormat>,
+    /// `--allow-empty`.
+    pub allow_empty: bool,
+    /// `--strict`.
+    pub strict: bool,
+    /// `--offline`.
+    pub offline: bool,
+    /// `--draft`.
+    pub draft: bool,
+    /// `--api-url` / `KRAKEN_API_URL`.
+    pub api_url: Option<String>,
+}
+
+/// The plan of an export: the flags checked, the year's bounds, the rules and identity of the
+/// file, and where prices come from (none when offline).
+pub fn export_plan(
+    common: &Common,
+    file: &FileConfig,
+    flags: ExportFlags,
+) -> Result<ExportPlan, PlanError> {
+    check_year(flags.year)?;
+    check_out(&flags.out)?;
+    let bounds =
+        crate::export::year_bounds(flags.year, flags.tz).ok_or(PlanError::Bounds(flags.year))?;
+    file.classify.validate()?;
+    let prices_from = match flags.offline {
+        true => None,
+        false => Some(resolve_api_url(flags.api_url.as_deref(), file)?),
+    };
+    Ok(ExportPlan {
+        account: common.account.clone(),
+        quiet: common.quiet,
+        year: flags.year,
+        currency: flags.currency,
+        out: flags.out,
+        fees: flags.fees,
+        tz: flags.tz,
+        bounds,
+        csv: flags.formats.contains(&ExportFormat::Csv),
+        xml: flags.formats.contains(&ExportFormat::Xml),
+        allow_empty: flags.allow_empty,
+        strict: flags.strict,
+        draft: flags.draft,
+        prices_from,
+        rules: file.classify.clone(),
+        identity: xml_identity(&file.identity, flags.currency),
+    })
+}
+
+/// The identity the CARF XML names: Kraken's entity for the currency, overridden by `[identity]`.
+pub fn xml_identity(
+    id: &IdentityConfig,
+    currency: ReportCurrency,
+) -> crate::export::xml::XmlIdentity {
+    let mut identity = crate::export::xml::XmlIdentity::kraken_for_currency(currency.as_str());
+    let set = |slot: &mut Option<String>, value: &Option<String>| {
+        if value.is_some() {
+            slot.clone_from(value);
+        }
+    };
+    set(&mut identity.user_first_name, &id.first_name);
+    set(&mut identity.user_last_name, &id.last_name);
+    set(&mut identity.user_tin, &id.tin);
+    set(&mut identity.user_country, &id.country);
+    set(&mut identity.user_street, &id.street);
+    set(&mut identity.user_post_code, &id.post_code);
+    set(&mut identity.user_city, &id.city);
+    set(&mut identity.user_birth_date, &id.birth_date);
+    set(&mut identity.user_birth_city, &id.birth_city);
+    set(&mut identity.user_birth_country, &id.birth_country);
+    set(&mut identity.rcasp_name, &id.provider_name);
+    set(&mut identity.rcasp_tin, &id.provider_tin);
+    set(&mut identity.rcasp_country, &id.provider_country);
+    identity
+}
+
+/// Days after a key's first use when `doctor` reminds to rotate it, unless configured.
+pub const DEFAULT_ROTATE_AFTER_DAYS: u32 = 180;
+
+/// The plan of `doctor`. Unlike the other plans it keeps what failed to resolve (the config
+/// file, the credentials, the URL), because reporting those is its job.
+#[derive(Debug)]
+pub struct DoctorPlan {
+    /// The database file (never created by doctor).
+    pub db: PathBuf,
+    /// The account whose last sync is checked.
+    pub account: String,
+    /// The config file's error, if it did not load.
+    pub config_error: Option<ConfigError>,
+    /// The credentials as loaded, or why not.
+    pub credentials: Result<Credentials, CredentialError>,
+    /// The key file the credentials were read from, if any.
+    pub key_file: Option<PathBuf>,
+    /// True when the key file's path came from the config file.
+    pub key_file_from_config: bool,
+    /// The API URL as given (parsed and probed by doctor).
+    pub api_url: String,
+    /// The account's rate-limit tier.
+    pub tier: RateTier,
+    /// Days after a key's first use before the rotation reminder.
+    pub rotate_after_days: u32,
+}
+
+/// `doctor` options as the command line gave them.
+#[derive(Debug, Clone, Default)]
+pub struct DoctorFlags {
+    /// `--key-file` / `KRAKEN_KEY_FILE`.
+    pub key_file: Option<PathBuf>,
+    /// `--api-url` / `KRAKEN_API_URL`.
+    pub api_url: Option<String>,
+    /// `--tier`.
+    pub tier: Option<String>,
+}
+
+/// The plan of `doctor`; only a bad tier stops it before the checks.
+pub fn doctor_plan(
+    common: &Common,
+    file: &FileConfig,
+    config_error: Option<ConfigError>,
+    flags: DoctorFlags,
+    env: Env,
+) -> Result<DoctorPlan, PlanError> {
+    let tier = resolve_tier(flags.tier.as_deref(), file)?;
+    let (key_file, from_config) = match flags.key_file {
+        Some(p) => (Some(p), false),
+        None => (file.sync.key_file.clone(), true),
+    };
+    Ok(DoctorPlan {
+        db: common.db.clone(),
+        account: common.account.clone(),
+        config_error,
+        credentials: load_credentials(key_file.as_deref(), env),
+        key_file_from_config: from_config && key_file.is_some(),
+        key_file,
+        api_url: api_url_text(flags.api_url.as_deref(), file).to_owned(),
+        tier,
+        rotate_after_days: file
+            .doctor
+            .rotate_after_days
+            .unwrap_or(DEFAULT_ROTATE_AFTER_DAYS),
+    })
+}
+
+/// `verify` options as the command line gave them.
+#[derive(Debug, Clone, Default)]
+pub struct VerifyFlags {
+    /// `--offline`.
+    pub offline: bool,
+    /// `--key-file` / `KRAKEN_KEY_FILE`.
+    pub key_file: Option<PathBuf>,
+    /// `--api-url` / `KRAKEN_API_URL`.
+    pub api_url: Option<String>,
+}
+
+/// How `verify` may ask Kraken for the balances.
+#[derive(Debug)]
+pub enum BalanceSource {
+    /// `--offline`.
+    Offline,
+    /// Ask Kraken with these credentials (errors are reported after the stored checks ran:
+    /// missing credentials skip the comparison, unusable ones are a usage error).
+    Kraken {
+        /// The base URL.
+        api_url: Url,
+        /// The credentials: none given, or unusable.
+        credentials: Result<Option<Credentials>, CredentialError>,
+        /// The tier of `[sync] tier`.
+        tier: Result<RateTier, TierError>,
+    },
+}
+
+/// The plan of `verify`: a bad URL is a usage error before anything is opened, as for sync.
+pub fn verify_plan(
+    file: &FileConfig,
+    flags: VerifyFlags,
+    env: Env,
+) -> Result<BalanceSource, PlanError> {
+    if flags.offline {
+        return Ok(BalanceSource::Offline);
+    }
+    let api_url = resolve_api_url(flags.api_url.as_deref(), file)?;
+    let credentials = match flags.key_file.as_deref().or(file.sync.key_file.as_deref()) {
+        Some(path) => Credentials::from_key_file(path).map(Some),
+        None => Credentials::from_env_with(env),
+    };
+    Ok(BalanceSource::Kraken {
+        api_url,
+        credentials,
+        tier: resolve_tier(None, file),
+    })
+}
+
+/// Cost-basis method of `gains` (gains.md "Methods").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum GainsMethod {
+    /// Oldest lot first.
+    Fifo,
+    /// Newest lot first.
+    Lifo,
+    /// Highest unit cost first.
+    Hifo,
+    /// One pool per asset at average cost.
+    Average,
+    /// HMRC: same day, 30 days, section 104 pool.
+    Uk,
+    /// FIFO; lots held more than a year are exempt.
+    De,
+    /// FIFO per account (or `--lots`), short and long term.
+    Us,
+}
+
+/// Tax periods other than the calendar year (gains.md "Periods").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum GainsPeriod {
+    /// The calendar year, in `--tz` (default UTC).
+    Calendar,
+    /// The UK tax year ending in Y: 6 April Y−1 to 5 April Y, Europe/London.
+    Uk,
+    /// The Australian tax year ending in Y: 1 July Y−1 to 30 June Y, Australia/Sydney.
+    Au,
+}
+
+/// What a disposal matched to a lot of unknown cost shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum UnknownCost {
+    /// Empty cost and gain, counted and named in a warning (never an invented number).
+    #[default]
+    Empty,
+    /// Cost zero: gains overstated, never understated; said in every file.
+    Zero,
+}
+
+/// Who carries a fee paid in a crypto-asset on a swap.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum SwapFee {
+    /// The leg that carries it in Kraken's ledger.
+    #[default]
+    Leg,
+    /// Half and half between the two sides.
+    Split,
+}
+
+/// Lot order of the `us` method.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum LotOrder {
+    /// Oldest lot first.
+    #[default]
+    Fifo,
+    /// Newest lot first.
+    Lifo,
+    /// Highest unit cost first.
+    Hifo,
+}
+
+/// The period a gains report covers: `[start, end)` in UTC.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GainsSpan {
+    /// First instant.
+    pub start: chrono::DateTime<chrono::Utc>,
+    /// First instant after the period.
+    pub end: chrono::DateTime<chrono::Utc>,
+    /// Its name in file names and messages (`2025`, `2025-uk`, `2025-01-01_2025-03-31`).
+    pub label: String,
+}
+
+/// Which accounts a gains report pools.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Accounts {
+    /// One account (`--account` or the configured one).
+    One(String),
+    /// Every account of the database (`--all-accounts`).
+    All,
+}
+
+/// `gains` options as the command line will give them.
+#[derive(Debug, Clone)]
+pub struct GainsFlags {
+    /// `--year`.
+    pub year: Option<i32>,
+    /// `--period`.
+    pub period: Option<GainsPeriod>,
+    /// `--from` (inclusive).
+    pub from: Option<NaiveDate>,
+    /// `--to` (inclusive).
+    pub to: Option<NaiveDate>,
+    /// `--tz` of the calendar year or the range.
+    pub tz: Tz,
+    /// `--currency`.
+    pub currency: ReportCurrency,
+    /// `--method`.
+    pub method: GainsMethod,
+    /// `--unknown-cost`.
+    pub unknown_cost: UnknownCost,
+    /// `--swap-fee`.
+    pub swap_fee: SwapFee,
+    /// `--lots` (method `us` only).
+    pub lots: Option<LotOrder>,
+    /// `--offline`.
+    pub offline: bool,
+    /// `--out`.
+    pub out: PathBuf,
+    /// `--all-accounts`.
+    pub all_accounts: bool,
+    /// `--api-url` / `KRAKEN_API_URL`.
+    pub api_url: Option<String>,
+}
+
+/// The plan of a gains report (the command comes with the gains engine).
+#[derive(Debug, Clone)]
+pub struct GainsPlan {
+    /// The accounts pooled.
+    pub accounts: Accounts,
+    /// The period reported.
+    pub span: GainsSpan,
+    /// Reporting currency.
+    pub currency: ReportCurrency,
+    /// Cost-basis method.
+    pub method: GainsMethod,
+    /// Lot order (`us`; FIFO otherwise).
+    pub lots: LotOrder,
+    /// Unknown costs empty or zero.
+    pub unknown_cost: UnknownCost,
+    /// Swap fees on their leg or split.
+    pub swap_fee: SwapFee,
+    /// Where prices are fetched (none: offline, stored and imported prices only).
+    pub prices_from: Option<Url>,
+    /// Directory of the files.
+    pub out: PathBuf,
+    /// Classification rules.
+    pub rules: Rules,
+    /// `-q`.
+    pub quiet: bool,
+}
+
+/// `gains` options that do not fit together.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum GainsOptionError {
+    /// Neither a year nor a range.
+    #[error("give --year Y (with --period uk|au for a tax year), or --from DATE --to DATE")]
+    NoPeriod,
+    /// A year and a range.
+    #[error("--from/--to and --year exclude each other: give one")]
+    YearAndRange,
+    /// Half a range.
+    #[error("give both --from and --to")]
+    HalfRange,
+    /// `--period` without `--year`.
+    #[error("--period needs --year Y (the tax year ending in Y)")]
+    PeriodWithoutYear,
+    /// The range ends before it starts.
+    #[error("--to {to} is before --from {from}")]
+    Reversed {
+        /// `--from`.
+        from: NaiveDate,
+        /// `--to`.
+        to: NaiveDate,
+    },
+    /// `--lots` belongs to the `us` method.
+    #[error("--lots is for --method us only (the other methods fix their own lot order)")]
+    LotsNeedUs,
+    /// A boundary that does not exist in its time zone.
+    #[error("the period has no valid boundary in its time zone")]
+    Boundary,
+}
+
+/// Midnight of `date` in `tz`, in UTC (the earlier instant when it occurs twice).
+fn midnight(date: NaiveDate, tz: Tz) -> Result<chrono::DateTime<chrono::Utc>, GainsOptionError> {
+    use chrono::TimeZone as _;
+    tz.from_local_datetime(&date.and_time(chrono::NaiveTime::MIN))
+        .earliest()
+        .map(|t| t.with_timezone(&chrono::Utc))
+        .ok_or(GainsOptionError::Boundary)
+}
+
+/// The period of `gains`: `--year` (calendar in `--tz`, or `--period uk|au`; `--method uk`
+/// implies `--period uk` unless told otherwise), or `--from --to` in `--tz`.
+pub fn gains_span(flags: &GainsFlags) -> Result<GainsSpan, PlanError> {
+    use GainsOptionError as E;
+    let date = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).ok_or(E::Boundary);
+    let (start, end, tz, label) = match (flags.year, flags.from, flags.to) {
+        (Some(_), Some(_), _) | (Some(_), _, Some(_)) => return Err(E::YearAndRange.into()),
+        (None, Some(from), Some(to)) => {
+            if flags.period.is_some() {
+                return Err(E::PeriodWithoutYear.into());
+            }
+            if to < from {
+                return Err(E::Reversed { from, to }.into());
+            }
+            let next = to.succ_opt().ok_or(E::Boundary)?;
+            (from, next, flags.tz, format!("{from}_{to}"))
+        }
+        (None, None, None) if flags.period.is_some() => return Err(E::PeriodWithoutYear.into()),
+        (None, None, None) => return Err(E::NoPeriod.into()),
+        (None, ..) => return Err(E::HalfRange.into()),
+        (Some(year), None, None) => {
+            check_year(year)?;
+            let period = match (flags.period, flags.method) {
+                (Some(p), _) => p,
+                (None, GainsMethod::Uk) => GainsPeriod::Uk,
+                (None, _) => GainsPeriod::Calendar,
+            };
+            match period {
+                GainsPeriod::Calendar => (
+                    date(year, 1, 1)?,
+                    date(year + 1, 1, 1)?,
+                    flags.tz,
+                    year.to_string(),
+                ),
+                GainsPeriod::Uk => (
+                    date(year - 1, 4, 6)?,
+                    date(year, 4, 6)?,
+                    chrono_tz::Europe::London,
+                    format!("{year}-uk"),
+                ),
+                GainsPeriod::Au => (
+                    date(year - 1, 7, 1)?,
+                    date(year, 7, 1)?,
+                    chrono_tz::Australia::Sydney,
+                    format!("{year}-au"),
+                ),
+            }
+        }
+    };
+    Ok(GainsSpan {
+        start: midnight(start, tz)?,
+        end: midnight(end, tz)?,
+        label,
+    })
+}
+
+/// The plan of a gains report: the period, the method's lot order, the accounts, and where
+/// prices come from.
+pub fn gains_plan(
+    common: &Common,
+    file: &FileConfig,
+    flags: GainsFlags,
+) -> Result<GainsPlan, PlanError> {
+    let span = gains_span(&flags)?;
+    let lots = match (flags.lots, flags.method) {
+        (Some(_), m) if m != GainsMethod::Us => return Err(GainsOptionError::LotsNeedUs.into()),
+        (lots, _) => lots.unwrap_or_default(),
+    };
+    check_out(&flags.out)?;
+    file.classify.validate()?;
+    let prices_from = match flags.offline {
+        true => None,
+        false => Some(resolve_api_url(flags.api_url.as_deref(), file)?),
+    };
+    Ok(GainsPlan {
+        accounts: match flags.all_accounts {
+            true => Accounts::All,
+            false => Accounts::One(common.account.clone()),
+        },
+        span,
+        currency: flags.currency,
+        method: flags.method,
+        lots,
+        unknown_cost: flags.unknown_cost,
+        swap_fee: flags.swap_fee,
+        prices_from,
+        out: flags.out,
+        rules: file.classify.clone(),
+        quiet: common.quiet,
+    })
 }
 
 #[cfg(test)]
@@ -369,5 +1212,397 @@ mod tests {
         assert_eq!(c.sync.retry_attempts, Some(8));
         assert_eq!(c.identity.country.as_deref(), Some("GB"));
         assert_eq!(resolve_retry(&c).unwrap().max_attempts, 8);
+    }
+
+    fn common() -> Common {
+        Common {
+            db: PathBuf::from("/tmp/k.sqlite"),
+            account: "main".to_owned(),
+            quiet: false,
+        }
+    }
+
+    /// `KRAKEN_API_KEY`/`KRAKEN_API_SECRET` as a test environment.
+    fn env_with_key(name: &str) -> Option<String> {
+        match name {
+            "KRAKEN_API_KEY" => Some("ENVKEY".to_owned()),
+            "KRAKEN_API_SECRET" => Some("c2VjcmV0".to_owned()),
+            _ => None,
+        }
+    }
+
+    fn key_file(dir: &Path) -> PathBuf {
+        use std::os::unix::fs::PermissionsExt;
+        let path = dir.join("key");
+        std::fs::write(&path, "FILEKEY\nc2VjcmV0\n").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        path
+    }
+
+    #[test]
+    fn sync_settings_go_defaults_then_file_then_environment_then_flags() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = key_file(dir.path());
+        // Defaults, credentials from the environment.
+        let none = FileConfig::default();
+        let p = sync_plan(&common(), &none, SyncFlags::default(), &env_with_key).unwrap();
+        assert_eq!(p.api_url.as_str(), "https://api.kraken.com/");
+        assert_eq!(p.tier, RateTier::STARTER);
+        assert_eq!(p.max_duration, None);
+        assert_eq!(p.retry, RetryPolicy::default());
+        assert_eq!(p.backfill, BackfillMode::None);
+        assert_eq!(p.credentials.origin(), "the environment");
+        assert_eq!(
+            (p.db.as_path(), p.account.as_str()),
+            (Path::new("/tmp/k.sqlite"), "main")
+        );
+        // The file over the defaults, and its key file over the environment.
+        let file = parse(
+            &format!(
+                "[sync]\napi_url = \"http://127.0.0.1:9\"\ntier = \"pro\"\nmax_duration = \"20m\"\nretry_base = \"2ms\"\nretry_cap = \"1m 30s\"\nretry_attempts = 3\nkey_file = {:?}\n",
+                key.display().to_string()
+            ),
+            Path::new("c.toml"),
+        )
+        .unwrap();
+        let p = sync_plan(&common(), &file, SyncFlags::default(), &env_with_key).unwrap();
+        assert_eq!(p.api_url.as_str(), "http://127.0.0.1:9/");
+        assert_eq!(p.tier, RateTier::PRO);
+        assert_eq!(p.max_duration, Some(Duration::from_secs(1200)));
+        assert_eq!(p.retry.base, Duration::from_millis(2));
+        assert_eq!(p.retry.cap, Duration::from_secs(90));
+        assert_eq!(p.retry.max_attempts, 3);
+        assert_eq!(
+            p.credentials.origin(),
+            format!("key file {}", key.display())
+        );
+        // Flags (clap has merged KRAKEN_API_URL and KRAKEN_KEY_FILE into them) over the file.
+        let other = dir.path().join("other");
+        std::fs::copy(&key, &other).unwrap();
+        let flags = SyncFlags {
+            key_file: Some(other.clone()),
+            api_url: Some("http://localhost:7".to_owned()),
+            tier: Some("intermediate".to_owned()),
+            max_duration: Some(Duration::from_secs(5)),
+            backfill: BackfillMode::Auto,
+        };
+        let p = sync_plan(&common(), &file, flags, &env_with_key).unwrap();
+        assert_eq!(p.api_url.as_str(), "http://localhost:7/");
+        assert_eq!(p.tier, RateTier::INTERMEDIATE);
+        assert_eq!(p.max_duration, Some(Duration::from_secs(5)));
+        assert_eq!(p.backfill, BackfillMode::Auto);
+        assert_eq!(
+            p.credentials.origin(),
+            format!("key file {}", other.display())
+        );
+        // No credentials anywhere: the sentence `sync` prints.
+        let err = sync_plan(&common(), &none, SyncFlags::default(), &|_| None).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "no API credentials: set KRAKEN_API_KEY and KRAKEN_API_SECRET, or pass --key-file PATH (two lines: key, secret)"
+        );
+    }
+
+    #[test]
+    fn durations_and_attempts_in_the_file_are_checked_when_it_is_read() {
+        let err = parse("[sync]\nretry_base = \"soon\"\n", Path::new("c.toml"))
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            "config file c.toml is invalid: line 2, [sync] retry_base: invalid value: string \"soon\", expected a duration"
+        );
+        let zero = parse("[sync]\nretry_attempts = 0\n", Path::new("c.toml")).unwrap();
+        assert_eq!(resolve_retry(&zero), Err(RetryConfigError::ZeroAttempts));
+        let err = sync_plan(&common(), &zero, SyncFlags::default(), &env_with_key).unwrap_err();
+        assert_eq!(err.to_string(), "[sync] retry_attempts must be at least 1");
+        assert_eq!(
+            parse_duration("20").unwrap_err().to_string(),
+            "time unit needed, for example 20sec or 20ms; use e.g. 20m or 1h30m"
+        );
+        assert_eq!(parse_duration("1h30m"), Ok(Duration::from_secs(5400)));
+    }
+
+    #[test]
+    fn database_and_account_go_flag_then_file_then_default() {
+        let file = parse(
+            "db = \"/f.sqlite\"\naccount = \"filed\"\n",
+            Path::new("c.toml"),
+        )
+        .unwrap();
+        let flags = CommonFlags::default();
+        let c = resolve_common(&flags, &file).unwrap();
+        assert_eq!(
+            (c.db.as_path(), c.account.as_str()),
+            (Path::new("/f.sqlite"), "filed")
+        );
+        let flags = CommonFlags {
+            db: Some(PathBuf::from("/x.sqlite")),
+            account: Some("flagged".to_owned()),
+            quiet: true,
+        };
+        let c = resolve_common(&flags, &file).unwrap();
+        assert_eq!(
+            (c.db.as_path(), c.account.as_str(), c.quiet),
+            (Path::new("/x.sqlite"), "flagged", true)
+        );
+        let c = resolve_common(
+            &CommonFlags {
+                db: Some("/d".into()),
+                ..Default::default()
+            },
+            &FileConfig::default(),
+        )
+        .unwrap();
+        assert_eq!(c.account, DEFAULT_ACCOUNT);
+        let bad = CommonFlags {
+            db: Some("/d".into()),
+            account: Some("a\tb".to_owned()),
+            quiet: false,
+        };
+        assert_eq!(
+            resolve_common(&bad, &file).unwrap_err().to_string(),
+            "invalid account name \"a\\tb\": use 1 to 64 printable characters"
+        );
+    }
+
+    fn export_flags() -> ExportFlags {
+        ExportFlags {
+            year: 2025,
+            currency: ReportCurrency::Gbp,
+            out: PathBuf::from("/nonexistent-out"),
+            fees: FeeTreatment::Net,
+            tz: chrono_tz::UTC,
+            formats: vec![ExportFormat::Csv],
+            allow_empty: false,
+            strict: false,
+            offline: false,
+            draft: false,
+            api_url: None,
+        }
+    }
+
+    #[test]
+    fn an_export_plan_holds_typed_values_and_its_prices_source() {
+        let file = parse(
+            "[sync]\napi_url = \"http://127.0.0.1:9\"\n[identity]\nfirst_name = \"Ada\"\nprovider_name = \"P Ltd\"\n",
+            Path::new("c.toml"),
+        )
+        .unwrap();
+        let p = export_plan(&common(), &file, export_flags()).unwrap();
+        assert_eq!(p.prices_from.unwrap().as_str(), "http://127.0.0.1:9/");
+        assert_eq!((p.csv, p.xml), (true, false));
+        assert_eq!(p.bounds, (1_735_689_600_000_000, 1_767_225_600_000_000));
+        assert_eq!(p.identity.user_first_name.as_deref(), Some("Ada"));
+        assert_eq!(p.identity.rcasp_name.as_deref(), Some("P Ltd"));
+        // GBP: Kraken's UK entity, unless the file names the provider.
+        let uk = crate::export::xml::XmlIdentity::kraken_uk();
+        assert_eq!(p.identity.rcasp_country, uk.rcasp_country);
+        let flags = ExportFlags {
+            offline: true,
+            api_url: Some("not a url".to_owned()),
+            ..export_flags()
+        };
+        assert_eq!(
+            export_plan(&common(), &file, flags).unwrap().prices_from,
+            None
+        );
+        let flags = ExportFlags {
+            api_url: Some("http://localhost:3".to_owned()),
+            ..export_flags()
+        };
+        let p = export_plan(&common(), &file, flags).unwrap();
+        assert_eq!(p.prices_from.unwrap().as_str(), "http://localhost:3/");
+        let flags = ExportFlags {
+            year: 1969,
+            ..export_flags()
+        };
+        assert_eq!(
+            export_plan(&common(), &file, flags)
+                .unwrap_err()
+                .to_string(),
+            "invalid --year 1969: use a year from 1970 to 2100"
+        );
+    }
+
+    fn gains_flags() -> GainsFlags {
+        GainsFlags {
+            year: Some(2025),
+            period: None,
+            from: None,
+            to: None,
+            tz: chrono_tz::UTC,
+            currency: ReportCurrency::Eur,
+            method: GainsMethod::Fifo,
+            unknown_cost: UnknownCost::default(),
+            swap_fee: SwapFee::default(),
+            lots: None,
+            offline: true,
+            out: PathBuf::from("/nonexistent-out"),
+            all_accounts: false,
+            api_url: None,
+        }
+    }
+
+    fn utc(text: &str) -> chrono::DateTime<chrono::Utc> {
+        text.parse().unwrap()
+    }
+
+    #[test]
+    fn gains_periods_are_calendar_uk_au_or_a_range() {
+        let span = |f: GainsFlags| gains_span(&f).map(|s| (s.start, s.end, s.label));
+        assert_eq!(
+            span(gains_flags()).unwrap(),
+            (
+                utc("2025-01-01T00:00:00Z"),
+                utc("2026-01-01T00:00:00Z"),
+                "2025".to_owned()
+            )
+        );
+        let berlin = GainsFlags {
+            tz: chrono_tz::Europe::Berlin,
+            ..gains_flags()
+        };
+        assert_eq!(span(berlin).unwrap().0, utc("2024-12-31T23:00:00Z"));
+        // `--method uk` implies the UK tax year: 6 April 2024 to 5 April 2025, London time.
+        let uk = GainsFlags {
+            method: GainsMethod::Uk,
+            ..gains_flags()
+        };
+        assert_eq!(
+            span(uk).unwrap(),
+            (
+                utc("2024-04-05T23:00:00Z"),
+                utc("2025-04-05T23:00:00Z"),
+                "2025-uk".to_owned()
+            )
+        );
+        let uk_calendar = GainsFlags {
+            method: GainsMethod::Uk,
+            period: Some(GainsPeriod::Calendar),
+            ..gains_flags()
+        };
+        assert_eq!(span(uk_calendar).unwrap().2, "2025");
+        let au = GainsFlags {
+            period: Some(GainsPeriod::Au),
+            ..gains_flags()
+        };
+        assert_eq!(
+            span(au).unwrap(),
+            (
+                utc("2024-06-30T14:00:00Z"),
+                utc("2025-06-30T14:00:00Z"),
+                "2025-au".to_owned()
+            )
+        );
+        let d = |t: &str| Some(t.parse::<NaiveDate>().unwrap());
+        let range = GainsFlags {
+            year: None,
+            from: d("2025-01-01"),
+            to: d("2025-03-31"),
+            ..gains_flags()
+        };
+        assert_eq!(
+            span(range).unwrap(),
+            (
+                utc("2025-01-01T00:00:00Z"),
+                utc("2025-04-01T00:00:00Z"),
+                "2025-01-01_2025-03-31".to_owned()
+            )
+        );
+        let err = |f: GainsFlags| gains_span(&f).unwrap_err().to_string();
+        assert_eq!(
+            err(GainsFlags {
+                year: None,
+                ..gains_flags()
+            }),
+            "give --year Y (with --period uk|au for a tax year), or --from DATE --to DATE"
+        );
+        assert_eq!(
+            err(GainsFlags {
+                from: d("2025-01-01"),
+                ..gains_flags()
+            }),
+            "--from/--to and --year exclude each other: give one"
+        );
+        assert_eq!(
+            err(GainsFlags {
+                year: None,
+                from: d("2025-01-01"),
+                ..gains_flags()
+            }),
+            "give both --from and --to"
+        );
+        assert_eq!(
+            err(GainsFlags {
+                year: None,
+                from: d("2025-02-01"),
+                to: d("2025-01-01"),
+                ..gains_flags()
+            }),
+            "--to 2025-01-01 is before --from 2025-02-01"
+        );
+        assert_eq!(
+            err(GainsFlags {
+                year: None,
+                period: Some(GainsPeriod::Uk),
+                ..gains_flags()
+            }),
+            "--period needs --year Y (the tax year ending in Y)"
+        );
+    }
+
+    #[test]
+    fn a_gains_plan_checks_lots_and_pools_the_accounts_asked_for() {
+        let file = FileConfig::default();
+        let p = gains_plan(&common(), &file, gains_flags()).unwrap();
+        assert_eq!(p.accounts, Accounts::One("main".to_owned()));
+        assert_eq!((p.lots, p.prices_from), (LotOrder::Fifo, None));
+        let us = GainsFlags {
+            method: GainsMethod::Us,
+            lots: Some(LotOrder::Hifo),
+            all_accounts: true,
+            ..gains_flags()
+        };
+        let p = gains_plan(&common(), &file, us).unwrap();
+        assert_eq!((p.accounts, p.lots), (Accounts::All, LotOrder::Hifo));
+        let lots = GainsFlags {
+            lots: Some(LotOrder::Hifo),
+            ..gains_flags()
+        };
+        assert_eq!(
+            gains_plan(&common(), &file, lots).unwrap_err().to_string(),
+            "--lots is for --method us only (the other methods fix their own lot order)"
+        );
+    }
+
+    #[test]
+    fn config_errors_keep_the_rule_or_identity_problem_as_their_source() {
+        use std::error::Error as _;
+        let e = parse("[identity]\ncity = \" \"\n", Path::new("c.toml")).unwrap_err();
+        assert!(matches!(
+            &e,
+            ConfigError::Identity {
+                source: IdentityError::Empty { key: "city" },
+                ..
+            }
+        ));
+        assert_eq!(
+            e.source().map(ToString::to_string).as_deref(),
+            Some("[identity] city is empty: fill it in or remove the line")
+        );
+        let e = parse(
+            "[[classify.rules]]\ntype = \"voucher\"\nelement = \"Bogus\"\n",
+            Path::new("c.toml"),
+        )
+        .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "config file c.toml is invalid: [classify] classification rule 1 (type \"voucher\"): unknown element \"Bogus\""
+        );
+        assert_eq!(
+            e.source().map(ToString::to_string).as_deref(),
+            Some("classification rule 1 (type \"voucher\"): unknown element \"Bogus\"")
+        );
     }
 }

@@ -10,6 +10,13 @@
 //!   interrupted sync resumes without a hole or a duplicate.
 //! - Money is `rust_decimal::Decimal`; Kraken's original time text is kept beside the parsed time.
 //! - Secrets never reach logs, errors, the database or reports.
+//!
+//! Settings are resolved once, in [`config`] (defaults → TOML file → environment → flags), into
+//! typed plans: [`sync::SyncPlan`] for [`sync::run()`], [`export::run::ExportPlan`] for
+//! [`export::run::run`], [`config::DoctorPlan`] for [`doctor::run::diagnose`], and
+//! [`config::GainsPlan`] for the gains engine. [`cli`] (clap) is seen only by `main.rs` and
+//! [`commands`], whose functions are glue: build a plan, call one library function, map its
+//! typed error to an exit code. [`demo`] and [`status`] are the library side of those commands.
 #![warn(missing_docs)]
 
 pub mod classify;
@@ -17,6 +24,7 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod csv_import;
+pub mod demo;
 pub mod doctor;
 pub mod domain;
 pub mod emulator;
@@ -26,6 +34,7 @@ pub mod kraken;
 pub mod normalize;
 pub mod pricing;
 pub mod secret;
+pub mod status;
 pub mod store;
 pub mod sync;
 pub mod verify;

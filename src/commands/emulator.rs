@@ -5,30 +5,8 @@ use crate::cli::EmulatorArgs;
 use crate::domain::RateTier;
 use crate::emulator::{EmulatorConfig, EmulatorHandle, GeneratorConfig, generate_with_prices};
 use anyhow::{Context as _, anyhow};
-use base64::Engine as _;
-use rand::RngExt as _;
 use std::io::Write as _;
 use std::net::{Ipv4Addr, SocketAddr};
-
-/// A random key pair for an emulator (never a real Kraken key).
-pub(super) fn throwaway_key() -> (String, String) {
-    let mut rng = rand::rng();
-    let key: String = (0..56)
-        .map(|_| {
-            let c = rng.random_range(0..62u8);
-            (match c {
-                0..=25 => b'A' + c,
-                26..=51 => b'a' + c - 26,
-                _ => b'0' + c - 52,
-            }) as char
-        })
-        .collect();
-    let secret: [u8; 64] = rng.random();
-    (
-        key,
-        base64::engine::general_purpose::STANDARD.encode(secret),
-    )
-}
 
 pub(super) async fn run(args: &EmulatorArgs) -> Result<(), Failure> {
     let tier: RateTier = args.tier.parse().map_err(Failure::usage)?;
@@ -45,22 +23,9 @@ pub(super) async fn run(args: &EmulatorArgs) -> Result<(), Failure> {
             .with_context(|| format!("writing {}", path.display()))
             .map_err(Failure::bad)?;
     }
-    let (api_key, api_secret_b64) = throwaway_key();
+    let (api_key, api_secret_b64) = crate::demo::throwaway_key();
     if let Some(path) = &args.key_file_out {
-        use std::os::unix::fs::OpenOptionsExt;
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(path)
-            .and_then(|mut f| {
-                writeln!(f, "{api_key}\n{api_secret_b64}")?;
-                Ok(f)
-            })
-            .with_context(|| format!("writing {}", path.display()))
-            .map_err(Failure::bad)?;
-        f.flush().map_err(|e| Failure::bad(anyhow!(e)))?;
+        write_key_file(path, &api_key, &api_secret_b64)?;
     }
     let (ledger_n, trades_n) = (dataset.ledger.len(), dataset.trades.len());
     let handle = EmulatorHandle::start_on(
@@ -90,6 +55,24 @@ pub(super) async fn run(args: &EmulatorArgs) -> Result<(), Failure> {
     ));
     handle.shutdown();
     Ok(())
+}
+
+/// Writes a key file (mode 0600) that `sync --key-file` accepts for this emulator.
+fn write_key_file(path: &std::path::Path, key: &str, secret_b64: &str) -> Result<(), Failure> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .and_then(|mut f| {
+            writeln!(f, "{key}\n{secret_b64}")?;
+            Ok(f)
+        })
+        .with_context(|| format!("writing {}", path.display()))
+        .map_err(Failure::bad)?;
+    f.flush().map_err(|e| Failure::bad(anyhow!(e)))
 }
 
 async fn wait_for_signal() {

@@ -197,29 +197,15 @@ pub struct Context {
     pub quiet: bool,
 }
 
-/// The API URL: `--api-url`, else the config's `[sync] api_url`, else Kraken's.
-fn api_url_text<'a>(flag: Option<&'a str>, ctx: &'a Context) -> &'a str {
-    flag.or(ctx.file.sync.api_url.as_deref())
-        .unwrap_or(crate::kraken::DEFAULT_API_URL)
-}
-
-/// [`api_url_text`], parsed; a bad URL is a usage error, and so is one with a path, query or
-/// fragment (the client adds `/0/private/...` itself: a path would be silently dropped or
-/// doubled).
-fn api_url(flag: Option<&str>, ctx: &Context) -> Result<url::Url, Failure> {
-    parse_base_url(api_url_text(flag, ctx)).map_err(Failure::usage)
-}
-
-/// [`crate::kraken::parse_api_url`], also refusing a path, query or fragment.
-fn parse_base_url(text: &str) -> Result<url::Url, crate::kraken::client::ApiUrlError> {
-    let url = crate::kraken::parse_api_url(text)?;
-    if url.path() != "/" || url.query().is_some() || url.fragment().is_some() {
-        return Err(crate::kraken::client::ApiUrlError {
-            url: text.to_owned(),
-            reason: "give the base URL only, without a path, such as https://api.kraken.com",
-        });
+impl Context {
+    /// The shared settings, for the plans.
+    pub fn common(&self) -> config::Common {
+        config::Common {
+            db: self.db.clone(),
+            account: self.account.clone(),
+            quiet: self.quiet,
+        }
     }
-    Ok(url)
 }
 
 /// Runs the parsed command line.
@@ -230,34 +216,22 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
         Err(e) if matches!(cli.command, Command::Doctor(_)) => (FileConfig::default(), Some(e)),
         Err(e) => return Err(Failure::usage(e)),
     };
-    let resolve_ctx = |file: FileConfig| -> Result<Context, Failure> {
-        let db = match cli.db.clone().or_else(|| file.db.clone()) {
-            Some(p) => p,
-            None => config::default_db_path().map_err(Failure::usage)?,
-        };
-        let account = cli
-            .account
-            .clone()
-            .or_else(|| file.account.clone())
-            .unwrap_or_else(|| "default".to_owned());
-        if account.is_empty() || account.len() > 64 || account.chars().any(char::is_control) {
-            return Err(Failure::usage(anyhow::anyhow!(
-                "invalid account name {account:?}: use 1 to 64 printable characters"
-            )));
-        }
-        Ok(Context {
-            db,
-            account,
-            file,
-            quiet: cli.quiet,
-        })
+    let flags = config::CommonFlags {
+        db: cli.db.clone(),
+        account: cli.account.clone(),
+        quiet: cli.quiet,
     };
     // For the disk-full explanation of a failure.
-    let db_path = cli
-        .db
-        .clone()
-        .or_else(|| file.db.clone())
-        .or_else(|| config::default_db_path().ok());
+    let db_path = config::db_path(&flags, &file).ok();
+    let resolve_ctx = |file: FileConfig| -> Result<Context, Failure> {
+        let common = config::resolve_common(&flags, &file).map_err(Failure::usage)?;
+        Ok(Context {
+            db: common.db,
+            account: common.account,
+            file,
+            quiet: common.quiet,
+        })
+    };
     let result = dispatch(&cli, file, resolve_ctx, config_error).await;
     match (result, db_path) {
         (Err(f), Some(db)) => Err(explain_disk(f, &db)),
@@ -344,6 +318,175 @@ mod tests {
         assert_eq!(
             f.render(),
             "cannot open database /data/k.sqlite: permission denied"
+        );
+    }
+
+    fn parse(args: &[&str]) -> crate::cli::Command {
+        use clap::Parser as _;
+        crate::cli::Cli::try_parse_from([&["kraken-tax"], args].concat())
+            .unwrap()
+            .command
+    }
+
+    #[test]
+    fn closed_sets_of_values_are_parsed_by_clap_into_types() {
+        use crate::cli::Command;
+        use crate::config::ExportFormat;
+        use crate::export::FeeTreatment;
+        let export = ["export", "--year", "2025", "--currency"];
+        let given = [
+            "gbp",
+            "--fees",
+            "gross",
+            "--tz",
+            "Europe/Berlin",
+            "--format",
+            "xml",
+        ];
+        let Command::Export(a) = parse(&[&export[..], &given].concat()) else {
+            panic!("export")
+        };
+        assert_eq!(a.currency, crate::domain::ReportCurrency::Gbp);
+        assert_eq!(a.fees, FeeTreatment::Gross);
+        assert_eq!(a.tz, chrono_tz::Europe::Berlin);
+        assert_eq!(a.format, [ExportFormat::Xml]);
+        let Command::Export(a) = parse(&[&export[..], &["EUR"]].concat()) else {
+            panic!("export")
+        };
+        assert_eq!(a.fees, FeeTreatment::Net);
+        assert_eq!(a.tz, chrono_tz::UTC);
+        assert_eq!(a.format, [ExportFormat::Csv, ExportFormat::Xml]);
+        let Command::Export(a) = parse(&[&export[..], &["EUR", "--format", "xml, csv"]].concat())
+        else {
+            panic!("export")
+        };
+        assert_eq!(a.format, [ExportFormat::Xml, ExportFormat::Csv]);
+        let Command::Sync(a) = parse(&["sync", "--backfill", "auto", "--max-duration", "1h30m"])
+        else {
+            panic!("sync")
+        };
+        assert_eq!(a.backfill, crate::sync::BackfillMode::Auto);
+        assert_eq!(a.max_duration, Some(std::time::Duration::from_secs(5400)));
+    }
+
+    #[test]
+    fn values_outside_the_closed_sets_are_usage_errors_naming_the_choices() {
+        use clap::Parser as _;
+        let refused = |args: &[&str]| {
+            let e = crate::cli::Cli::try_parse_from([&["kraken-tax"], args].concat()).unwrap_err();
+            assert_eq!(e.exit_code(), 2, "{args:?}");
+            e.to_string()
+        };
+        let base = ["export", "--year", "2025", "--currency"];
+        let err = refused(&[&base[..], &["XBT"]].concat());
+        assert!(
+            err.contains("unsupported reporting currency \"XBT\": use one of EUR, USD, GBP, CHF, CAD, AUD, JPY"),
+            "{err}"
+        );
+        let err = refused(&[&base[..], &["EUR", "--fees", "half"]].concat());
+        assert!(err.contains("[possible values: net, gross]"), "{err}");
+        let err = refused(&[&base[..], &["EUR", "--format", "csv,pdf"]].concat());
+        assert!(err.contains("[possible values: csv, xml]"), "{err}");
+        let err = refused(&[&base[..], &["EUR", "--tz", "Mars/Base"]].concat());
+        assert!(
+            err.contains("unknown time zone \"Mars/Base\" for --tz"),
+            "{err}"
+        );
+        let err = refused(&["sync", "--backfill", "bulk"]);
+        assert!(
+            err.contains("[possible values: none, export, auto]"),
+            "{err}"
+        );
+        let err = refused(&["sync", "--max-duration", "20"]);
+        assert!(err.contains("use e.g. 20m or 1h30m"), "{err}");
+    }
+
+    /// Longest function allowed in `src/commands/`: commands are glue.
+    const MAX_COMMAND_FN_LINES: usize = 60;
+
+    /// Each `fn` of `text` with its length in lines, from the `fn` line to the closing brace
+    /// at the same indentation (rustfmt's layout); an unclosed one counts as endless.
+    fn function_lengths(text: &str) -> Vec<(String, usize)> {
+        const PREFIXES: [&str; 6] = [
+            "pub(super) ",
+            "pub(crate) ",
+            "pub ",
+            "async ",
+            "const ",
+            "unsafe ",
+        ];
+        let lines: Vec<&str> = text.lines().collect();
+        let mut out = Vec::new();
+        for (i, line) in lines.iter().enumerate() {
+            let body = line.trim_start();
+            let indent = &line[..line.len() - body.len()];
+            let mut sig = body;
+            while let Some(rest) = PREFIXES.iter().find_map(|p| sig.strip_prefix(p)) {
+                sig = rest;
+            }
+            let Some(rest) = sig.strip_prefix("fn ") else {
+                continue;
+            };
+            let name: String = rest
+                .chars()
+                .take_while(|c| c.is_alphanumeric() || *c == '_')
+                .collect();
+            if body.ends_with(';') || body.ends_with('}') {
+                out.push((name, 1));
+                continue;
+            }
+            let close = format!("{indent}}}");
+            let len = lines[i + 1..]
+                .iter()
+                .position(|l| *l == close)
+                .map_or(usize::MAX, |p| p + 2);
+            out.push((name, len));
+        }
+        out
+    }
+
+    #[test]
+    fn the_length_check_counts_from_fn_to_its_closing_brace() {
+        let body = "    let x = 1;\n".repeat(59);
+        let text = format!(
+            "fn short() {{ 1 }}\npub(super) async fn exact(\n    a: u8,\n) {{\n{}}}\n\nmod m {{\n    pub fn nested() {{\n        if x {{\n        }}\n    }}\n}}\nfn open() {{\n",
+            "    let x = 1;\n".repeat(56)
+        );
+        assert_eq!(
+            function_lengths(&text),
+            [
+                ("short".to_owned(), 1),
+                ("exact".to_owned(), 60),
+                ("nested".to_owned(), 4),
+                ("open".to_owned(), usize::MAX)
+            ]
+        );
+        let long = format!("fn long() {{\n{body}}}\n");
+        assert_eq!(function_lengths(&long), [("long".to_owned(), 61)]);
+    }
+
+    #[test]
+    fn every_function_in_src_commands_is_at_most_60_lines() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/commands");
+        let mut files = 0;
+        let mut long = Vec::new();
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().and_then(|e| e.to_str()) != Some("rs") {
+                continue;
+            }
+            files += 1;
+            let text = std::fs::read_to_string(&path).unwrap();
+            for (name, n) in function_lengths(&text) {
+                if n > MAX_COMMAND_FN_LINES {
+                    long.push(format!("{}: fn {name}: {n} lines", path.display()));
+                }
+            }
+        }
+        assert!(files >= 10, "read {files} files of {}", dir.display());
+        assert!(
+            long.is_empty(),
+            "longer than {MAX_COMMAND_FN_LINES} lines: {long:#?}"
         );
     }
 }

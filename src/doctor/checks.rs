@@ -14,7 +14,7 @@ use std::time::Duration;
 pub const SECRET_LEN: usize = 64;
 
 /// Days after a key's first use before the rotation reminder, unless configured.
-pub const DEFAULT_ROTATE_AFTER_DAYS: u32 = 180;
+pub use crate::config::DEFAULT_ROTATE_AFTER_DAYS;
 
 /// A last sync older than this means the nightly cron job may have stopped.
 pub const STALE_SYNC_HOURS: i64 = 48;

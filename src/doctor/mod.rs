@@ -10,6 +10,7 @@ use std::path::Path;
 use std::time::Duration;
 
 mod checks;
+pub mod run;
 
 pub use checks::*;
 

@@ -2,6 +2,7 @@
 
 mod amount;
 mod carf;
+mod currency;
 mod ids;
 mod ledger;
 mod market;
@@ -16,6 +17,7 @@ pub use carf::{
     Classification, Element, ISO_COUNTRIES, ISO_CURRENCIES, TYPE_CODES, forbidden_xml_char,
     is_iso_country, is_iso_currency, type_label,
 };
+pub use currency::{ReportCurrency, UnsupportedCurrency};
 pub use ids::{AssetCode, IdError, LedgerId, RefId, TradeId};
 pub use ledger::{KNOWN_LEDGER_TYPES, LedgerEntry, LedgerFields, is_known_ledger_type};
 pub use market::{AssetInfo, PairInfo};

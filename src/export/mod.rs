@@ -6,6 +6,7 @@
 
 pub mod csv;
 pub mod rows;
+pub mod run;
 pub mod xml;
 
 pub use rows::{

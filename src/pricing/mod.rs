@@ -14,6 +14,7 @@
 pub mod book;
 pub mod fetch;
 pub mod import;
+pub mod import_files;
 pub mod value;
 
 pub use book::PriceBook;

@@ -14,7 +14,7 @@ use chrono::Utc;
 use std::time::{Duration, Instant};
 
 /// Whether and how `sync` fills an empty history in bulk.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum BackfillMode {
     /// Page through the history (the default).
     #[default]

@@ -3,6 +3,7 @@
 pub mod backfill;
 pub mod driver;
 pub mod planner;
+pub mod run;
 
 pub use backfill::{
     BackfillError, BackfillMode, BackfillOptions, BackfillReport, UnknownBackfillMode, backfill,
@@ -11,3 +12,4 @@ pub use driver::{
     ProgressEvent, StoreKeyState, StreamReport, SyncError, SyncFailure, SyncOptions, SyncReport,
     sync_account, sync_account_into,
 };
+pub use run::{ErrorKind, RunError, RunEvent, SyncPlan, run, summary_line};
