@@ -16,7 +16,7 @@ use crate::pricing::{FetchReport, PriceBook, prefetch, refresh_markets};
 use crate::store::{Store, StoreError};
 use chrono_tz::Tz;
 use std::ops::Range;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use url::Url;
 
 /// A file `--format` can ask for.
@@ -362,9 +362,12 @@ fn write_xml(
         draft: false,
     };
     let valid_path = plan.out.join(format!("carf-{year}-{currency}.xml"));
+    let draft_path = plan.out.join(format!("carf-{year}-{currency}.draft.xml"));
     let mut path = valid_path.clone();
     let needs = missing(&report);
     if !needs.is_empty() {
+        // A file of an earlier export would sit beside CSV files it no longer matches.
+        remove_stale(&valid_path)?;
         if !plan.draft {
             // The CSV files are written: say so, and how to get a valid file or a draft.
             return Err(ExportError::XmlRefused {
@@ -377,7 +380,7 @@ fn write_xml(
         }
         // Only a file that cannot be valid is a draft.
         report.draft = true;
-        path = plan.out.join(format!("carf-{year}-{currency}.draft.xml"));
+        path = draft_path.clone();
         if !plan.quiet {
             tracing::warn!(
                 "{} is a draft with marked placeholders for what is missing: {}",
@@ -389,5 +392,24 @@ fn write_xml(
     write_atomic(&path, |out| {
         write_carf_xml(&report, out).map_err(std::io::Error::other)
     })?;
+    if !report.draft {
+        remove_stale(&draft_path)?;
+    }
     Ok(path)
+}
+
+/// Removes `path`, the XML of an earlier export of the same year and currency that this
+/// export does not rewrite, and says so; nothing when there is none.
+fn remove_stale(path: &Path) -> Result<(), ExportError> {
+    match std::fs::remove_file(path) {
+        Ok(()) => {
+            tracing::warn!(
+                "removed {} from an earlier export: it no longer matches the CSV files",
+                path.display()
+            );
+            Ok(())
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e.into()),
+    }
 }

@@ -199,6 +199,26 @@ async fn the_golden_account_exports_the_hand_worked_files() {
                 .any(|e| e.contains("\"XX\" is not an ISO 3166")),
         "{errors:?}"
     );
+    // The identity given: the valid file, and the draft of the earlier export is removed.
+    let mut with_identity = export_to(&bare_dir, "net", "csv,xml");
+    with_identity.extend(["--config".to_owned(), config.display().to_string()]);
+    let out = run_bin(with_identity, &[]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(xml_path.exists());
+    assert!(!bare_dir.join("carf-2025-EUR.draft.xml").exists());
+    // Refused again: the valid file of the earlier export is removed (it would sit beside
+    // CSV files it no longer matches), and the refusal says so.
+    let out = run_bin(export_to(&bare_dir, "net", "csv,xml"), &[]).await;
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(!xml_path.exists());
+    assert!(
+        stderr(&out).contains(&format!(
+            "removed {} from an earlier export: it no longer matches the CSV files",
+            xml_path.display()
+        )),
+        "{}",
+        stderr(&out)
+    );
     // Prices missing (USD: no imported price for most legs): the groups without any value
     // are named, with how to supply the prices.
     let mut usd = export_to(&bare_dir, "net", "xml");
