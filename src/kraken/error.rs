@@ -165,7 +165,7 @@ pub enum DecodeError {
         /// The trade's position.
         n: usize,
         /// The field and what is wrong with it.
-        reason: super::public::RowError,
+        reason: RowError,
     },
     /// A part that must be decimal text is not.
     #[error("{part}: {reason}")]
@@ -336,6 +336,42 @@ impl KrakenError {
                 }
         )
     }
+}
+
+/// A field of a public trade row that could not be read; the message names the field and
+/// its cause, once (the cause is part of the message, not a separate source).
+#[derive(Debug, thiserror::Error)]
+pub enum RowError {
+    /// Too few fields.
+    #[error("expected 6 or 7 fields, got {0}")]
+    Arity(usize),
+    /// Not the JSON type expected.
+    #[error("{field}: {error}")]
+    Json {
+        /// The field.
+        field: &'static str,
+        /// serde's reason.
+        error: serde_json::Error,
+    },
+    /// Neither a string nor a number where decimal text belongs.
+    #[error("{field}: {reason}")]
+    Text {
+        /// The field.
+        field: &'static str,
+        /// What it is instead.
+        reason: super::wire::NotDecimalText,
+    },
+    /// Decimal text that is not a decimal.
+    #[error("{field} is not a decimal: {text:?}")]
+    Decimal {
+        /// The field.
+        field: &'static str,
+        /// The text.
+        text: String,
+    },
+    /// A time Kraken's format does not allow.
+    #[error("time: {0}")]
+    Time(crate::domain::TimeError),
 }
 
 #[cfg(test)]

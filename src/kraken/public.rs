@@ -3,11 +3,11 @@
 //! No key is involved. Calls are paced by a process-wide [`Pacer`] (Kraken allows about one
 //! public call per second); the interval is configurable so tests run fast.
 
-use super::error::{DecodeError, KrakenError};
+use super::error::{DecodeError, KrakenError, RowError};
 use super::http::{self, decode};
 use super::retry::{Resync, Retrier, RetryError, RetryPolicy};
-use super::wire::{DecimalText, NotDecimalText};
-use crate::domain::{AssetInfo, KrakenTime, PairInfo, TimeError};
+use super::wire::DecimalText;
+use crate::domain::{AssetInfo, KrakenTime, PairInfo};
 use rust_decimal::Decimal;
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -324,42 +324,6 @@ pub fn parse_trades(raw: &RawValue) -> Result<TradesPage, KrakenError> {
         trades,
         last: last.ok_or(err(DecodeError::Missing("no `last`")))?,
     })
-}
-
-/// A field of a public trade row that could not be read; the message names the field and
-/// its cause, once (the cause is part of the message, not a separate source).
-#[derive(Debug, thiserror::Error)]
-pub enum RowError {
-    /// Too few fields.
-    #[error("expected 6 or 7 fields, got {0}")]
-    Arity(usize),
-    /// Not the JSON type expected.
-    #[error("{field}: {error}")]
-    Json {
-        /// The field.
-        field: &'static str,
-        /// serde's reason.
-        error: serde_json::Error,
-    },
-    /// Neither a string nor a number where decimal text belongs.
-    #[error("{field}: {reason}")]
-    Text {
-        /// The field.
-        field: &'static str,
-        /// What it is instead.
-        reason: NotDecimalText,
-    },
-    /// Decimal text that is not a decimal.
-    #[error("{field} is not a decimal: {text:?}")]
-    Decimal {
-        /// The field.
-        field: &'static str,
-        /// The text.
-        text: String,
-    },
-    /// A time Kraken's format does not allow.
-    #[error("time: {0}")]
-    Time(TimeError),
 }
 
 fn public_trade(row: &[Box<RawValue>]) -> Result<PublicTrade, RowError> {
