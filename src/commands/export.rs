@@ -1,11 +1,11 @@
 //! `kraken-tax export --year Y --currency CCY`: the report files of a year.
 
 use super::{Context, Failure};
-use crate::classify::build::is_fresh;
+use crate::classify::build::ensure_fresh;
 use crate::cli::ExportArgs;
 use crate::export::csv::{TransactionsCsv, write_atomic, write_summary};
 use crate::export::{
-    FeeTreatment, Ledger, RowRef, SummaryRow, YearTotals, asset_name, year_bounds,
+    ExportError, FeeTreatment, RowRef, SummaryRow, YearLegs, YearTotals, asset_name, year_bounds,
 };
 use crate::kraken::is_loopback;
 use crate::kraken::public::{PublicClient, PublicConfig};
@@ -92,25 +92,17 @@ pub(super) async fn export(ctx: &Context, args: &ExportArgs) -> Result<Exported,
     rules.validate().map_err(Failure::usage)?;
     let mut store = super::open_store(ctx, true)?;
     let assets = AssetTable::default();
-    // The whole history, compactly: an event may straddle the year boundary, and the derived
-    // table covers every leg.
+    // The derived legs (events, classification over the whole history) are what the export
+    // reads: refreshed first if the raw rows or the rules changed since.
     let started = std::time::Instant::now();
-    let ledger = Ledger::load(&store, &ctx.account, &assets).map_err(Failure::bad)?;
-    tracing::debug!(
-        "read and grouped {} ledger entries in {:.2?}",
-        ledger.table.len(),
-        started.elapsed()
-    );
-    // Keep the derived table (status, rebuild) current from the same grouping.
-    if !is_fresh(&store, &ctx.account, rules).map_err(Failure::bad)? {
-        let report = ledger
-            .refresh_derived(&mut store, &ctx.account, rules)
-            .map_err(Failure::bad)?;
+    if let Some(report) =
+        ensure_fresh(&mut store, &ctx.account, &assets, rules).map_err(Failure::bad)?
+    {
         super::rebuild::warn_unknown_assets(&report);
         tracing::debug!("refreshed the derived legs, at {:.2?}", started.elapsed());
     }
-    let in_year = ledger.year(bounds);
-    if in_year.is_empty() && !args.allow_empty {
+    let in_year = YearLegs::new(&store, &ctx.account, bounds);
+    if in_year.is_empty().map_err(Failure::bad)? && !args.allow_empty {
         return Err(Failure::bad(anyhow!(
             "account {:?} has no ledger entries in {} ({}); run `kraken-tax sync` or `kraken-tax import FILE` first, or pass --allow-empty for empty reports",
             ctx.account,
@@ -130,9 +122,8 @@ pub(super) async fn export(ctx: &Context, args: &ExportArgs) -> Result<Exported,
         let mut client = PublicClient::new(config).map_err(Failure::bad)?;
         let mut report = FetchReport::default();
         refresh_markets(&store, &mut client, &mut report).await;
-        let elements = ledger.elements(in_year.clone(), rules);
-        let exchanges = ledger.exchanges(in_year.clone(), &elements);
-        let legs = ledger.to_value(in_year.clone(), &elements, &exchanges);
+        let to_value = in_year.to_value().map_err(export_failure)?;
+        let legs = to_value.legs();
         let now_us = chrono::Utc::now().timestamp_micros();
         prefetch(&legs, &currency, &store, &mut client, now_us, &mut report)
             .await
@@ -155,27 +146,30 @@ pub(super) async fn export(ctx: &Context, args: &ExportArgs) -> Result<Exported,
         .join(format!("carf-transactions-{}-{currency}.csv", args.year));
     // Each row is written as it is valued; only the summary is kept.
     let mut write_year = |each: &mut dyn FnMut(&RowRef<'_>) -> std::io::Result<()>| {
-        ledger.write_year(
-            in_year.clone(),
-            &ctx.account,
-            &currency,
-            fees,
-            rules,
-            &mut [&mut kraken, &mut imports],
-            each,
-        )
+        in_year.write_year(&currency, fees, &mut [&mut kraken, &mut imports], each)
     };
     let totals = if csv {
         let mut totals = None;
-        write_atomic(&transactions_path, |out| {
+        let mut failed = None;
+        let written = write_atomic(&transactions_path, |out| {
             let mut w = TransactionsCsv::new(out, &currency)?;
-            totals = Some(write_year(&mut |r| w.write(r))?);
+            match write_year(&mut |r| w.write(r)) {
+                Ok(t) => totals = Some(t),
+                Err(ExportError::Io(e)) => return Err(e),
+                Err(e) => {
+                    failed = Some(e);
+                    return Err(std::io::Error::other("export stopped"));
+                }
+            }
             w.finish()
-        })
-        .map_err(Failure::bad)?;
+        });
+        if let Some(e) = failed {
+            return Err(export_failure(e));
+        }
+        written.map_err(Failure::bad)?;
         totals.unwrap_or_default()
     } else {
-        write_year(&mut |_| Ok(())).map_err(|e| Failure::bad(anyhow!(e)))?
+        write_year(&mut |_| Ok(())).map_err(export_failure)?
     };
     tracing::debug!(
         "classified, valued and wrote {} legs of {}, at {:.2?}",
@@ -235,6 +229,14 @@ pub(super) async fn export(ctx: &Context, args: &ExportArgs) -> Result<Exported,
         priced,
         unpriced,
     })
+}
+
+/// The failure of reading the year: exit 75 when entries arrived meanwhile, else 1.
+fn export_failure(e: ExportError) -> Failure {
+    match e {
+        e @ ExportError::Stale { .. } => Failure::temporary(e),
+        e => Failure::bad(e),
+    }
 }
 
 /// Writes warnings about unpriced and unclassified legs (counts and examples); returns how

@@ -13,7 +13,7 @@ mod runs;
 mod state;
 mod verify;
 
-pub use derived::{BULK_LEGS, DerivedLeg, DerivedLegRef, DerivedSink, DerivedStamp};
+pub use derived::{DerivedLeg, DerivedLegRef, DerivedSink, DerivedStamp, OwnedFields, YearLeg};
 pub use doctor::{KeyEvent, KeyRecord};
 pub use import::{ConflictRow, ImportTx, PendingExport};
 pub use keys::KeyStateDb;
