@@ -1,6 +1,6 @@
 //! What an event is: the legs of one trade (summing several fills of one asset), spend/receive
 //! pairs, conversions, and dust sweeps or delisting conversions whose two sides carry different
-//! refids. The grouping itself is [`super::legs::Events::group`]; this module holds the rules it
+//! refids. The grouping itself is `Events::group` in the sibling module `legs`; this module holds the rules it
 //! follows and the owned view of an event ([`Exchange`], [`LegContext`]), and imports nothing
 //! from `legs` (the dependency runs one way: `legs` → `events`).
 
