@@ -168,14 +168,25 @@ pub fn rebuild(
     assets: &AssetTable,
     rules: &Rules,
 ) -> Result<BuildReport, StoreError> {
+    let started = std::time::Instant::now();
     let raw = store.raw_ledger_stamp(account)?;
     let (table, events) = load_grouped(store, account, assets)?;
+    tracing::debug!(
+        "read and grouped {} ledger entries in {:.2?}",
+        table.len(),
+        started.elapsed()
+    );
     let stamp = stamp_for(rules, raw);
     let mut report = BuildReport::default();
     store.replace_derived_legs_with(account, &stamp, |sink| {
         report = derive_compact(&table, &events, rules, sink)?;
+        tracing::debug!(
+            "classified and inserted the legs, at {:.2?}",
+            started.elapsed()
+        );
         Ok(())
     })?;
+    tracing::debug!("stored the derived legs, at {:.2?}", started.elapsed());
     report.rederived = report.legs;
     Ok(report)
 }
