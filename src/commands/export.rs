@@ -172,7 +172,7 @@ pub(super) async fn export(ctx: &Context, args: &ExportArgs) -> Result<Exported,
         write_year(&mut |_| Ok(())).map_err(export_failure)?
     };
     tracing::debug!(
-        "classified, valued and wrote {} legs of {}, at {:.2?}",
+        "read, valued and wrote {} legs of {}, at {:.2?}",
         totals.legs,
         args.year,
         started.elapsed()
