@@ -214,7 +214,7 @@ pub struct LegFacts<'a> {
     /// The leg belongs to an exchange event.
     pub in_exchange: bool,
     /// In an exchange event: the side it was exchanged against (asset, fiat), if any (see
-    /// `Exchange::counter_of`).
+    /// `normalize::legs::Events::counter`).
     pub counter: Option<(&'a str, bool)>,
 }
 

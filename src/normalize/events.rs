@@ -39,8 +39,9 @@ pub struct Exchange {
 
 impl Exchange {
     /// The side of the other sign than `amount` with the largest absolute amount: what this
-    /// leg was exchanged against.
-    pub fn counter_of(&self, asset: &str, amount: Decimal) -> Option<&Side> {
+    /// leg was exchanged against. The test oracle of `legs::Events::counter`.
+    #[cfg(test)]
+    pub(crate) fn counter_of(&self, asset: &str, amount: Decimal) -> Option<&Side> {
         self.sides
             .iter()
             .filter(|s| {

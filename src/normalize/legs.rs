@@ -283,7 +283,7 @@ pub struct Events {
     pair_names: Vec<String>,
 }
 
-/// What a leg was exchanged against (see [`Exchange::counter_of`]).
+/// What a leg was exchanged against (see [`Events::counter`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Counter<'a> {
     /// The reported asset.
@@ -507,7 +507,9 @@ impl Events {
         }
     }
 
-    /// What entry `i` was exchanged against, as [`Exchange::counter_of`] finds it.
+    /// What entry `i` was exchanged against: of its exchange's sides in other assets and of
+    /// the other sign than its amount (zero sides aside), the one with the largest absolute
+    /// amount (the last of equals).
     pub fn counter<'t>(&'t self, t: &'t LegTable, i: usize) -> Option<Counter<'t>> {
         let (_, sides) = self.sides_of(i)?;
         let code = t.code(i);
