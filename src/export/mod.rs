@@ -436,6 +436,74 @@ mod tests {
     }
 
     #[test]
+    fn the_year_is_read_from_the_stored_legs_and_a_missing_leg_is_refused() {
+        use crate::classify::Rules;
+        use crate::classify::build::{derive, ensure_fresh, stamp_for};
+        use crate::normalize::assets::AssetTable;
+        use crate::store::Store;
+        let entries = [
+            entry("L1", "T1", 0, "ZEUR", "-200.0000", "0"),
+            entry("L2", "T1", 0, "SOL", "2.0000000000", "0"),
+            entry("L3", "T1", 0, "KFEE", "0.00", "52.00"),
+        ];
+        let mut store = Store::open_in_memory().unwrap();
+        let rows: Vec<_> = entries
+            .iter()
+            .map(|e| crate::domain::RawRecord {
+                item: e.clone(),
+                raw: "{}".into(),
+            })
+            .collect();
+        store
+            .insert_ledger_entries("a", &rows, crate::store::Source::Api)
+            .unwrap();
+        let rules = Rules::default();
+        ensure_fresh(&mut store, "a", &AssetTable::default(), &rules).unwrap();
+        let year = YearLegs::new(&store, "a", year_bounds(2025, Tz::UTC).unwrap());
+        assert!(!year.is_empty().unwrap());
+        let mut got = Vec::new();
+        let totals = year
+            .write_year("EUR", FeeTreatment::Net, &mut [], |r| {
+                got.push((r.ledger_id.to_owned(), r.element, r.amount, r.fee_amount));
+                Ok(())
+            })
+            .unwrap();
+        assert_eq!(totals.legs, 3);
+        // The SOL leg is valued from the trade's EUR side; its KFEE credits (52 = 0.52 USD)
+        // need a USD rate, which this empty price book lacks: unpriced, as the export said
+        // when it classified the legs itself.
+        assert_eq!(
+            got,
+            [
+                ("L1".to_owned(), Element::NotReportable, None, None),
+                ("L2".to_owned(), Element::CryptoFiatIn, None, None),
+                ("L3".to_owned(), Element::NotReportable, None, None),
+            ]
+        );
+        assert_eq!(totals.unpriced, 1);
+        // A raw entry without its derived leg (stored after the refresh): refused, named.
+        let legs = derive(&entries, &AssetTable::default(), &rules).unwrap();
+        let stamp = stamp_for(&rules, store.raw_ledger_stamp("a").unwrap());
+        store
+            .replace_derived_legs_with("a", &stamp, |sink| {
+                legs[..2].iter().try_for_each(|l| sink.insert(&l.as_ref()))
+            })
+            .unwrap();
+        let year = YearLegs::new(&store, "a", year_bounds(2025, Tz::UTC).unwrap());
+        let err = year
+            .write_year("EUR", FeeTreatment::Net, &mut [], |_| Ok(()))
+            .unwrap_err();
+        assert!(
+            matches!(&err, ExportError::Stale { ledger_id } if ledger_id == "L3"),
+            "{err:?}"
+        );
+        assert_eq!(
+            err.to_string(),
+            "ledger entry L3 has no derived classification yet (entries were stored while the export ran): run the export again"
+        );
+    }
+
+    #[test]
     fn year_bounds_in_utc_and_another_zone() {
         let (s, e) = year_bounds(2025, Tz::UTC).unwrap();
         assert_eq!(s, 1_735_689_600_000_000);
