@@ -12,7 +12,7 @@
 //! account and checks that legs were priced; its times are those of a debug build.
 
 use chrono::{TimeZone, Utc};
-use kraken_tax::classify::{Rules, classify};
+use kraken_tax::classify::{LegFacts, Rules, classify_facts};
 use kraken_tax::domain::Element;
 use kraken_tax::emulator::{
     EmulatorConfig, EmulatorHandle, GeneratorConfig, PricePath, generate_with_prices,
@@ -20,7 +20,8 @@ use kraken_tax::emulator::{
 use kraken_tax::kraken::parse_api_url;
 use kraken_tax::kraken::public::{Pacer, PublicClient, PublicConfig};
 use kraken_tax::normalize::assets::AssetTable;
-use kraken_tax::normalize::events::group;
+use kraken_tax::normalize::events::LegContext;
+use kraken_tax::normalize::legs::{Events, LegTable};
 use kraken_tax::pricing::{
     FetchReport, LegToValue, LegValue, PriceBook, prefetch, refresh_markets, value_legs,
 };
@@ -47,6 +48,26 @@ async fn serve(dataset: kraken_tax::emulator::Dataset, path: &PricePath) -> Emul
     emu
 }
 
+/// Each entry's event (owned) and element, through the production grouping and classifier.
+fn classified(
+    ledger: &[kraken_tax::domain::LedgerEntry],
+    rules: &Rules,
+) -> (Vec<LegContext>, Vec<Element>) {
+    let t = LegTable::from_fields(
+        ledger.iter().map(kraken_tax::domain::LedgerFields::from),
+        &AssetTable::default(),
+    )
+    .expect("table");
+    let ev = Events::group(&t).expect("grouping");
+    (0..t.len())
+        .map(|i| {
+            let counter = ev.counter(&t, i);
+            let c = classify_facts(&LegFacts::of_compact(&t, &ev, i, counter), rules);
+            (ev.context(&t, i), c.element)
+        })
+        .unzip()
+}
+
 /// Classifies, fetches into `db`, values; returns (classify s, fetch report, value s, legs, unpriced).
 async fn run(
     cfg: &GeneratorConfig,
@@ -57,13 +78,8 @@ async fn run(
     let ledger = dataset.ledger.clone();
     let emu = serve(dataset, &path).await;
     let t = Instant::now();
-    let ctx = group(&ledger, &AssetTable::default()).expect("grouping");
     let rules = Rules::default();
-    let elements: Vec<Element> = ledger
-        .iter()
-        .zip(&ctx)
-        .map(|(e, c)| classify(e, c, &rules).element)
-        .collect();
+    let (ctx, elements) = classified(&ledger, &rules);
     let classify_s = t.elapsed().as_secs_f64();
     let legs: Vec<LegToValue<'_>> = ledger
         .iter()

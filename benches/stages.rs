@@ -3,7 +3,9 @@
 //! - `ingest`: storing API pages — `Store::insert_ledger_entries` of the generated ledger (with
 //!   each entry's JSON as the raw text, as sync keeps it) in 50-entry pages, one transaction
 //!   each, into a fresh database file;
-//! - `classify`: `normalize::events::group` and `classify::classify` over the whole ledger;
+//! - `classify`: grouping (`normalize::legs::Events::group` over a compact `LegTable`) and
+//!   `classify::classify_facts` over the whole ledger, the work of a full derived refresh
+//!   before it stores the legs;
 //! - `value`: `pricing::value_legs` of every classified leg in EUR, from the trades' own fiat
 //!   legs first and otherwise an in-memory `PriceBook` of the generator's EUR price path (one
 //!   point per asset and hour), as an export with a warm price cache does;
@@ -20,13 +22,15 @@
 //! each stage once on a small account without timing, and the checks below still apply.
 
 use criterion::{BatchSize, BenchmarkId, Criterion, SamplingMode, Throughput};
-use kraken_tax::classify::{Rules, classify};
+use kraken_tax::classify::{LegFacts, Rules, classify_facts};
+use kraken_tax::domain::LedgerFields;
 use kraken_tax::domain::{Element, LedgerEntry, RawRecord};
 use kraken_tax::emulator::{
     Dataset, GeneratorConfig, PricePath, generate_with_prices, ledger_entry_json, store_dataset,
 };
 use kraken_tax::normalize::assets::AssetTable;
-use kraken_tax::normalize::events::group;
+use kraken_tax::normalize::events::LegContext;
+use kraken_tax::normalize::legs::{Events, LegTable};
 use kraken_tax::pricing::{LegToValue, LegValue, PriceBook, value_legs};
 use kraken_tax::store::{PriceRow, Source, Store};
 use kraken_tax::verify::check_account;
@@ -151,13 +155,14 @@ fn stages(c: &mut Criterion, smoke: bool) {
         let assets = AssetTable::default();
         let rules = Rules::default();
         g.bench_function(BenchmarkId::new("classify", n), |b| {
-            // The events and elements are freed after the timing: an export keeps them.
+            // The events and elements are freed after the timing.
             b.iter_with_large_drop(|| {
-                let ctx = group(black_box(ledger), &assets).expect("grouping");
-                let elements: Vec<Element> = ledger
-                    .iter()
-                    .zip(&ctx)
-                    .map(|(e, c)| classify(e, c, &rules).element)
+                let (t, ev) = grouped(black_box(ledger), &assets);
+                let elements: Vec<Element> = (0..t.len())
+                    .map(|i| {
+                        let counter = ev.counter(&t, i);
+                        classify_facts(&LegFacts::of_compact(&t, &ev, i, counter), &rules).element
+                    })
                     .collect();
                 assert!(
                     ledger
@@ -166,15 +171,24 @@ fn stages(c: &mut Criterion, smoke: bool) {
                         .all(|(e, el)| *el != Element::Unclassified || e.kind == "voucher"),
                     "only the generator's vouchers (an unknown entry type) are unclassified"
                 );
-                (ctx, elements)
+                (t, ev, elements)
             });
         });
 
-        let ctx = group(ledger, &assets).expect("grouping");
+        let (t, ev) = grouped(ledger, &assets);
+        let ctx: Vec<LegContext> = (0..t.len()).map(|i| ev.context(&t, i)).collect();
+        let elements: Vec<Element> = (0..t.len())
+            .map(|i| {
+                let counter = ev.counter(&t, i);
+                classify_facts(&LegFacts::of_compact(&t, &ev, i, counter), &rules).element
+            })
+            .collect();
+        drop((t, ev));
         let legs: Vec<LegToValue<'_>> = ledger
             .iter()
             .zip(&ctx)
-            .map(|(e, c)| LegToValue::from_entry(e, c, classify(e, c, &rules).element))
+            .zip(&elements)
+            .map(|((e, c), el)| LegToValue::from_entry(e, c, *el))
             .collect();
         let rows = price_rows(&path);
         g.bench_function(BenchmarkId::new("value", n), |b| {
@@ -213,6 +227,13 @@ fn stages(c: &mut Criterion, smoke: bool) {
         });
     }
     g.finish();
+}
+
+/// The ledger in compact form, grouped into events (in the ledger's order).
+fn grouped(ledger: &[LedgerEntry], assets: &AssetTable) -> (LegTable, Events) {
+    let t = LegTable::from_fields(ledger.iter().map(LedgerFields::from), assets).expect("table");
+    let ev = Events::group(&t).expect("grouping");
+    (t, ev)
 }
 
 fn main() {

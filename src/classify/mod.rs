@@ -1,9 +1,8 @@
 //! Ledger legs → CARF elements and codes, following carf.md's mapping table. Pure: the same
 //! legs and rules always give the same classification.
 
-use crate::domain::{Classification, Element, LedgerEntry, LedgerFields};
+use crate::domain::{Classification, Element, LedgerFields};
 use crate::normalize::assets::NormalizedAsset;
-use crate::normalize::events::LegContext;
 use crate::normalize::legs::{Counter, Events, LegTable};
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -194,15 +193,18 @@ impl Rules {
     }
 }
 
-/// Classifies one leg. The result is exactly one element; `TransferWallet` legs are
-/// `CryptoTransferOut` legs that the report lists again (see [`also_transfer_wallet`]).
-pub fn classify(e: &LedgerEntry, ctx: &LegContext, rules: &Rules) -> Classification {
+/// Classifies one owned leg in its owned context: the test oracle of [`classify_facts`].
+#[cfg(test)]
+pub(crate) fn classify(
+    e: &crate::domain::LedgerEntry,
+    ctx: &crate::normalize::events::LegContext,
+    rules: &Rules,
+) -> Classification {
     classify_facts(&LegFacts::of(e, ctx), rules)
 }
 
-/// What classification reads of a leg and its event, borrowed: from a [`LedgerEntry`] and its
-/// [`LegContext`] ([`LegFacts::of`]), or from a compact ledger (`normalize::legs`), which
-/// then needs to build neither.
+/// What classification reads of a leg and its event, borrowed from a compact ledger
+/// (`normalize::legs`, [`LegFacts::of_compact`]).
 #[derive(Debug, Clone, Copy)]
 pub struct LegFacts<'a> {
     /// The entry's fields.
@@ -212,13 +214,17 @@ pub struct LegFacts<'a> {
     /// The leg belongs to an exchange event.
     pub in_exchange: bool,
     /// In an exchange event: the side it was exchanged against (asset, fiat), if any (see
-    /// `Exchange::counter_of`).
+    /// `normalize::legs::Events::counter`).
     pub counter: Option<(&'a str, bool)>,
 }
 
+#[cfg(test)]
 impl<'a> LegFacts<'a> {
-    /// The facts of an entry and its context.
-    pub fn of(e: &'a LedgerEntry, ctx: &'a LegContext) -> Self {
+    /// The facts of an owned entry and its context (tests).
+    pub(crate) fn of(
+        e: &'a crate::domain::LedgerEntry,
+        ctx: &'a crate::normalize::events::LegContext,
+    ) -> Self {
         LegFacts {
             entry: LedgerFields::from(e),
             asset: &ctx.asset,
@@ -250,7 +256,9 @@ impl<'a> LegFacts<'a> {
     }
 }
 
-/// [`classify`] from borrowed facts.
+/// Classifies one leg. The result is exactly one element; `TransferWallet` legs are
+/// `CryptoTransferOut` legs that the report lists again (see [`also_transfer_wallet_fields`]).
+/// Called only when the derived table is refreshed (`build`); reports read the stored result.
 pub fn classify_facts(f: &LegFacts<'_>, rules: &Rules) -> Classification {
     use Element::*;
     if let Some(c) = rules.matching(f) {
@@ -369,13 +377,18 @@ pub fn classify_facts(f: &LegFacts<'_>, rules: &Rules) -> Classification {
     }
 }
 
-/// True when a `CryptoTransferOut` leg is also reported as `TransferWallet`: the user labelled
-/// its destination a private wallet.
-pub fn also_transfer_wallet(e: &LedgerEntry, c: &Classification, rules: &Rules) -> bool {
+/// [`also_transfer_wallet_fields`] of an owned entry (tests).
+#[cfg(test)]
+pub(crate) fn also_transfer_wallet(
+    e: &crate::domain::LedgerEntry,
+    c: &Classification,
+    rules: &Rules,
+) -> bool {
     also_transfer_wallet_fields(&LedgerFields::from(e), c, rules)
 }
 
-/// [`also_transfer_wallet`] from borrowed fields.
+/// True when a `CryptoTransferOut` leg is also reported as `TransferWallet`: the user labelled
+/// its destination a private wallet.
 pub fn also_transfer_wallet_fields(
     e: &LedgerFields<'_>,
     c: &Classification,

@@ -38,6 +38,7 @@ pub(super) async fn export(ctx: &Context, plan: &ExportPlan) -> Result<Exported,
         .map_err(|e| match e {
             ExportError::Store(e) => Failure::bad(e),
             e if e.is_usage() => Failure::usage(e),
+            e if e.is_temporary() => Failure::temporary(e),
             e => Failure::bad(e),
         })
 }

@@ -1,8 +1,12 @@
 //! The report files of a year: per-leg transactions, the per-asset summary (CSV), and CARF XML.
 //!
-//! Legs are classified over the whole history (an event may straddle the year boundary), then
-//! the year's legs are valued and written. Nothing disappears: internal, not-reportable and
-//! unclassified legs are listed in the transactions file.
+//! The export reads the derived legs (`classify::build`, refreshed first if stale through
+//! `classify::build::ensure_fresh`), never the classifier: each leg's event, element, code,
+//! counterpart, the sides of its exchange and the fee credits it paid were computed over the
+//! whole history (an event may straddle the year boundary) when the raw rows changed. The
+//! year's legs are read in time order with their raw entries, valued and written one at a
+//! time. Nothing disappears: internal, not-reportable and unclassified legs are listed in the
+//! transactions file.
 
 pub mod csv;
 pub mod rows;
@@ -18,19 +22,52 @@ pub fn asset_name(code: &str) -> String {
     name_of(code).unwrap_or(code).to_owned()
 }
 
-use crate::classify::build::{BuildReport, load_grouped, store_derived};
-use crate::classify::{LegFacts, Rules, also_transfer_wallet_fields, classify_facts};
-use crate::domain::{Element, LedgerEntry, LedgerFields};
-use crate::normalize::assets::{AssetTable, name_of};
-use crate::normalize::events::Exchange;
-use crate::normalize::legs::{Events, LegTable};
+use crate::domain::Element;
+use crate::normalize::assets::name_of;
+use crate::normalize::events::{Exchange, SidesError};
 use crate::pricing::{LegToValue, LegValue, LegValuer, PriceSource};
-use crate::store::{Store, StoreError};
+use crate::store::{DerivedLegRef, Store, StoreError, YearLeg};
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use chrono_tz::Tz;
 use rust_decimal::Decimal;
-use std::collections::HashMap;
-use std::ops::Range;
+use std::str::FromStr;
+
+/// Why the legs of a year could not be read or written.
+#[derive(Debug, thiserror::Error)]
+pub enum YearError {
+    /// The database.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Writing a row.
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+    /// A raw entry without its derived leg: another process stored entries after the refresh.
+    #[error(
+        "ledger entry {ledger_id} has no derived classification yet (entries were stored while the export ran): run the export again"
+    )]
+    Stale {
+        /// The entry.
+        ledger_id: String,
+    },
+    /// A stored value that cannot be read back.
+    #[error("damaged derived leg {ledger_id}: {what}")]
+    Damaged {
+        /// The entry.
+        ledger_id: String,
+        /// What is wrong.
+        what: String,
+    },
+}
+
+impl YearError {
+    /// The database error inside, if any (its kind decides the exit code).
+    pub fn store(&self) -> Option<&StoreError> {
+        match self {
+            YearError::Store(e) => Some(e),
+            _ => None,
+        }
+    }
+}
 
 /// The instants `[start, end)` of calendar year `year` in `tz`, in microseconds.
 pub fn year_bounds(year: i32, tz: Tz) -> Option<(i64, i64)> {
@@ -43,17 +80,6 @@ pub fn year_bounds(year: i32, tz: Tz) -> Option<(i64, i64)> {
         )
     };
     Some((at(year)?, at(year + 1)?))
-}
-
-/// An account's whole ledger in compact form (see `normalize::legs`), grouped into events:
-/// about 60 bytes per entry plus its ids. Legs are classified over the whole history (an
-/// event may straddle the year boundary); the year's rows are streamed, never held.
-#[derive(Debug)]
-pub struct Ledger {
-    /// The entries, oldest first (ties by ledger id).
-    pub table: LegTable,
-    /// Their exchange events.
-    pub events: Events,
 }
 
 /// What a streamed year came to: the summary, and what the warnings need.
@@ -99,242 +125,236 @@ impl YearTotals {
     }
 }
 
-impl Ledger {
-    /// Reads `account`'s ledger from the store (only the columns needed, no allocation per
-    /// entry) and groups it.
-    pub fn load(store: &Store, account: &str, assets: &AssetTable) -> Result<Self, StoreError> {
-        let (table, events) = load_grouped(store, account, assets)?;
-        Ok(Ledger { table, events })
-    }
+/// The legs of one account with `start <= time < end`, as the derived table holds them: what
+/// the export values and writes. Refresh the derived table first
+/// (`classify::build::ensure_fresh`).
+#[derive(Debug, Clone, Copy)]
+pub struct YearLegs<'s> {
+    store: &'s Store,
+    account: &'s str,
+    bounds: (i64, i64),
+}
 
-    /// The ledger of `entries` (oldest first, ties by id, as the store gives them).
-    pub fn from_entries(entries: &[LedgerEntry], assets: &AssetTable) -> Result<Self, String> {
-        let table = LegTable::from_fields(entries.iter().map(LedgerFields::from), assets)?;
-        let events = Events::group(&table)?;
-        Ok(Ledger { table, events })
-    }
+/// A reportable leg of the year, owned, for planning the price fetch.
+#[derive(Debug, Clone)]
+struct Reportable {
+    ledger_id: String,
+    time_us: i64,
+    asset: String,
+    amount: Decimal,
+    fee: Decimal,
+    element: Element,
+    event_id: String,
+    /// Index into [`ToValue::exchanges`].
+    exchange: Option<usize>,
+    fee_credits: Decimal,
+}
 
-    /// The positions of the entries with `start <= time < end`.
-    pub fn year(&self, bounds: (i64, i64)) -> Range<usize> {
-        self.table.time_range(bounds)
-    }
+/// The reportable legs of a year, owned ([`YearLegs::to_value`]); [`ToValue::legs`] lends
+/// them in the valuation's terms (for `pricing::prefetch`).
+#[derive(Debug, Default)]
+pub struct ToValue {
+    legs: Vec<Reportable>,
+    exchanges: Vec<Exchange>,
+}
 
-    /// Replaces the account's derived legs with the classification of this ledger, streamed
-    /// into the store in ledger-id order.
-    pub fn refresh_derived(
-        &self,
-        store: &mut Store,
-        account: &str,
-        rules: &Rules,
-    ) -> Result<BuildReport, StoreError> {
-        store_derived(store, account, &self.table, &self.events, rules)
-    }
-
-    /// The elements of the legs in `range`, classified once for [`Self::exchanges`] and
-    /// [`Self::to_value`].
-    pub fn elements(&self, range: Range<usize>, rules: &Rules) -> Vec<Element> {
-        range.map(|i| self.classify(i, rules).element).collect()
-    }
-
-    /// The exchanges of the events of the reportable legs in `range` (`elements` from
-    /// [`Self::elements`] of the same range), for [`Self::to_value`].
-    pub fn exchanges(&self, range: Range<usize>, elements: &[Element]) -> HashMap<u32, Exchange> {
-        let mut out = HashMap::new();
-        for (i, element) in range.zip(elements) {
-            if let Some(e) = self.events.event_of(i)
-                && element.is_reportable()
-                && !out.contains_key(&e)
-            {
-                out.insert(e, self.events.exchange(&self.table, e));
-            }
-        }
-        out
-    }
-
-    /// The legs in `range` in the valuation's terms (for `pricing::prefetch`), given
-    /// [`Self::elements`] and [`Self::exchanges`] of the same range.
-    pub fn to_value<'s>(
-        &'s self,
-        range: Range<usize>,
-        elements: &[Element],
-        exchanges: &'s HashMap<u32, Exchange>,
-    ) -> Vec<LegToValue<'s>> {
-        let credits = self.fee_credits();
-        range
-            .zip(elements)
-            .map(|(i, &element)| {
-                let f = self.table.fields(i);
-                LegToValue {
-                    ledger_id: f.id,
-                    time_us: f.time_us,
-                    asset: &self.table.asset(i).code,
-                    amount: f.amount,
-                    fee: f.fee,
-                    element,
-                    event_id: self.events.event_id(&self.table, i),
-                    exchange: self.events.event_of(i).and_then(|e| exchanges.get(&e)),
-                    fee_credits: credits.get(&i).copied().unwrap_or_default(),
-                }
+impl ToValue {
+    /// The legs, borrowed, as `pricing` takes them.
+    pub fn legs(&self) -> Vec<LegToValue<'_>> {
+        self.legs
+            .iter()
+            .map(|l| LegToValue {
+                ledger_id: &l.ledger_id,
+                time_us: l.time_us,
+                asset: &l.asset,
+                amount: l.amount,
+                fee: l.fee,
+                element: l.element,
+                event_id: &l.event_id,
+                exchange: l.exchange.map(|i| &self.exchanges[i]),
+                fee_credits: l.fee_credits,
             })
             .collect()
     }
+}
 
-    /// The KFEE fee credits paid for legs, by entry position: an event's KFEE legs (amount
-    /// 0, the credits in `fee`) paid for its crypto disposal leg, else its crypto acquisition
-    /// leg (the first in ledger order). Two passes over the entries, no allocation per entry;
-    /// empty for a ledger that never paid with KFEE.
-    pub fn fee_credits(&self) -> HashMap<usize, Decimal> {
-        let (t, ev) = (&self.table, &self.events);
-        let mut per_event: HashMap<u32, Decimal> = HashMap::new();
-        for i in 0..t.len() {
-            if t.asset(i).is_fee_credit
-                && let Some(k) = ev.event_of(i)
-            {
-                let fee = t.fields(i).fee;
-                if !fee.is_zero() {
-                    let slot = per_event.entry(k).or_default();
-                    *slot = slot.saturating_add(fee.abs());
-                }
-            }
+/// A stored leg's derived leg, or the error saying why it has none.
+fn derived<'a>(y: &YearLeg<'a>) -> Result<DerivedLegRef<'a>, YearError> {
+    y.derived.ok_or_else(|| YearError::Stale {
+        ledger_id: y.raw.id.to_owned(),
+    })
+}
+
+fn damaged(l: &DerivedLegRef<'_>, what: String) -> YearError {
+    YearError::Damaged {
+        ledger_id: l.ledger_id.to_owned(),
+        what,
+    }
+}
+
+fn decimal(l: &DerivedLegRef<'_>, field: &str, text: Option<&str>) -> Result<Decimal, YearError> {
+    match text {
+        None => Ok(Decimal::ZERO),
+        Some(t) => Decimal::from_str(t).map_err(|_| damaged(l, format!("{field} {t:?}"))),
+    }
+}
+
+/// The sides of `l`'s event, decoded once per event: `last` keeps the previous one.
+fn exchange_of<'c>(
+    l: &DerivedLegRef<'_>,
+    last: &'c mut Option<(String, Exchange)>,
+) -> Result<Option<&'c Exchange>, YearError> {
+    let Some(text) = l.sides else {
+        return Ok(None);
+    };
+    if last.as_ref().is_none_or(|(id, _)| id != l.event_id) {
+        let x = Exchange::decode(text).map_err(|e: SidesError| damaged(l, e.to_string()))?;
+        *last = Some((l.event_id.to_owned(), x));
+    }
+    Ok(last.as_ref().map(|(_, x)| x))
+}
+
+impl<'s> YearLegs<'s> {
+    /// The legs of `account` in `bounds` (from [`year_bounds`]).
+    pub fn new(store: &'s Store, account: &'s str, bounds: (i64, i64)) -> Self {
+        YearLegs {
+            store,
+            account,
+            bounds,
         }
-        if per_event.is_empty() {
-            return HashMap::new();
-        }
-        // Per event: (disposal?, position) of the leg the credits paid for.
-        let mut target: HashMap<u32, (bool, usize)> = HashMap::new();
-        for i in 0..t.len() {
-            let Some(k) = ev.event_of(i) else { continue };
-            if !per_event.contains_key(&k) {
-                continue;
-            }
-            let a = t.asset(i);
-            let amount = t.fields(i).amount;
-            if a.is_fiat || a.is_fee_credit || amount.is_zero() {
-                continue;
-            }
-            let disposal = amount.is_sign_negative();
-            match target.get(&k) {
-                Some(&(d, _)) if d || !disposal => {}
-                _ => {
-                    target.insert(k, (disposal, i));
-                }
-            }
-        }
-        target
-            .into_iter()
-            .map(|(k, (_, i))| (i, per_event[&k]))
-            .collect()
     }
 
-    fn classify(&self, i: usize, rules: &Rules) -> crate::domain::Classification {
-        let counter = self.events.counter(&self.table, i);
-        classify_facts(
-            &LegFacts::of_compact(&self.table, &self.events, i, counter),
-            rules,
-        )
+    /// True when the year has no ledger entry.
+    pub fn is_empty(&self) -> Result<bool, YearError> {
+        Ok(!self
+            .store
+            .has_ledger_entries_in(self.account, self.bounds)?)
     }
 
-    /// Classifies and values the legs in `range`, in order, and hands each row to `each`;
-    /// returns the totals, with the summary.
-    #[allow(clippy::too_many_arguments)]
+    /// The year's reportable legs, for `pricing::prefetch` (one read of the year).
+    pub fn to_value(&self) -> Result<ToValue, YearError> {
+        let mut out = ToValue::default();
+        let mut last: Option<String> = None;
+        self.store
+            .for_each_year_leg(self.account, self.bounds, |y| -> Result<(), YearError> {
+                let l = derived(&y)?;
+                if !l.element.is_reportable() {
+                    return Ok(());
+                }
+                let exchange = match l.sides {
+                    None => None,
+                    Some(text) => {
+                        if last.as_deref() != Some(l.event_id) {
+                            out.exchanges.push(
+                                Exchange::decode(text).map_err(|e| damaged(&l, e.to_string()))?,
+                            );
+                            last = Some(l.event_id.to_owned());
+                        }
+                        Some(out.exchanges.len() - 1)
+                    }
+                };
+                out.legs.push(Reportable {
+                    ledger_id: y.raw.id.to_owned(),
+                    time_us: y.raw.time_us,
+                    asset: l.asset.to_owned(),
+                    amount: y.raw.amount,
+                    fee: y.raw.fee,
+                    element: l.element,
+                    event_id: l.event_id.to_owned(),
+                    exchange,
+                    fee_credits: decimal(&l, "fee_credits", l.fee_credits)?,
+                });
+                Ok(())
+            })?;
+        Ok(out)
+    }
+
+    /// Values the year's legs, in time order, and hands each row to `each`; returns the
+    /// totals, with the summary. Reads the stored classification; classifies nothing.
     pub fn write_year(
         &self,
-        range: Range<usize>,
-        account: &str,
         currency: &str,
         fees: FeeTreatment,
-        rules: &Rules,
         sources: &mut [&mut dyn PriceSource],
         mut each: impl FnMut(&RowRef<'_>) -> std::io::Result<()>,
-    ) -> std::io::Result<YearTotals> {
-        let (t, ev) = (&self.table, &self.events);
-        let credits = self.fee_credits();
+    ) -> Result<YearTotals, YearError> {
         let mut valuer = LegValuer::new(currency, sources);
         let mut totals = YearTotals::default();
-        // The legs of an event are usually next to each other: build its exchange once.
-        let mut last: Option<(u32, Exchange)> = None;
+        // The legs of an event are usually next to each other: decode its sides once.
+        let mut last: Option<(String, Exchange)> = None;
         let mut note = String::new();
-        for i in range {
-            let counter = ev.counter(t, i);
-            let facts = LegFacts::of_compact(t, ev, i, counter);
-            let c = classify_facts(&facts, rules);
-            let e = facts.entry;
-            let exchange = match ev.event_of(i) {
-                // Only reportable legs are valued; the others never look at their event.
-                Some(k) if c.element.is_reportable() => {
-                    if last.as_ref().is_none_or(|(j, _)| *j != k) {
-                        last = Some((k, ev.exchange(t, k)));
+        let account = self.account;
+        self.store
+            .for_each_year_leg(self.account, self.bounds, |y| -> Result<(), YearError> {
+                let (e, l) = (y.raw, derived(&y)?);
+                let exchange = exchange_of(&l, &mut last)?;
+                let value = valuer.value(&LegToValue {
+                    ledger_id: e.id,
+                    time_us: e.time_us,
+                    asset: l.asset,
+                    amount: e.amount,
+                    fee: e.fee,
+                    element: l.element,
+                    event_id: l.event_id,
+                    exchange,
+                    fee_credits: decimal(&l, "fee_credits", l.fee_credits)?,
+                });
+                let (price, price_source, gross, fee_amount, amount) = match &value {
+                    LegValue::Priced(p) => (
+                        Some(p.price),
+                        p.source.as_str(),
+                        Some(p.amount_gross),
+                        Some(p.fee_amount),
+                        Some(match fees {
+                            FeeTreatment::Net => p.amount_net,
+                            FeeTreatment::Gross => p.amount_gross,
+                        }),
+                    ),
+                    LegValue::Unpriced(_) => (None, "unpriced", None, None, None),
+                    LegValue::NotNeeded => (None, "", None, None, None),
+                };
+                let note = match &value {
+                    LegValue::Unpriced(why) => {
+                        note.clear();
+                        note.push_str(l.note);
+                        note.push_str("; ");
+                        note.push_str(why);
+                        note.as_str()
                     }
-                    last.as_ref().map(|(_, x)| x)
-                }
-                _ => None,
-            };
-            let value = valuer.value(&LegToValue {
-                ledger_id: e.id,
-                time_us: e.time_us,
-                asset: &facts.asset.code,
-                amount: e.amount,
-                fee: e.fee,
-                element: c.element,
-                event_id: ev.event_id(t, i),
-                exchange,
-                fee_credits: if credits.is_empty() {
-                    Decimal::ZERO
-                } else {
-                    credits.get(&i).copied().unwrap_or_default()
-                },
-            });
-            let (price, price_source, gross, fee_amount, amount) = match &value {
-                LegValue::Priced(p) => (
-                    Some(p.price),
-                    p.source.as_str(),
-                    Some(p.amount_gross),
-                    Some(p.fee_amount),
-                    Some(match fees {
-                        FeeTreatment::Net => p.amount_net,
-                        FeeTreatment::Gross => p.amount_gross,
-                    }),
-                ),
-                LegValue::Unpriced(_) => (None, "unpriced", None, None, None),
-                LegValue::NotNeeded => (None, "", None, None, None),
-            };
-            let note = match &value {
-                LegValue::Unpriced(why) => {
-                    note.clear();
-                    note.push_str(&c.note);
-                    note.push_str("; ");
-                    note.push_str(why);
-                    note.as_str()
-                }
-                _ => c.note.as_str(),
-            };
-            let row = RowRef {
-                // In range: checked when read (`Store::for_each_ledger_fields`, `KrakenTime`).
-                time: DateTime::from_timestamp_micros(e.time_us).unwrap_or_default(),
-                account,
-                ledger_id: e.id,
-                refid: e.refid,
-                kraken_type: e.kind,
-                kraken_subtype: e.subtype.unwrap_or_default(),
-                kraken_asset: e.asset,
-                crypto_asset: &facts.asset.code,
-                element: c.element,
-                type_code: c.type_code,
-                transfer_wallet: also_transfer_wallet_fields(&e, &c, rules),
-                units: e.amount.abs(),
-                fee_units: e.fee,
-                amount_gross: gross,
-                fee_amount,
-                amount,
-                price,
-                price_source,
-                counter_asset: counter.map(|x| x.asset),
-                counter_units: counter.map(|x| x.amount.abs()),
-                note,
-            };
-            each(&row)?;
-            totals.add(&row).map_err(std::io::Error::other)?;
-        }
+                    _ => l.note,
+                };
+                let counter_units = match l.counter_amount {
+                    None => None,
+                    Some(_) => Some(decimal(&l, "counter_amount", l.counter_amount)?.abs()),
+                };
+                let row = RowRef {
+                    // In range: checked when read (`Store::for_each_year_leg`).
+                    time: DateTime::from_timestamp_micros(e.time_us).unwrap_or_default(),
+                    account,
+                    ledger_id: e.id,
+                    refid: e.refid,
+                    kraken_type: e.kind,
+                    kraken_subtype: e.subtype.unwrap_or_default(),
+                    kraken_asset: e.asset,
+                    crypto_asset: l.asset,
+                    element: l.element,
+                    type_code: l.type_code,
+                    transfer_wallet: l.transfer_wallet,
+                    units: e.amount.abs(),
+                    fee_units: e.fee,
+                    amount_gross: gross,
+                    fee_amount,
+                    amount,
+                    price,
+                    price_source,
+                    counter_asset: l.counter_asset,
+                    counter_units,
+                    note,
+                };
+                each(&row)?;
+                totals.add(&row).map_err(std::io::Error::other)?;
+                Ok(())
+            })?;
         Ok(totals)
     }
 }
@@ -352,6 +372,8 @@ pub fn format_time(t: DateTime<Utc>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use crate::domain::LedgerEntry;
 
     fn entry(id: &str, refid: &str, t: i64, asset: &str, amount: &str, fee: &str) -> LedgerEntry {
         use crate::domain::{AssetCode, KrakenTime, LedgerId, RefId};
@@ -387,10 +409,17 @@ mod tests {
             entry("L8", "T3", 2, "ZEUR", "-10.0000", "0.0200"),
             entry("L9", "T3", 2, "SOL", "0.1000000000", "0"),
         ];
-        let ledger = Ledger::from_entries(&entries, &AssetTable::default()).unwrap();
-        let id = |i: usize| ledger.table.fields(i).id.to_owned();
-        let mut got: Vec<(String, Decimal)> = ledger
-            .fee_credits()
+        use crate::domain::LedgerFields;
+        use crate::normalize::assets::AssetTable;
+        use crate::normalize::legs::{Events, LegTable};
+        let table = LegTable::from_fields(
+            entries.iter().map(LedgerFields::from),
+            &AssetTable::default(),
+        )
+        .unwrap();
+        let events = Events::group(&table).unwrap();
+        let id = |i: usize| table.fields(i).id.to_owned();
+        let mut got: Vec<(String, Decimal)> = crate::classify::build::fee_credits(&table, &events)
             .into_iter()
             .map(|(i, c)| (id(i), c))
             .collect();
@@ -401,6 +430,74 @@ mod tests {
                 ("L2".to_owned(), Decimal::new(5200, 2)),
                 ("L5".to_owned(), Decimal::new(1550, 2)),
             ]
+        );
+    }
+
+    #[test]
+    fn the_year_is_read_from_the_stored_legs_and_a_missing_leg_is_refused() {
+        use crate::classify::Rules;
+        use crate::classify::build::{derive, ensure_fresh, stamp_for};
+        use crate::normalize::assets::AssetTable;
+        use crate::store::Store;
+        let entries = [
+            entry("L1", "T1", 0, "ZEUR", "-200.0000", "0"),
+            entry("L2", "T1", 0, "SOL", "2.0000000000", "0"),
+            entry("L3", "T1", 0, "KFEE", "0.00", "52.00"),
+        ];
+        let mut store = Store::open_in_memory().unwrap();
+        let rows: Vec<_> = entries
+            .iter()
+            .map(|e| crate::domain::RawRecord {
+                item: e.clone(),
+                raw: "{}".into(),
+            })
+            .collect();
+        store
+            .insert_ledger_entries("a", &rows, crate::store::Source::Api)
+            .unwrap();
+        let rules = Rules::default();
+        ensure_fresh(&mut store, "a", &AssetTable::default(), &rules).unwrap();
+        let year = YearLegs::new(&store, "a", year_bounds(2025, Tz::UTC).unwrap());
+        assert!(!year.is_empty().unwrap());
+        let mut got = Vec::new();
+        let totals = year
+            .write_year("EUR", FeeTreatment::Net, &mut [], |r| {
+                got.push((r.ledger_id.to_owned(), r.element, r.amount, r.fee_amount));
+                Ok(())
+            })
+            .unwrap();
+        assert_eq!(totals.legs, 3);
+        // The SOL leg is valued from the trade's EUR side; its KFEE credits (52 = 0.52 USD)
+        // need a USD rate, which this empty price book lacks: unpriced, as the export said
+        // when it classified the legs itself.
+        assert_eq!(
+            got,
+            [
+                ("L1".to_owned(), Element::NotReportable, None, None),
+                ("L2".to_owned(), Element::CryptoFiatIn, None, None),
+                ("L3".to_owned(), Element::NotReportable, None, None),
+            ]
+        );
+        assert_eq!(totals.unpriced, 1);
+        // A raw entry without its derived leg (stored after the refresh): refused, named.
+        let legs = derive(&entries, &AssetTable::default(), &rules).unwrap();
+        let stamp = stamp_for(&rules, store.raw_ledger_stamp("a").unwrap());
+        store
+            .replace_derived_legs_with("a", &stamp, |sink| {
+                legs[..2].iter().try_for_each(|l| sink.insert(&l.as_ref()))
+            })
+            .unwrap();
+        let year = YearLegs::new(&store, "a", year_bounds(2025, Tz::UTC).unwrap());
+        let err = year
+            .write_year("EUR", FeeTreatment::Net, &mut [], |_| Ok(()))
+            .unwrap_err();
+        assert!(
+            matches!(&err, YearError::Stale { ledger_id } if ledger_id == "L3"),
+            "{err:?}"
+        );
+        assert_eq!(
+            err.to_string(),
+            "ledger entry L3 has no derived classification yet (entries were stored while the export ran): run the export again"
         );
     }
 

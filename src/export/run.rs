@@ -5,9 +5,9 @@
 
 use super::csv::{TransactionsCsv, WriteError, write_atomic, write_summary};
 use super::xml::{XmlIdentity, XmlReport, message_ref_id, missing, write_carf_xml};
-use super::{FeeTreatment, Ledger, RowRef, SummaryRow, YearTotals, asset_name};
+use super::{FeeTreatment, RowRef, SummaryRow, YearError, YearLegs, YearTotals, asset_name};
 use crate::classify::Rules;
-use crate::classify::build::{BuildReport, is_fresh};
+use crate::classify::build::{BuildReport, ensure_fresh};
 use crate::domain::ReportCurrency;
 use crate::kraken::public::{PublicClient, PublicConfig};
 use crate::kraken::{KrakenError, is_loopback};
@@ -15,7 +15,6 @@ use crate::normalize::assets::AssetTable;
 use crate::pricing::{FetchReport, PriceBook, prefetch, refresh_markets};
 use crate::store::{Store, StoreError};
 use chrono_tz::Tz;
-use std::ops::Range;
 use std::path::{Path, PathBuf};
 use url::Url;
 
@@ -116,6 +115,9 @@ pub enum ExportError {
     /// Valuing the year failed.
     #[error(transparent)]
     Io(#[from] std::io::Error),
+    /// Reading the year's derived legs failed.
+    #[error(transparent)]
+    Year(#[from] YearError),
     /// The CARF XML would miss required values and `--draft` was not given.
     #[error(
         "no {} written: a valid CARF XML needs {}.{} Pass --draft to write carf-{year}-{currency}.draft.xml with marked placeholders instead (a reconciliation aid, not valid for filing).",
@@ -143,6 +145,20 @@ impl ExportError {
     pub fn is_usage(&self) -> bool {
         matches!(self, ExportError::CreateDir { .. })
     }
+
+    /// Entries were stored while the export ran: run it again (exit 75).
+    pub fn is_temporary(&self) -> bool {
+        matches!(self, ExportError::Year(YearError::Stale { .. }))
+    }
+
+    /// The database error inside, if any (its kind decides the exit code).
+    pub fn store(&self) -> Option<&StoreError> {
+        match self {
+            ExportError::Store(e) => Some(e),
+            ExportError::Year(e) => e.store(),
+            _ => None,
+        }
+    }
 }
 
 /// " The CSV files were written (a, b)." or nothing.
@@ -157,23 +173,15 @@ fn written_note(written: &[PathBuf]) -> String {
 /// Runs the export of `plan` on `store`: see the module docs.
 pub async fn run(plan: &ExportPlan, store: &mut Store) -> Result<Exported, ExportError> {
     let rules = &plan.rules;
-    // The whole history, compactly: an event may straddle the year boundary, and the derived
-    // table covers every leg.
+    // The derived legs (events, classification over the whole history) are what the export
+    // reads: refreshed first if the raw rows or the rules changed since.
     let started = std::time::Instant::now();
-    let ledger = Ledger::load(store, &plan.account, &AssetTable::default())?;
-    tracing::debug!(
-        "read and grouped {} ledger entries in {:.2?}",
-        ledger.table.len(),
-        started.elapsed()
-    );
-    // Keep the derived table (status, rebuild) current from the same grouping.
-    if !is_fresh(store, &plan.account, rules)? {
-        let report = ledger.refresh_derived(store, &plan.account, rules)?;
+    if let Some(report) = ensure_fresh(store, &plan.account, &AssetTable::default(), rules)? {
         warn_unknown_assets(&report);
         tracing::debug!("refreshed the derived legs, at {:.2?}", started.elapsed());
     }
-    let in_year = ledger.year(plan.bounds);
-    if in_year.is_empty() && !plan.allow_empty {
+    let in_year = YearLegs::new(store, &plan.account, plan.bounds);
+    if in_year.is_empty()? && !plan.allow_empty {
         return Err(ExportError::Empty {
             account: plan.account.clone(),
             year: plan.year,
@@ -181,15 +189,15 @@ pub async fn run(plan: &ExportPlan, store: &mut Store) -> Result<Exported, Expor
         });
     }
     if let Some(url) = &plan.prices_from {
-        fetch_prices(plan, url, store, &ledger, in_year.clone()).await?;
+        fetch_prices(plan, url, store, &in_year).await?;
     }
     std::fs::create_dir_all(&plan.out).map_err(|source| ExportError::CreateDir {
         path: plan.out.clone(),
         source,
     })?;
-    let (totals, transactions) = write_transactions(plan, store, &ledger, in_year)?;
+    let (totals, transactions) = write_transactions(plan, store, &in_year)?;
     tracing::debug!(
-        "classified, valued and wrote {} legs of {}, at {:.2?}",
+        "read, valued and wrote {} legs of {}, at {:.2?}",
         totals.legs,
         plan.year,
         started.elapsed()
@@ -235,8 +243,7 @@ async fn fetch_prices(
     plan: &ExportPlan,
     api_url: &Url,
     store: &Store,
-    ledger: &Ledger,
-    in_year: Range<usize>,
+    in_year: &YearLegs<'_>,
 ) -> Result<(), ExportError> {
     let mut config = PublicConfig::new(api_url.clone());
     if is_loopback(api_url) {
@@ -246,9 +253,8 @@ async fn fetch_prices(
     let mut client = PublicClient::new(config)?;
     let mut report = FetchReport::default();
     refresh_markets(store, &mut client, &mut report).await;
-    let elements = ledger.elements(in_year.clone(), &plan.rules);
-    let exchanges = ledger.exchanges(in_year.clone(), &elements);
-    let legs = ledger.to_value(in_year, &elements, &exchanges);
+    let to_value = in_year.to_value()?;
+    let legs = to_value.legs();
     let now_us = chrono::Utc::now().timestamp_micros();
     let currency = plan.currency.as_str();
     prefetch(&legs, currency, store, &mut client, now_us, &mut report).await?;
@@ -263,22 +269,13 @@ async fn fetch_prices(
 fn write_transactions(
     plan: &ExportPlan,
     store: &Store,
-    ledger: &Ledger,
-    in_year: Range<usize>,
+    in_year: &YearLegs<'_>,
 ) -> Result<(YearTotals, Option<PathBuf>), ExportError> {
     let mut kraken = PriceBook::kraken(store)?;
     let mut imports = PriceBook::imports(store)?;
     let currency = plan.currency.as_str();
     let mut write_year = |each: &mut dyn FnMut(&RowRef<'_>) -> std::io::Result<()>| {
-        ledger.write_year(
-            in_year.clone(),
-            &plan.account,
-            currency,
-            plan.fees,
-            &plan.rules,
-            &mut [&mut kraken, &mut imports],
-            each,
-        )
+        in_year.write_year(currency, plan.fees, &mut [&mut kraken, &mut imports], each)
     };
     if !plan.csv {
         return Ok((write_year(&mut |_| Ok(()))?, None));
@@ -287,11 +284,25 @@ fn write_transactions(
         .out
         .join(format!("carf-transactions-{}-{currency}.csv", plan.year));
     let mut totals = None;
-    write_atomic(&path, |out| {
+    // A failure to read the year is kept as it is (its kind decides the exit code); the file
+    // is not placed.
+    let mut failed = None;
+    let written = write_atomic(&path, |out| {
         let mut w = TransactionsCsv::new(out, currency)?;
-        totals = Some(write_year(&mut |r| w.write(r))?);
+        match write_year(&mut |r| w.write(r)) {
+            Ok(t) => totals = Some(t),
+            Err(YearError::Io(e)) => return Err(e),
+            Err(e) => {
+                failed = Some(e);
+                return Err(std::io::Error::other("export stopped"));
+            }
+        }
         w.finish()
-    })?;
+    });
+    if let Some(e) = failed {
+        return Err(e.into());
+    }
+    written?;
     Ok((totals.unwrap_or_default(), Some(path)))
 }
 

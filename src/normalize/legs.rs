@@ -3,10 +3,10 @@
 //!
 //! [`LegTable`] keeps per entry only what grouping, classification and the reports read: the
 //! time, amount and fee, the ids in one shared text buffer, and the low-cardinality strings
-//! (type, subtype, asset) as indices into small tables. [`Events`] is the result of
-//! [`super::events::group`] over it, with the sides of each exchange event stored once per
-//! event instead of once per leg. [`Events::context`] rebuilds a leg's [`LegContext`]; the
-//! tests check that it equals `group`'s, leg by leg.
+//! (type, subtype, asset) as indices into small tables. [`Events`] is its grouping into
+//! events (the one production implementation, following the rules of [`super::events`]), with
+//! the sides of each exchange event stored once per event instead of once per leg.
+//! [`Events::context`] gives a leg's owned [`LegContext`].
 
 use super::assets::{AssetTable, NormalizedAsset};
 use super::events::{
@@ -16,6 +16,20 @@ use crate::domain::LedgerFields;
 use rust_decimal::Decimal;
 use std::collections::HashMap;
 
+/// Input a compact ledger cannot hold (absurd sizes only: real accounts are far below).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LegTableError {
+    /// A ledger id longer than 65,535 bytes.
+    #[error("ledger id of {0} bytes")]
+    IdTooLong(usize),
+    /// More than 65,535 distinct values of one column.
+    #[error("more than 65,535 distinct {0} values")]
+    TooManyDistinct(&'static str),
+    /// More entries, events, pairs or sides than a `u32` counts.
+    #[error("too many {0}")]
+    TooMany(&'static str),
+}
+
 /// Small strings stored once, referred to by index.
 #[derive(Debug, Default)]
 struct Interner {
@@ -24,12 +38,12 @@ struct Interner {
 }
 
 impl Interner {
-    fn intern(&mut self, s: &str, what: &str) -> Result<u16, String> {
+    fn intern(&mut self, s: &str, what: &'static str) -> Result<u16, LegTableError> {
         if let Some(&i) = self.index.get(s) {
             return Ok(i);
         }
-        let i = u16::try_from(self.names.len())
-            .map_err(|_| format!("more than 65,535 distinct {what} values"))?;
+        let i =
+            u16::try_from(self.names.len()).map_err(|_| LegTableError::TooManyDistinct(what))?;
         self.index.insert(s.to_owned(), i);
         self.names.push(s.to_owned());
         Ok(i)
@@ -98,7 +112,7 @@ impl LegTable {
     pub fn from_fields<'a>(
         entries: impl IntoIterator<Item = LedgerFields<'a>>,
         assets: &AssetTable,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, LegTableError> {
         let mut t = Self::new(assets);
         for e in entries {
             t.push(e)?;
@@ -108,9 +122,8 @@ impl LegTable {
 
     /// Appends an entry. Fails only on absurd input (an id longer than 65,535 bytes, more than
     /// 65,535 distinct types, subtypes or assets).
-    pub fn push(&mut self, e: LedgerFields<'_>) -> Result<(), String> {
-        let id_len =
-            u16::try_from(e.id.len()).map_err(|_| format!("ledger id of {} bytes", e.id.len()))?;
+    pub fn push(&mut self, e: LedgerFields<'_>) -> Result<(), LegTableError> {
+        let id_len = u16::try_from(e.id.len()).map_err(|_| LegTableError::IdTooLong(e.id.len()))?;
         let kind = self.kinds.intern(e.kind, "type")?;
         if usize::from(kind) == self.kind_exchange.len() {
             self.kind_exchange.push(EXCHANGE_TYPES.contains(&e.kind));
@@ -123,7 +136,7 @@ impl LegTable {
                     self.subtype_cross.push(CROSS_REFID_SUBTYPES.contains(&s));
                 }
                 i.checked_add(1)
-                    .ok_or("more than 65,534 distinct subtypes")?
+                    .ok_or(LegTableError::TooManyDistinct("subtype"))?
             }
         };
         let asset = self.raw_assets.intern(e.asset, "asset")?;
@@ -260,7 +273,7 @@ struct Event {
 
 const NO_EVENT: u32 = u32::MAX;
 
-/// The exchange events of a [`LegTable`], as [`super::events::group`] forms them.
+/// The exchange events of a [`LegTable`].
 #[derive(Debug)]
 pub struct Events {
     /// Per entry: its exchange event, or `NO_EVENT`.
@@ -270,7 +283,7 @@ pub struct Events {
     pair_names: Vec<String>,
 }
 
-/// What a leg was exchanged against (see [`Exchange::counter_of`]).
+/// What a leg was exchanged against (see [`Events::counter`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Counter<'a> {
     /// The reported asset.
@@ -282,11 +295,12 @@ pub struct Counter<'a> {
 }
 
 impl Events {
-    /// Groups the entries of `t` (in the order `group` would be given them) exactly as
-    /// [`super::events::group`] does.
-    pub fn group(t: &LegTable) -> Result<Self, String> {
+    /// Groups the entries of `t` into events: exchange legs by refid (the placeholder refid
+    /// `Unknown` ties nothing together), then one-sided cross-refid conversions paired by time
+    /// (see [`super::events`]).
+    pub fn group(t: &LegTable) -> Result<Self, LegTableError> {
         let n = t.len();
-        let n32 = u32::try_from(n).map_err(|_| format!("{n} ledger entries: too many"))?;
+        let n32 = u32::try_from(n).map_err(|_| LegTableError::TooMany("ledger entries"))?;
         // Exchange legs by refid, each refid's legs in ledger order (a hash per leg: sorting
         // by refid cost more than the rest of the grouping); the placeholder refid `Unknown`
         // ties nothing together. Groups are numbered by first appearance.
@@ -410,7 +424,8 @@ impl Events {
             }
         }
         for (a, b, name) in pairs {
-            let p = u32::try_from(ev.pair_names.len()).map_err(|_| "too many pairs")?;
+            let p =
+                u32::try_from(ev.pair_names.len()).map_err(|_| LegTableError::TooMany("pairs"))?;
             ev.pair_names.push(name);
             let idx = members[groups[a].clone()]
                 .iter()
@@ -429,8 +444,8 @@ impl Events {
         t: &LegTable,
         name: EventName,
         idx: impl Iterator<Item = u32> + Clone,
-    ) -> Result<(), String> {
-        let e = u32::try_from(self.events.len()).map_err(|_| "too many events")?;
+    ) -> Result<(), LegTableError> {
+        let e = u32::try_from(self.events.len()).map_err(|_| LegTableError::TooMany("events"))?;
         let sides_at = self.sides.len();
         for i in idx {
             self.of[i as usize] = e;
@@ -452,7 +467,7 @@ impl Events {
                 }),
             }
         }
-        let too_many = |_| "too many sides".to_owned();
+        let too_many = |_| LegTableError::TooMany("sides");
         self.events.push(Event {
             name,
             sides_at: u32::try_from(sides_at).map_err(too_many)?,
@@ -492,7 +507,9 @@ impl Events {
         }
     }
 
-    /// What entry `i` was exchanged against, as [`Exchange::counter_of`] finds it.
+    /// What entry `i` was exchanged against: of its exchange's sides in other assets and of
+    /// the other sign than its amount (zero sides aside), the one with the largest absolute
+    /// amount (the last of equals).
     pub fn counter<'t>(&'t self, t: &'t LegTable, i: usize) -> Option<Counter<'t>> {
         let (_, sides) = self.sides_of(i)?;
         let code = t.code(i);
@@ -529,7 +546,7 @@ impl Events {
         }
     }
 
-    /// Entry `i`'s context, equal to what `group` gives it.
+    /// Entry `i`'s context, owned.
     pub fn context(&self, t: &LegTable, i: usize) -> LegContext {
         LegContext {
             event_id: self.event_id(t, i).to_owned(),
@@ -537,6 +554,20 @@ impl Events {
             exchange: self.event_of(i).map(|e| self.exchange(t, e)),
         }
     }
+}
+
+/// The owned grouping of `entries` (any order): one context per entry, in the same order. Test
+/// oracle only (the production path reads the compact table and its events directly).
+#[cfg(test)]
+pub(crate) fn group(
+    entries: &[crate::domain::LedgerEntry],
+    assets: &AssetTable,
+) -> Result<Vec<LegContext>, LegTableError> {
+    let table = LegTable::from_fields(entries.iter().map(LedgerFields::from), assets)?;
+    let events = Events::group(&table)?;
+    Ok((0..entries.len())
+        .map(|i| events.context(&table, i))
+        .collect())
 }
 
 #[cfg(test)]

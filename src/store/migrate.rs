@@ -45,6 +45,10 @@ pub(crate) const MIGRATIONS: &[(&str, &str)] = &[
         "0010_ledger_rowid_table",
         include_str!("../../schemas/sqlite/0010_ledger_rowid_table.sql"),
     ),
+    (
+        "0011_derived_legs_by_time",
+        include_str!("../../schemas/sqlite/0011_derived_legs_by_time.sql"),
+    ),
 ];
 
 /// Applies the migrations the database lacks, all in one `BEGIN IMMEDIATE` transaction that
@@ -158,6 +162,7 @@ mod tests {
         .unwrap();
         let before = all(&conn, ROWS);
         let legs_before = all(&conn, "SELECT * FROM legs");
+        assert_eq!(legs_before.len(), 1);
 
         migrate(&conn).unwrap();
 
@@ -166,7 +171,10 @@ mod tests {
             .unwrap();
         assert_eq!(version, MIGRATIONS.len() as i64);
         assert_eq!(all(&conn, ROWS), before);
-        assert_eq!(all(&conn, "SELECT * FROM legs"), legs_before);
+        // 0010 kept the legs (foreign keys off); 0011 then drops the derived legs, which are
+        // rebuilt from the raw rows at the next refresh.
+        assert!(all(&conn, "SELECT * FROM legs").is_empty());
+        assert!(all(&conn, "SELECT * FROM derived_state").is_empty());
         // Stored in time order.
         assert_eq!(
             all(&conn, "SELECT ledger_id FROM ledger_entries ORDER BY rowid"),
@@ -182,7 +190,12 @@ mod tests {
         assert_eq!(fk, 1);
         assert!(all(&conn, "PRAGMA foreign_key_check").is_empty());
         let err = conn
-            .execute("DELETE FROM ledger_entries WHERE ledger_id = 'L1'", [])
+            .execute(
+                "INSERT INTO legs (account, time_us, ledger_id, event_id, asset, asset_known,
+                     is_fiat, element, transfer_wallet, note)
+                 VALUES ('nobody', 1, 'L1', 'E1', 'EUR', 1, 1, 'NotReportable', 0, '')",
+                [],
+            )
             .unwrap_err();
         assert!(err.to_string().contains("FOREIGN KEY"), "{err}");
         let err = conn
@@ -229,7 +242,7 @@ mod tests {
             .unwrap();
         assert_eq!(seen, 9);
         let first = Connection::open(&path).unwrap();
-        assert_eq!(migrate(&first).unwrap(), 1);
+        assert_eq!(migrate(&first).unwrap(), MIGRATIONS.len() - 9);
         assert_eq!(apply_pending(&late).unwrap(), 0, "applied twice");
         let version: i64 = late
             .query_row("PRAGMA user_version", [], |r| r.get(0))
@@ -264,7 +277,11 @@ mod tests {
             .into_iter()
             .map(|h| h.join().unwrap().unwrap())
             .sum();
-        assert_eq!(applied, 1, "migration 0010 applied once in all");
+        assert_eq!(
+            applied,
+            MIGRATIONS.len() - 9,
+            "migrations 0010 and later applied once in all"
+        );
         let conn = Connection::open(&path).unwrap();
         let version: i64 = conn
             .query_row("PRAGMA user_version", [], |r| r.get(0))

@@ -13,7 +13,7 @@ mod runs;
 mod state;
 mod verify;
 
-pub use derived::{BULK_LEGS, DerivedLeg, DerivedLegRef, DerivedSink, DerivedStamp};
+pub use derived::{DerivedLeg, DerivedLegRef, DerivedSink, DerivedStamp, OwnedFields, YearLeg};
 pub use doctor::{KeyEvent, KeyRecord};
 pub use import::{ConflictRow, ImportTx, PendingExport};
 pub use keys::KeyStateDb;
@@ -145,6 +145,17 @@ pub(crate) fn describe_sqlite(e: &rusqlite::Error) -> String {
 /// The local database of one or more accounts.
 pub struct Store {
     conn: Connection,
+    /// Opened through [`Store::open_checked`]: the file was checked (or found unchanged since
+    /// a check) and is sealed again when this store is dropped.
+    seal: Option<seal::Seal>,
+}
+
+impl Drop for Store {
+    fn drop(&mut self) {
+        if let Some(seal) = self.seal.take() {
+            seal.reseal(&self.conn);
+        }
+    }
 }
 
 impl std::fmt::Debug for Store {
@@ -160,19 +171,43 @@ impl Store {
     pub fn open(path: &Path) -> Result<Self, StoreError> {
         let conn = open_connection(path)?;
         migrate::migrate(&conn)?;
-        Ok(Self { conn })
+        Ok(Self { conn, seal: None })
     }
 
-    /// [`Store::open`], then `PRAGMA quick_check` (every page read once): a damaged file is
-    /// refused before a command reads or writes it, whatever part of it is damaged.
+    /// [`Store::open`], then `PRAGMA quick_check` (every page read once) unless the file is
+    /// provably unchanged since the last successful check: a damaged file is refused before a
+    /// command reads or writes it, whatever part of it is damaged.
+    ///
+    /// "Unchanged" is the seal beside the file (`<db>-checked`, see `seal`): the file's size,
+    /// modification and status-change times (nanoseconds), inode and device, written after a
+    /// successful check and again when a checked store is dropped (its own writes are
+    /// SQLite's, and the WAL is checkpointed into the file first). Any change made to the
+    /// file otherwise (a copy or restore, an editor, another program, a truncation) changes
+    /// the status-change time, which no program can set back, so the next command checks the
+    /// whole file again; a WAL file left with content, or a seal older than a day, does too.
+    /// What the seal cannot see is decay of the medium under an unchanged file: SQLite still
+    /// refuses a damaged page when a command reads it (`DatabaseCorrupt`, a damage failure),
+    /// and the daily full check finds it up front at the latest a day later.
     pub fn open_checked(path: &Path) -> Result<Self, StoreError> {
-        let store = Self::open(path)?;
-        store.quick_check()?;
+        let sealed = seal::Seal::still_valid(path);
+        let mut store = Self::open(path)?;
+        let full_check_at = match sealed {
+            Some(at) => at,
+            None => {
+                store.quick_check()?;
+                seal::now_secs()
+            }
+        };
+        let seal = seal::Seal::new(path, full_check_at);
+        seal.write();
+        store.seal = Some(seal);
         Ok(store)
     }
 
     /// `PRAGMA quick_check`: `Err(Damaged)` with SQLite's first finding when the file is damaged.
     pub fn quick_check(&self) -> Result<(), StoreError> {
+        #[cfg(test)]
+        FULL_CHECKS.with(|n| n.set(n.get() + 1));
         let first: String = self
             .conn
             .query_row("PRAGMA quick_check(1)", [], |r| r.get(0))?;
@@ -196,7 +231,7 @@ impl Store {
         let conn = Connection::open_in_memory()?;
         configure(&conn)?;
         migrate::migrate(&conn)?;
-        Ok(Self { conn })
+        Ok(Self { conn, seal: None })
     }
 
     /// The schema version (`PRAGMA user_version`).
@@ -229,6 +264,124 @@ impl Store {
             .prepare("SELECT name FROM accounts ORDER BY name")?;
         let rows = stmt.query_map([], |r| r.get(0))?;
         Ok(rows.collect::<Result<_, _>>()?)
+    }
+}
+
+#[cfg(test)]
+thread_local! {
+    /// `quick_check`s run by this thread (tests).
+    static FULL_CHECKS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// The seal of a checked database file: what it looked like when it was last known good.
+mod seal {
+    use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+    use std::path::{Path, PathBuf};
+
+    /// A full `quick_check` at least this often, whatever the seal says.
+    const FULL_CHECK_EVERY_SECS: i64 = 24 * 3600;
+
+    pub(super) fn now_secs() -> i64 {
+        chrono::Utc::now().timestamp()
+    }
+
+    fn seal_path(db: &Path) -> PathBuf {
+        let mut p = db.as_os_str().to_owned();
+        p.push("-checked");
+        PathBuf::from(p)
+    }
+
+    /// Size, mtime, ctime (ns), inode, device of the file; `None` when it cannot be read or a
+    /// WAL with content lies beside it (its pages are not in the file yet).
+    fn fingerprint(db: &Path) -> Option<String> {
+        let mut wal = db.as_os_str().to_owned();
+        wal.push("-wal");
+        if std::fs::metadata(PathBuf::from(wal)).is_ok_and(|m| m.len() > 0) {
+            return None;
+        }
+        let m = std::fs::metadata(db).ok()?;
+        Some(format!(
+            "{} {}.{:09} {}.{:09} {} {}",
+            m.len(),
+            m.mtime(),
+            m.mtime_nsec(),
+            m.ctime(),
+            m.ctime_nsec(),
+            m.ino(),
+            m.dev()
+        ))
+    }
+
+    const HEADER: &str = "kraken-tax quick_check seal v1";
+
+    #[derive(Debug)]
+    pub(super) struct Seal {
+        db: PathBuf,
+        full_check_at: i64,
+    }
+
+    impl Seal {
+        /// The time of the last full check, when the file is unchanged since it was sealed
+        /// and that check is recent enough.
+        pub(super) fn still_valid(db: &Path) -> Option<i64> {
+            let now = fingerprint(db)?;
+            let text = std::fs::read_to_string(seal_path(db)).ok()?;
+            let mut lines = text.lines();
+            if lines.next()? != HEADER {
+                return None;
+            }
+            let at: i64 = lines.next()?.parse().ok()?;
+            let sealed = lines.next()?;
+            let age = now_secs() - at;
+            (sealed == now && (0..FULL_CHECK_EVERY_SECS).contains(&age)).then_some(at)
+        }
+
+        pub(super) fn new(db: &Path, full_check_at: i64) -> Self {
+            Seal {
+                db: db.to_owned(),
+                full_check_at,
+            }
+        }
+
+        /// Records the file as it is now (best effort: without a seal the next command checks
+        /// the file in full).
+        pub(super) fn write(&self) {
+            let path = seal_path(&self.db);
+            let Some(print) = fingerprint(&self.db) else {
+                let _ = std::fs::remove_file(&path);
+                return;
+            };
+            let text = format!("{HEADER}\n{}\n{print}\n", self.full_check_at);
+            let tmp = {
+                let mut p = path.as_os_str().to_owned();
+                p.push(".tmp");
+                PathBuf::from(p)
+            };
+            let written = std::fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .mode(0o600)
+                .open(&tmp)
+                .and_then(|mut f| std::io::Write::write_all(&mut f, text.as_bytes()))
+                .and_then(|()| std::fs::rename(&tmp, &path));
+            if written.is_err() {
+                let _ = std::fs::remove_file(&tmp);
+                let _ = std::fs::remove_file(&path);
+            }
+        }
+
+        /// At the end of a checked store's life: moves the WAL into the file (this store's
+        /// own writes) and seals the result; when that cannot be done completely (another
+        /// connection is busy), the stale seal stays and the next command checks in full.
+        pub(super) fn reseal(self, conn: &rusqlite::Connection) {
+            let done = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
+                r.get::<_, i64>(0)
+            });
+            if done == Ok(0) {
+                self.write();
+            }
+        }
     }
 }
 
@@ -307,6 +460,45 @@ fn now_text() -> String {
 mod tests {
     use super::*;
     use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn an_unchanged_file_is_not_checked_again_and_any_other_change_is() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("k.sqlite");
+        let checks = || FULL_CHECKS.with(std::cell::Cell::get);
+        let store = Store::open_checked(&path).unwrap();
+        assert_eq!(checks(), 1);
+        // Its own writes are sealed when it is dropped.
+        store.ensure_account("a").unwrap();
+        drop(store);
+        drop(Store::open_checked(&path).unwrap());
+        assert_eq!(checks(), 1, "unchanged since the seal");
+        // A plain open (no seal kept) that writes: the next checked open checks again.
+        Store::open(&path).unwrap().ensure_account("b").unwrap();
+        drop(Store::open_checked(&path).unwrap());
+        assert_eq!(checks(), 2);
+        drop(Store::open_checked(&path).unwrap());
+        assert_eq!(checks(), 2);
+        // The same bytes written again by another program: checked again.
+        let bytes = std::fs::read(&path).unwrap();
+        std::fs::write(&path, &bytes).unwrap();
+        drop(Store::open_checked(&path).unwrap());
+        assert_eq!(checks(), 3);
+        // A seal from more than a day ago, or a damaged seal: checked again.
+        let seal = dir.path().join("k.sqlite-checked");
+        let text = std::fs::read_to_string(&seal).unwrap();
+        let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
+        lines[1] = (seal::now_secs() - 25 * 3600).to_string();
+        std::fs::write(&seal, lines.join("\n")).unwrap();
+        drop(Store::open_checked(&path).unwrap());
+        assert_eq!(checks(), 4);
+        std::fs::write(&seal, "garbage").unwrap();
+        drop(Store::open_checked(&path).unwrap());
+        assert_eq!(checks(), 5);
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&seal).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+    }
 
     #[test]
     fn every_migration_applies_to_an_empty_database() {

@@ -6,7 +6,7 @@ use kraken_tax::classify::Rules;
 use kraken_tax::domain::Element;
 use kraken_tax::export::csv::{write_summary, write_transactions};
 use kraken_tax::export::xml::{XmlIdentity, XmlReport, figures, missing, write_carf_xml};
-use kraken_tax::export::{FeeTreatment, Ledger, TransactionRow, summary, year_bounds};
+use kraken_tax::export::{FeeTreatment, TransactionRow, YearLegs, summary, year_bounds};
 use kraken_tax::kraken::parse_api_url;
 use kraken_tax::kraken::public::{PublicClient, PublicConfig};
 use kraken_tax::normalize::assets::AssetTable;
@@ -31,18 +31,23 @@ async fn export_rows(
     fees: FeeTreatment,
 ) -> Vec<TransactionRow> {
     env.sync(None).await.expect("sync");
-    let store = Store::open(&env.db).unwrap();
+    let mut store = Store::open(&env.db).unwrap();
     let rules = Rules::default();
-    let ledger = Ledger::load(&store, ACCOUNT, &AssetTable::default()).unwrap();
-    let range = ledger.year(year_bounds(year, chrono_tz::Tz::UTC).unwrap());
+    // The export's one refresh of the derived legs, which it then reads.
+    kraken_tax::classify::build::ensure_fresh(&mut store, ACCOUNT, &AssetTable::default(), &rules)
+        .unwrap();
+    let range = YearLegs::new(
+        &store,
+        ACCOUNT,
+        year_bounds(year, chrono_tz::Tz::UTC).unwrap(),
+    );
     let mut config = PublicConfig::new(parse_api_url(&env.emu.url()).unwrap());
     config.interval = Duration::ZERO;
     let mut client = PublicClient::new(config).unwrap();
     let mut report = FetchReport::default();
     refresh_markets(&store, &mut client, &mut report).await;
-    let elements = ledger.elements(range.clone(), &rules);
-    let exchanges = ledger.exchanges(range.clone(), &elements);
-    let to_value = ledger.to_value(range.clone(), &elements, &exchanges);
+    let owned = range.to_value().unwrap();
+    let to_value = owned.legs();
     prefetch(
         &to_value,
         currency,
@@ -56,19 +61,11 @@ async fn export_rows(
     let mut kraken = PriceBook::kraken(&store).unwrap();
     let mut imports = PriceBook::imports(&store).unwrap();
     let mut rows = Vec::new();
-    let totals = ledger
-        .write_year(
-            range,
-            ACCOUNT,
-            currency,
-            fees,
-            &rules,
-            &mut [&mut kraken, &mut imports],
-            |r| {
-                rows.push(TransactionRow::from(r));
-                Ok(())
-            },
-        )
+    let totals = range
+        .write_year(currency, fees, &mut [&mut kraken, &mut imports], |r| {
+            rows.push(TransactionRow::from(r));
+            Ok(())
+        })
         .unwrap();
     // The totals the export warns from are those of the rows it wrote.
     assert_eq!(totals.legs, rows.len() as u64);
@@ -380,22 +377,4 @@ async fn export_warns_about_gaps_found_by_verify_and_strict_fails() {
     export.push("--strict".into());
     let out = crate::harness::run_bin(export, &[]).await;
     assert_eq!(out.status.code(), Some(1));
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn derived_legs_streamed_from_the_compact_ledger_equal_derive() {
-    use kraken_tax::classify::build::{derive, report_of};
-    let env = Env::generated(43, 1500).await;
-    env.sync(None).await.expect("sync");
-    let rules = Rules::default();
-    let assets = AssetTable::default();
-    // Two paths: the store's streaming sink (export, sync, rebuild), and owned legs.
-    let mut store = Store::open(&env.db).unwrap();
-    let entries = store.ledger_entries(ACCOUNT).unwrap();
-    let want = derive(&entries, &assets, &rules).unwrap();
-    assert!(want.len() > 1000, "{}", want.len());
-    let ledger = Ledger::load(&store, ACCOUNT, &assets).unwrap();
-    let report = ledger.refresh_derived(&mut store, ACCOUNT, &rules).unwrap();
-    assert_eq!(store.derived_legs(ACCOUNT).unwrap(), want);
-    assert_eq!(report, report_of(&want));
 }

@@ -4,13 +4,14 @@
 
 use crate::harness::Env;
 use chrono::{TimeZone, Utc};
-use kraken_tax::classify::{Rules, classify};
+use kraken_tax::classify::{LegFacts, Rules, classify_facts};
 use kraken_tax::domain::{Element, LedgerEntry};
 use kraken_tax::emulator::{GeneratorConfig, PricePath, generate_with_prices};
 use kraken_tax::kraken::parse_api_url;
 use kraken_tax::kraken::public::{Pacer, PublicClient, PublicConfig};
 use kraken_tax::normalize::assets::AssetTable;
-use kraken_tax::normalize::events::{LegContext, group};
+use kraken_tax::normalize::events::LegContext;
+use kraken_tax::normalize::legs::{Events, LegTable};
 use kraken_tax::pricing::fetch::plan;
 use kraken_tax::pricing::{
     FetchReport, LegToValue, LegValue, Markets, PriceBook, prefetch, refresh_markets, value_legs,
@@ -25,14 +26,28 @@ struct Legs {
 }
 
 fn legs_of(ledger: &[LedgerEntry]) -> Legs {
-    let ctx = group(ledger, &AssetTable::default()).unwrap();
-    let rules = Rules::default();
-    let elements = ledger
-        .iter()
-        .zip(&ctx)
-        .map(|(e, c)| classify(e, c, &rules).element)
-        .collect();
+    let (ctx, elements) = classified(ledger, &Rules::default());
     Legs { ctx, elements }
+}
+
+/// Each entry's event (owned) and element, through the production grouping and classifier.
+fn classified(
+    ledger: &[kraken_tax::domain::LedgerEntry],
+    rules: &Rules,
+) -> (Vec<LegContext>, Vec<Element>) {
+    let t = LegTable::from_fields(
+        ledger.iter().map(kraken_tax::domain::LedgerFields::from),
+        &AssetTable::default(),
+    )
+    .expect("table");
+    let ev = Events::group(&t).expect("grouping");
+    (0..t.len())
+        .map(|i| {
+            let counter = ev.counter(&t, i);
+            let c = classify_facts(&LegFacts::of_compact(&t, &ev, i, counter), rules);
+            (ev.context(&t, i), c.element)
+        })
+        .unzip()
 }
 
 fn to_value<'a>(ledger: &'a [LedgerEntry], l: &'a Legs) -> Vec<LegToValue<'a>> {
