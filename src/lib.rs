@@ -1,22 +1,53 @@
 //! kraken-tax: a complete local copy of a Kraken account's history, and CARF-style reports.
 //!
-//! Data flow: **Kraken (API or CSV) → raw rows in SQLite (immutable) → derived events
-//! (rebuildable) → reports.** Every stage can be rerun without the one before it.
+//! # Data flow
 //!
-//! Invariants:
-//! - Raw rows are never changed once stored; a conflicting second version of an id is
-//!   kept aside and reported.
-//! - A sync page and the cursor that describes it are committed in one transaction, so an
-//!   interrupted sync resumes without a hole or a duplicate.
-//! - Money is `rust_decimal::Decimal`; Kraken's original time text is kept beside the parsed time.
-//! - Secrets never reach logs, errors, the database or reports.
+//! One way, each stage rerunnable without the one before it:
 //!
-//! Settings are resolved once, in [`config`] (defaults → TOML file → environment → flags), into
-//! typed plans: [`sync::SyncPlan`] for [`sync::run()`], [`export::run::ExportPlan`] for
-//! [`export::run::run`], [`config::DoctorPlan`] for [`doctor::run::diagnose`], and
-//! [`config::GainsPlan`] for the gains engine. [`cli`] (clap) is seen only by `main.rs` and
-//! [`commands`], whose functions are glue: build a plan, call one library function, map its
-//! typed error to an exit code. [`demo`] and [`status`] are the library side of those commands.
+//! ```text
+//! Kraken API ──sync──┐                       (store::raw, immutable; conflicts kept aside)
+//!                    ├─► raw ledger + trades ─► derived legs ─► reports
+//! Kraken CSV ─import─┘                          (classify::build,    export/  CARF CSV + XML
+//!                                                incremental)        gains/   cost basis
+//!                                                                    verify/  completeness
+//! ```
+//!
+//! - **Raw rows** ([`store`]) are never changed once stored; a conflicting second version of an
+//!   id is kept aside and reported. A sync page and the cursor that describes it are committed
+//!   in one transaction, so an interrupted sync resumes without a hole or a duplicate.
+//! - **Derived legs** (events, CARF element and code per ledger leg) are computed once, by
+//!   [`classify::build::ensure_fresh`], when the raw history or the rules change: only the
+//!   touched events are derived again when entries were only added. [`export`], [`status`] and
+//!   the gains adapter read them and never classify raw rows themselves.
+//! - **Values** come from [`pricing`] at report time, with their provenance (`price_source`).
+//! - Money is `rust_decimal::Decimal` with an exact accepted range ([`domain::parse_amount`]);
+//!   Kraken's original time text is kept beside the parsed time.
+//! - Secrets never reach logs, errors, the database or reports ([`secret`]).
+//!
+//! # Where things are
+//!
+//! | module | what it holds |
+//! |---|---|
+//! | [`cli`], [`commands`] | clap definitions; one file per command, glue only: build a plan, call one library function, map its typed error to an exit code (`0`, `1`, `2` usage/configuration, `75` retry later) |
+//! | [`config`] | defaults → TOML file → environment → flags, resolved once into typed plans: [`sync::SyncPlan`], [`export::run::ExportPlan`], [`config::DoctorPlan`], [`config::GainsPlan`] |
+//! | [`secret`] | the API key and secret: redacted `Debug`, zeroized on drop |
+//! | [`domain`] | pure types: ids, assets, amounts, ledger entries, trades, CARF elements and codes |
+//! | [`kraken`] | the only HTTP client of Kraken: signing, nonce, one request path ([`kraken::http`]) and one retry loop ([`kraken::retry::Retrier`]), rate limiter, wire types |
+//! | [`store`] | the only SQLite code: migrations, raw rows, sync state, derived legs, prices, run records, key state |
+//! | [`sync`] | the window planner (pure), the page driver, the export backfill, and [`sync::run()`], a whole sync run (lock, run record, signals, classification refresh, verify) |
+//! | [`csv_import`] | Kraken's website exports, every header version, CSV/TSV/zip |
+//! | [`normalize`] | asset codes; the compact ledger table and its grouping into events |
+//! | [`classify`] | legs → CARF elements and codes (carf.md's mapping, user rules and labels); [`classify::build`] keeps the derived table fresh |
+//! | [`pricing`] | fair-market value with provenance: the pure choice per leg, the price books, the fetch of Kraken's public trades, imported price tables |
+//! | [`export`] | the year's CARF files: [`export::YearLegs`] reads the derived legs, [`export::run`] writes the summary and transactions CSV and the XML (or refuses it, or a draft) |
+//! | [`gains`] | the cost-basis engine (gains.md): lots and pools per method, disposals, income, margin, holdings |
+//! | [`verify`] | balance-continuity and reconciliation checks |
+//! | [`doctor`], [`status`], [`demo`] | the library side of those commands |
+//! | [`emulator`] | the Kraken emulator and the seeded account generator (demo, tests, benchmarks) |
+//!
+//! Dependencies point one way: commands → (sync, csv_import, classify, export, gains, verify)
+//! → (kraken, store) → domain. `kraken` and `store` never import each other (the client keeps
+//! its nonce behind [`kraken::KeyStateStore`], which the sync implements over the store).
 #![warn(missing_docs)]
 
 pub mod classify;
