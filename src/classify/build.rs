@@ -199,7 +199,7 @@ fn load_grouped(
     assets: &AssetTable,
 ) -> Result<(LegTable, Events), StoreError> {
     let mut table = LegTable::new(assets);
-    store.for_each_ledger_fields(account, |f| table.push(f).map_err(|e| e.to_string()))?;
+    store.for_each_ledger_fields(account, |f| table.push(f))?;
     table.shrink_to_fit();
     let events = Events::group(&table).map_err(absurd)?;
     Ok((table, events))

@@ -6,6 +6,7 @@
 use super::csv_out::{LedgerCsvVersion, TradeCsvVersion, ledgers_csv, trades_csv, zip_files};
 use super::generator::Dataset;
 use super::wire::json_str;
+use crate::emulator::rules::Refusal;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// How long a report takes unless a test sets another delay.
@@ -59,13 +60,13 @@ fn unix_now() -> i64 {
         .map_or(0, |d| d.as_secs() as i64)
 }
 
-fn int_param(value: Option<&str>, name: &str) -> Result<Option<i64>, String> {
+fn int_param(value: Option<&str>, name: &str) -> Result<Option<i64>, Refusal> {
     match value {
         None | Some("") => Ok(None),
         Some(v) => v
             .parse::<i64>()
             .map(Some)
-            .map_err(|_| format!("EGeneral:Invalid arguments:{name}")),
+            .map_err(|_| Refusal(format!("EGeneral:Invalid arguments:{name}"))),
     }
 }
 
@@ -88,23 +89,23 @@ impl Exports {
         get: &dyn Fn(&str) -> Option<&'a str>,
         data: &Dataset,
         visible_until: Option<i64>,
-    ) -> Result<ExportAnswer, String> {
+    ) -> Result<ExportAnswer, Refusal> {
         let now = Instant::now();
         match method {
             "AddExport" => {
                 let report = match get("report") {
                     Some("ledgers") => "ledgers",
                     Some("trades") => "trades",
-                    _ => return Err("EGeneral:Invalid arguments:report".to_owned()),
+                    _ => return Err(Refusal::new("EGeneral:Invalid arguments:report")),
                 };
                 let tsv = match get("format").unwrap_or("CSV") {
                     "CSV" => false,
                     "TSV" => true,
-                    _ => return Err("EGeneral:Invalid arguments:format".to_owned()),
+                    _ => return Err(Refusal::new("EGeneral:Invalid arguments:format")),
                 };
                 let descr = match get("description") {
                     Some(d) if !d.is_empty() => d.to_owned(),
-                    _ => return Err("EGeneral:Invalid arguments:description".to_owned()),
+                    _ => return Err(Refusal::new("EGeneral:Invalid arguments:description")),
                 };
                 let created_unix = unix_now();
                 // Kraken's default start is the first of the current month.
@@ -129,7 +130,7 @@ impl Exports {
             "ExportStatus" => {
                 let report = get("report").unwrap_or("");
                 if !matches!(report, "ledgers" | "trades") {
-                    return Err("EGeneral:Invalid arguments:report".to_owned());
+                    return Err(Refusal::new("EGeneral:Invalid arguments:report"));
                 }
                 let items: Vec<String> = self
                     .jobs
@@ -164,9 +165,9 @@ impl Exports {
                     .jobs
                     .iter()
                     .find(|j| j.id == id)
-                    .ok_or_else(|| "EGeneral:Invalid arguments:id".to_owned())?;
+                    .ok_or_else(|| Refusal::new("EGeneral:Invalid arguments:id"))?;
                 if self.status(job, now) != "Processed" {
-                    return Err("EExport:Report not ready".to_owned());
+                    return Err(Refusal::new("EExport:Report not ready"));
                 }
                 Ok(ExportAnswer::Zip(render(job, data)?))
             }
@@ -177,22 +178,22 @@ impl Exports {
                     .jobs
                     .iter()
                     .position(|j| j.id == id)
-                    .ok_or_else(|| "EGeneral:Invalid arguments:id".to_owned())?;
+                    .ok_or_else(|| Refusal::new("EGeneral:Invalid arguments:id"))?;
                 let processed = self.status(&self.jobs[pos], now) == "Processed";
                 match (kind, processed) {
                     ("delete", true) | ("cancel", false) => {}
-                    _ => return Err("EGeneral:Invalid arguments:type".to_owned()),
+                    _ => return Err(Refusal::new("EGeneral:Invalid arguments:type")),
                 }
                 self.jobs.remove(pos);
                 Ok(ExportAnswer::Json(format!("{{\"{kind}\":true}}")))
             }
-            _ => Err("EGeneral:Unknown method".to_owned()),
+            _ => Err(Refusal::new("EGeneral:Unknown method")),
         }
     }
 }
 
 /// The zip of a processed report.
-fn render(job: &Job, data: &Dataset) -> Result<Vec<u8>, String> {
+fn render(job: &Job, data: &Dataset) -> Result<Vec<u8>, Refusal> {
     let lo = job.starttm.saturating_mul(1_000_000);
     let hi = job
         .endtm
@@ -226,5 +227,5 @@ fn render(job: &Job, data: &Dataset) -> Result<Vec<u8>, String> {
             trades_csv(&rows, TradeCsvVersion::V2, delimiter),
         )
     };
-    zip_files(&[(&name, text.as_bytes())]).map_err(|_| "EGeneral:Internal error".to_owned())
+    zip_files(&[(&name, text.as_bytes())]).map_err(|_| Refusal::new("EGeneral:Internal error"))
 }

@@ -3,6 +3,7 @@
 //! [`super::EmulatorConfig`] keeps every permission and no 2FA.
 
 use super::rules::{AuthRequest, check_auth};
+use crate::emulator::rules::Refusal;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use std::collections::{BTreeSet, HashMap};
@@ -174,9 +175,9 @@ impl KeyTable {
 /// emulated account has no withdrawal key, so `WithdrawInfo` fails the way Kraken's does
 /// once the key's permissions were accepted; `ExportStatus` (when the export emulation is
 /// absent) lists no report.
-pub(crate) fn informational(method: &str) -> Option<Result<String, String>> {
+pub(crate) fn informational(method: &str) -> Option<Result<String, Refusal>> {
     match method {
-        "WithdrawInfo" => Some(Err("EFunding:Unknown withdraw key".to_owned())),
+        "WithdrawInfo" => Some(Err(Refusal::new("EFunding:Unknown withdraw key"))),
         "ExportStatus" => Some(Ok("[]".to_owned())),
         _ => None,
     }

@@ -134,7 +134,7 @@ pub(crate) fn resolve_bound<T: Timed>(
     items: &[T],
     index: &HashMap<String, usize>,
     visible_until: Option<i64>,
-) -> Result<Option<i64>, String> {
+) -> Result<Option<i64>, Refusal> {
     let Some(v) = value.map(str::trim).filter(|v| !v.is_empty()) else {
         return Ok(None);
     };
@@ -146,24 +146,42 @@ pub(crate) fn resolve_bound<T: Timed>(
         .map(|&i| items[i].micros())
         .filter(|&t| visible_until.is_none_or(|vis| t <= vis))
         .map(Some)
-        .ok_or_else(|| format!("EGeneral:Invalid arguments:{name}"))
+        .ok_or_else(|| Refusal(format!("EGeneral:Invalid arguments:{name}")))
+}
+
+/// A request the emulated Kraken refuses, in Kraken's own words (`EGeneral:Invalid
+/// arguments:ofs`): the text goes into the answer's `error` list as it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Refusal(pub(crate) String);
+
+impl Refusal {
+    /// A refusal with Kraken's error text.
+    pub(crate) fn new(text: impl Into<String>) -> Self {
+        Refusal(text.into())
+    }
+}
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
 }
 
 /// `ofs`: absent or empty = 0, otherwise a non-negative integer.
-pub(crate) fn parse_ofs(value: Option<&str>) -> Result<usize, String> {
+pub(crate) fn parse_ofs(value: Option<&str>) -> Result<usize, Refusal> {
     let v = value.map(str::trim).unwrap_or("");
     if v.is_empty() {
         return Ok(0);
     }
     if !v.bytes().all(|b| b.is_ascii_digit()) {
-        return Err("EGeneral:Invalid arguments:ofs".to_owned());
+        return Err(Refusal::new("EGeneral:Invalid arguments:ofs"));
     }
     // Larger than any page count: an empty page, as Kraken gives.
     Ok(v.parse::<usize>().unwrap_or(usize::MAX))
 }
 
 /// A comma-separated id list of 1 to 20 ids (QueryLedgers `id`, QueryTrades `txid`).
-pub(crate) fn parse_ids<'a>(value: Option<&'a str>, name: &str) -> Result<Vec<&'a str>, String> {
+pub(crate) fn parse_ids<'a>(value: Option<&'a str>, name: &str) -> Result<Vec<&'a str>, Refusal> {
     let mut ids: Vec<&str> = Vec::new();
     for id in value.unwrap_or("").split(',').map(str::trim) {
         if !id.is_empty() && !ids.contains(&id) {
@@ -171,7 +189,7 @@ pub(crate) fn parse_ids<'a>(value: Option<&'a str>, name: &str) -> Result<Vec<&'
         }
     }
     if ids.is_empty() || ids.len() > 20 {
-        return Err(format!("EGeneral:Invalid arguments:{name}"));
+        return Err(Refusal(format!("EGeneral:Invalid arguments:{name}")));
     }
     Ok(ids)
 }
@@ -349,12 +367,12 @@ mod tests {
         assert_eq!(resolve_bound(None, "end", &it, &ix, None).unwrap(), None);
         assert_eq!(
             resolve_bound(Some("ZZZ"), "start", &it, &ix, None).unwrap_err(),
-            "EGeneral:Invalid arguments:start"
+            Refusal::new("EGeneral:Invalid arguments:start")
         );
         // A hidden entry's id is unknown to the outside.
         assert_eq!(
             resolve_bound(Some("F"), "end", &it, &ix, Some(30)).unwrap_err(),
-            "EGeneral:Invalid arguments:end"
+            Refusal::new("EGeneral:Invalid arguments:end")
         );
     }
 
@@ -365,7 +383,7 @@ mod tests {
         for bad in ["-1", "1.5", "x"] {
             assert_eq!(
                 parse_ofs(Some(bad)),
-                Err("EGeneral:Invalid arguments:ofs".to_owned())
+                Err(Refusal::new("EGeneral:Invalid arguments:ofs"))
             );
         }
         assert_eq!(parse_ids(Some("A, B,A"), "id").unwrap(), ["A", "B"]);
@@ -376,7 +394,7 @@ mod tests {
         assert!(parse_ids(Some(&many), "id").is_err());
         assert_eq!(
             parse_ids(None, "txid").unwrap_err(),
-            "EGeneral:Invalid arguments:txid"
+            Refusal::new("EGeneral:Invalid arguments:txid")
         );
     }
 

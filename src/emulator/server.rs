@@ -39,6 +39,7 @@ use super::rules::{
 };
 use super::wire::{json_str, ledger_entry_json, trade_json};
 use crate::domain::{RateTier, call_cost};
+use crate::emulator::rules::Refusal;
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::connect_info::Connected;
@@ -792,11 +793,11 @@ impl Shared {
                 return match st.exports.answer(method, get, data, vis) {
                     Ok(super::export::ExportAnswer::Json(r)) => Answer::Result(r),
                     Ok(super::export::ExportAnswer::Zip(z)) => Answer::Binary(z),
-                    Err(e) => Answer::Error(e),
+                    Err(e) => Answer::Error(e.0),
                 };
             }
             _ => super::keys::informational(method)
-                .unwrap_or_else(|| Err("EGeneral:Unknown method".to_owned())),
+                .unwrap_or_else(|| Err(Refusal::new("EGeneral:Unknown method"))),
         };
         match result {
             Ok(r) => {
@@ -805,7 +806,7 @@ impl Shared {
                 }
                 Answer::Result(r)
             }
-            Err(e) => Answer::Error(e),
+            Err(e) => Answer::Error(e.0),
         }
     }
 
@@ -818,7 +819,7 @@ impl Shared {
         get: &dyn Fn(&str) -> Option<&'a str>,
         (key, drift): (&str, i64),
         to_json: fn(&T) -> String,
-    ) -> Result<String, String> {
+    ) -> Result<String, Refusal> {
         let start = resolve_bound(get("start"), "start", items, index, vis)?;
         let end = resolve_bound(get("end"), "end", items, index, vis)?;
         let ofs = parse_ofs(get("ofs"))?;
@@ -850,7 +851,7 @@ fn query<T: Timed>(
     ids: Option<&str>,
     name: &str,
     to_json: fn(&T) -> String,
-) -> Result<String, String> {
+) -> Result<String, Refusal> {
     let ids = parse_ids(ids, name)?;
     let mut out = String::from("{");
     for id in ids {

@@ -185,7 +185,7 @@ impl Ctx<'_> {
 
     fn decimal(&self, field: &'static str, v: &DecimalText) -> Result<Decimal, WireError> {
         let text = v.text().map_err(|e| self.err(field, e))?;
-        amount(&text).map_err(|e| self.err(field, e))
+        parse_amount(&text).map_err(|e| self.err(field, amount_reason(&text, e)))
     }
 
     fn opt_decimal(
@@ -200,7 +200,9 @@ impl Ctx<'_> {
                 if text.trim().is_empty() {
                     return Ok(None);
                 }
-                amount(&text).map(Some).map_err(|e| self.err(field, e))
+                parse_amount(&text)
+                    .map(Some)
+                    .map_err(|e| self.err(field, amount_reason(&text, e)))
             }
         }
     }
@@ -211,12 +213,13 @@ impl Ctx<'_> {
     }
 }
 
-/// An amount in the range `domain::parse_amount` accepts.
-fn amount(text: &str) -> Result<Decimal, String> {
-    parse_amount(text).map_err(|e| match e {
+/// Why `text` is not an amount in the range `domain::parse_amount` accepts, as a wire error
+/// says it.
+fn amount_reason(text: &str, e: AmountError) -> String {
+    match e {
         AmountError::NotANumber(_) => format!("not a decimal: {text:?}"),
         e => e.to_string(),
-    })
+    }
 }
 
 /// Converts one ledger map entry (`id` → raw JSON) into a domain entry, keeping the raw text.

@@ -107,8 +107,7 @@ pub(super) fn insert_ledger_rows(
         }
         let existing = tx
             .prepare_cached(LEDGER_SELECT_BY_ID)?
-            .query_row((account, e.id.as_str()), ledger_from_row)?
-            .map_err(StoreError::Corrupt)?;
+            .query_row((account, e.id.as_str()), ledger_from_row)??;
         let same = same_ledger_entry(&existing, e);
         out.note_existing(
             tx,
@@ -247,8 +246,7 @@ pub(super) fn insert_trade_rows(
         }
         let existing = tx
             .prepare_cached(TRADE_SELECT_BY_ID)?
-            .query_row((account, t.id.as_str()), trade_from_row)?
-            .map_err(StoreError::Corrupt)?;
+            .query_row((account, t.id.as_str()), trade_from_row)??;
         let same = same_trade(&existing, t);
         out.note_existing(
             tx,
@@ -276,26 +274,55 @@ const TRADE_SELECT_BY_ID: &str = "SELECT trade_id, ordertxid, postxid, pair, tim
     posstatus, cprice, ccost, cfee, cvol, cmargin, net, closing_trades FROM trades
     WHERE account = ?1 AND trade_id = ?2";
 
-fn dec(field: &str, text: String) -> Result<Decimal, String> {
-    crate::domain::parse_amount(&text).map_err(|e| format!("{field}: {e}"))
+/// A stored value that cannot be read back (the file was edited or damaged); it becomes
+/// [`StoreError::Corrupt`].
+#[derive(Debug, thiserror::Error)]
+pub enum DamagedValue {
+    /// An id that is not one.
+    #[error(transparent)]
+    Id(#[from] crate::domain::IdError),
+    /// A time that Kraken's format does not allow.
+    #[error(transparent)]
+    Time(#[from] crate::domain::TimeError),
+    /// A number outside the accepted range, or not a number.
+    #[error("{field}: {reason}")]
+    Amount {
+        /// The column.
+        field: &'static str,
+        /// What is wrong with it.
+        reason: crate::domain::AmountError,
+    },
+    /// A trade side other than buy or sell.
+    #[error("trade type {0:?}")]
+    Side(String),
 }
 
-fn opt_dec(field: &str, text: Option<String>) -> Result<Option<Decimal>, String> {
+impl From<DamagedValue> for StoreError {
+    fn from(e: DamagedValue) -> Self {
+        StoreError::Corrupt(e.to_string())
+    }
+}
+
+fn dec(field: &'static str, text: String) -> Result<Decimal, DamagedValue> {
+    crate::domain::parse_amount(&text).map_err(|reason| DamagedValue::Amount { field, reason })
+}
+
+fn opt_dec(field: &'static str, text: Option<String>) -> Result<Option<Decimal>, DamagedValue> {
     text.map(|t| dec(field, t)).transpose()
 }
 
 fn ids<T>(
     text: String,
     make: impl Fn(String) -> Result<T, crate::domain::IdError>,
-) -> Result<Vec<T>, String> {
+) -> Result<Vec<T>, DamagedValue> {
     text.split(',')
         .filter(|s| !s.is_empty())
-        .map(|s| make(s.to_owned()).map_err(|e| e.to_string()))
+        .map(|s| Ok(make(s.to_owned())?))
         .collect()
 }
 
 /// Reads a ledger row; the outer result is SQLite's, the inner one a damaged value.
-pub(super) fn ledger_from_row(r: &Row<'_>) -> rusqlite::Result<Result<LedgerEntry, String>> {
+pub(super) fn ledger_from_row(r: &Row<'_>) -> rusqlite::Result<Result<LedgerEntry, DamagedValue>> {
     let id: String = r.get(0)?;
     let refid: String = r.get(1)?;
     let time: String = r.get(2)?;
@@ -307,14 +334,14 @@ pub(super) fn ledger_from_row(r: &Row<'_>) -> rusqlite::Result<Result<LedgerEntr
         (r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(8)?);
     Ok((|| {
         Ok(LedgerEntry {
-            id: LedgerId::new(id).map_err(|e| e.to_string())?,
-            refid: RefId::new(refid).map_err(|e| e.to_string())?,
-            time: KrakenTime::parse(&time).map_err(|e| e.to_string())?,
+            id: LedgerId::new(id)?,
+            refid: RefId::new(refid)?,
+            time: KrakenTime::parse(&time)?,
             kind,
             subtype,
             aclass,
             subclass,
-            asset: AssetCode::new(asset).map_err(|e| e.to_string())?,
+            asset: AssetCode::new(asset)?,
             wallet,
             amount: dec("amount", amount)?,
             fee: dec("fee", fee)?,
@@ -323,7 +350,7 @@ pub(super) fn ledger_from_row(r: &Row<'_>) -> rusqlite::Result<Result<LedgerEntr
     })())
 }
 
-pub(super) fn trade_from_row(r: &Row<'_>) -> rusqlite::Result<Result<Trade, String>> {
+pub(super) fn trade_from_row(r: &Row<'_>) -> rusqlite::Result<Result<Trade, DamagedValue>> {
     let id: String = r.get(0)?;
     let time: String = r.get(4)?;
     let side: String = r.get(5)?;
@@ -354,12 +381,12 @@ pub(super) fn trade_from_row(r: &Row<'_>) -> rusqlite::Result<Result<Trade, Stri
     );
     Ok((|| {
         Ok(Trade {
-            id: TradeId::new(id).map_err(|e| e.to_string())?,
+            id: TradeId::new(id)?,
             ordertxid,
             postxid,
             pair,
-            time: KrakenTime::parse(&time).map_err(|e| e.to_string())?,
-            side: TradeSide::parse(&side).ok_or_else(|| format!("trade type {side:?}"))?,
+            time: KrakenTime::parse(&time)?,
+            side: TradeSide::parse(&side).ok_or_else(|| DamagedValue::Side(side.clone()))?,
             ordertype,
             price: dec("price", price)?,
             cost: dec("cost", cost)?,
@@ -413,10 +440,10 @@ impl Store {
     /// allocation per entry. Reads the covering index `ledger_entries_scan` in its order, so
     /// neither the table (with its raw text) nor a sort is needed. An error from `f`, or a
     /// damaged value, stops the walk as [`StoreError::Corrupt`].
-    pub fn for_each_ledger_fields(
+    pub fn for_each_ledger_fields<E: std::fmt::Display>(
         &self,
         account: &str,
-        mut f: impl FnMut(LedgerFields<'_>) -> Result<(), String>,
+        mut f: impl FnMut(LedgerFields<'_>) -> Result<(), E>,
     ) -> Result<u64, StoreError> {
         let mut stmt = self.conn.prepare(
             "SELECT ledger_id, refid, time_us, type, subtype, asset, amount, fee
@@ -452,7 +479,7 @@ impl Store {
                 amount: number(6, "amount")?,
                 fee: number(7, "fee")?,
             };
-            f(fields).map_err(StoreError::Corrupt)?;
+            f(fields).map_err(|e| StoreError::Corrupt(e.to_string()))?;
             n += 1;
         }
         Ok(n)
@@ -473,13 +500,13 @@ impl Store {
         &self,
         sql: &str,
         account: &str,
-        from_row: fn(&Row<'_>) -> rusqlite::Result<Result<T, String>>,
+        from_row: fn(&Row<'_>) -> rusqlite::Result<Result<T, DamagedValue>>,
     ) -> Result<Vec<T>, StoreError> {
         let mut stmt = self.conn.prepare(sql)?;
         let rows = stmt.query_map([account], from_row)?;
         let mut out = Vec::new();
         for r in rows {
-            out.push(r?.map_err(StoreError::Corrupt)?);
+            out.push(r??);
         }
         Ok(out)
     }

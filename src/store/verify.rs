@@ -84,7 +84,7 @@ impl Store {
         let mut rows = stmt.query([account])?;
         let mut n = 0;
         while let Some(row) = rows.next()? {
-            f(ledger_from_row(row)?.map_err(StoreError::Corrupt)?);
+            f(ledger_from_row(row)??);
             n += 1;
         }
         Ok(n)
@@ -98,7 +98,7 @@ impl Store {
         let mut rows = stmt.query([account])?;
         let mut n = 0;
         while let Some(row) = rows.next()? {
-            let t = trade_from_row(row)?.map_err(StoreError::Corrupt)?;
+            let t = trade_from_row(row)??;
             f(&t);
             n += 1;
         }
