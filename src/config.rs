@@ -1591,6 +1591,7 @@ mod tests {
             e.source().map(ToString::to_string).as_deref(),
             Some("[identity] city is empty: fill it in or remove the line")
         );
+        // An unknown element is refused while the file is read (rules hold the element type).
         let e = parse(
             "[[classify.rules]]\ntype = \"voucher\"\nelement = \"Bogus\"\n",
             Path::new("c.toml"),
@@ -1598,11 +1599,19 @@ mod tests {
         .unwrap_err();
         assert_eq!(
             e.to_string(),
-            "config file c.toml is invalid: [classify] classification rule 1 (type \"voucher\"): unknown element \"Bogus\""
+            "config file c.toml is invalid: line 3, [[classify.rules]] element: unknown element \"Bogus\": use one of CryptoFiatIn, CryptoFiatOut, CryptoToCryptoIn, CryptoToCryptoOut, CryptoTransferIn, CryptoTransferOut, TransferWallet, Internal, NotReportable, Unclassified"
         );
+        // A rule that reads but cannot be used keeps its problem as the source.
+        let e = parse(
+            "[[classify.rules]]\ntype = \"voucher\"\nelement = \"CryptoTransferIn\"\ncode = \"CARF601\"\n",
+            Path::new("c.toml"),
+        )
+        .unwrap_err();
+        let why = "classification rule 1 (type \"voucher\"): code \"CARF601\" does not fit element CryptoTransferIn (CryptoTransferIn takes CARF5xx, CryptoTransferOut CARF6xx, the four exchange elements CARF4xx, the others none)";
         assert_eq!(
-            e.source().map(ToString::to_string).as_deref(),
-            Some("classification rule 1 (type \"voucher\"): unknown element \"Bogus\"")
+            e.to_string(),
+            format!("config file c.toml is invalid: [classify] {why}")
         );
+        assert_eq!(e.source().map(ToString::to_string).as_deref(), Some(why));
     }
 }

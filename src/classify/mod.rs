@@ -46,8 +46,8 @@ pub struct Rule {
     pub subtype: Option<String>,
     /// Raw or reported asset to match (absent: any).
     pub asset: Option<String>,
-    /// The element to assign.
-    pub element: String,
+    /// The element to assign (its name, checked when the config is read).
+    pub element: Element,
     /// The type code to assign (for transfer elements).
     pub code: Option<String>,
 }
@@ -95,8 +95,7 @@ impl Rules {
                 kind: r.kind.clone(),
                 reason,
             };
-            let element = Element::parse(&r.element)
-                .ok_or_else(|| err(format!("unknown element {:?}", r.element)))?;
+            let element = r.element;
             if element == Element::TransferWallet {
                 return Err(err(
                     "TransferWallet is not assigned by rules: label the withdrawal \"private_wallet\" under [classify.labels] (it is then reported as CryptoTransferOut and TransferWallet)".to_owned(),
@@ -160,7 +159,7 @@ impl Rules {
         // fiat legs (one naming a fiat asset is refused by `validate`).
         let (i, r) = self.rules.iter().enumerate().find(|(_, r)| {
             let fiat = f.asset.is_fiat || f.asset.is_fee_credit;
-            !(fiat && Element::parse(&r.element).is_some_and(Element::is_reportable))
+            !(fiat && r.element.is_reportable())
                 && r.kind == e.kind
                 && r.subtype
                     .as_deref()
@@ -169,7 +168,7 @@ impl Rules {
                     .as_deref()
                     .is_none_or(|a| a == e.asset || a == f.asset.code)
         })?;
-        let element = Element::parse(&r.element)?;
+        let element = r.element;
         let code = r
             .code
             .as_deref()

@@ -846,14 +846,14 @@ fn rebuild_writes_one_row_per_raw_leg_and_only_when_stale() {
         kind: "voucher".into(),
         subtype: None,
         asset: Some("EUR".into()),
-        element: "NotReportable".into(),
+        element: Element::NotReportable,
         code: None,
     });
     voucher.rules.push(Rule {
         kind: "voucher".into(),
         subtype: None,
         asset: None,
-        element: "CryptoTransferIn".into(),
+        element: Element::CryptoTransferIn,
         code: Some("CARF508".into()),
     });
     let third = build::ensure_fresh(&mut store, "a", &t, &voucher)

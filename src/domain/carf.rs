@@ -28,6 +28,21 @@ pub enum Element {
     Unclassified,
 }
 
+/// Read by name (`"CryptoTransferIn"`), as config rules write it; any other name is refused
+/// with the list of names.
+impl<'de> serde::Deserialize<'de> for Element {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let name = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        Element::parse(&name).ok_or_else(|| {
+            let names: Vec<&str> = Element::ALL.iter().map(|e| e.as_str()).collect();
+            serde::de::Error::custom(format!(
+                "unknown element {name:?}: use one of {}",
+                names.join(", ")
+            ))
+        })
+    }
+}
+
 impl Element {
     /// Every element, in carf.md's table order (the sort order of the summary).
     pub const ALL: [Element; 10] = [
