@@ -45,6 +45,10 @@ pub(crate) const MIGRATIONS: &[(&str, &str)] = &[
         "0010_ledger_rowid_table",
         include_str!("../../schemas/sqlite/0010_ledger_rowid_table.sql"),
     ),
+    (
+        "0012_gains_basis_labels",
+        include_str!("../../schemas/sqlite/0012_gains_basis_labels.sql"),
+    ),
 ];
 
 /// Applies the migrations the database lacks, all in one `BEGIN IMMEDIATE` transaction that
@@ -229,7 +233,7 @@ mod tests {
             .unwrap();
         assert_eq!(seen, 9);
         let first = Connection::open(&path).unwrap();
-        assert_eq!(migrate(&first).unwrap(), 1);
+        assert_eq!(migrate(&first).unwrap(), MIGRATIONS.len() - 9);
         assert_eq!(apply_pending(&late).unwrap(), 0, "applied twice");
         let version: i64 = late
             .query_row("PRAGMA user_version", [], |r| r.get(0))
@@ -264,7 +268,11 @@ mod tests {
             .into_iter()
             .map(|h| h.join().unwrap().unwrap())
             .sum();
-        assert_eq!(applied, 1, "migration 0010 applied once in all");
+        assert_eq!(
+            applied,
+            MIGRATIONS.len() - 9,
+            "the migrations after version 9 applied once in all"
+        );
         let conn = Connection::open(&path).unwrap();
         let version: i64 = conn
             .query_row("PRAGMA user_version", [], |r| r.get(0))
