@@ -142,3 +142,250 @@ async fn the_golden_account_gives_the_hand_worked_gains_files() {
         "{stdout}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_basis_file_gives_a_deposit_its_cost_and_labels_are_stored() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("g.sqlite");
+    golden_db(&db).await;
+    let db_arg = db.to_str().unwrap();
+    let basis = dir.path().join("basis.csv");
+    // The DOT deposit LGD012 (100 DOT) by its ledger id, bought for 300 EUR on 2024-01-01.
+    std::fs::write(
+        &basis,
+        "ledger_ref,asset,time_utc,units,cost,currency,acquired\nLGD012-AAAAA-000012,,,100,300.00,EUR,2024-01-01\n",
+    )
+    .unwrap();
+    let run = |a: &[&str]| {
+        let mut v = args(a);
+        v.extend(args(&["--db", db_arg, "--account", "golden"]));
+        run_bin(v, &[])
+    };
+    let out = run(&["basis", "import", basis.to_str().unwrap()]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        format!(
+            "stored 1 cost(s) from {} for account golden\n",
+            basis.display()
+        )
+    );
+    let out_dir = dir.path().join("out");
+    let out = gains(&db, &out_dir, &["--year", "2025"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let holdings = std::fs::read_to_string(out_dir.join("holdings-2025-EUR-fifo.csv")).unwrap();
+    // 300 + 3.50 + 50.32: no unit of unknown cost left.
+    assert!(
+        holdings.contains("\n2025,golden,DOT,0,110.75,353.82,0,0,,,fifo,EUR\n"),
+        "{holdings}"
+    );
+
+    // A bad basis file: nothing stored, exit 2, the line named.
+    std::fs::write(
+        &basis,
+        "ledger_ref,asset,time_utc,units,cost,currency,acquired\nLGD012-AAAAA-000012,,,100,abc,EUR,2024-01-01\n",
+    )
+    .unwrap();
+    let out = run(&["basis", "import", basis.to_str().unwrap()]).await;
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("basis file line 2: cost \"abc\" is not a plain decimal number"),
+        "{}",
+        stderr(&out)
+    );
+
+    // Labels: stored, replaced, listed; an unknown id is a usage error.
+    let out = run(&["label", "LGD017-AAAAA-000017", "exchange"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let out = run(&["label", "AGD001-AAAAA-000001", "private-wallet"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "labelled AGD001-AAAAA-000001 private-wallet\n"
+    );
+    let out = run(&["label", "LNOPE0-AAAAA-000000", "own-wallet"]).await;
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out)
+            .contains("has no ledger entry with ledger id or refid \"LNOPE0-AAAAA-000000\"")
+    );
+    let out = run(&["label", "LGD017-AAAAA-000017", "wallet"]).await;
+    assert_eq!(out.status.code(), Some(2));
+    let store = Store::open(&db).unwrap();
+    use kraken_tax::store::EntryLabel;
+    assert_eq!(
+        store.labels("golden").unwrap(),
+        vec![
+            ("AGD001-AAAAA-000001".to_owned(), EntryLabel::PrivateWallet),
+            ("LGD017-AAAAA-000017".to_owned(), EntryLabel::Exchange),
+        ]
+    );
+    assert_eq!(store.basis_records("golden").unwrap().len(), 1);
+}
+
+/// Reads a CSV file as (header, rows of cells by column name).
+fn read_csv(path: &Path) -> Vec<std::collections::HashMap<String, String>> {
+    let mut r = csv::Reader::from_path(path).unwrap();
+    let header: Vec<String> = r.headers().unwrap().iter().map(str::to_owned).collect();
+    r.records()
+        .map(|rec| {
+            let rec = rec.unwrap();
+            header
+                .iter()
+                .cloned()
+                .zip(rec.iter().map(str::to_owned))
+                .collect()
+        })
+        .collect()
+}
+
+/// A generated account with margin positions, deposits from outside and own-wallet round
+/// trips, synced from the emulator.
+async fn generated_env(seed: u64, entries: usize) -> crate::harness::Env {
+    use kraken_tax::emulator::{GeneratorConfig, generate_with_prices};
+    let (dataset, prices) =
+        generate_with_prices(&GeneratorConfig::new(seed, entries).with_gains_events());
+    let env = crate::harness::Env::with_dataset(dataset).await;
+    env.emu.public().set_prices(&prices);
+    env.sync(None).await.expect("sync");
+    env
+}
+
+fn on_env(env: &crate::harness::Env, v: &[&str]) -> Vec<String> {
+    let mut a = args(v);
+    a.extend(args(&[
+        "--db",
+        env.db.to_str().unwrap(),
+        "--account",
+        crate::harness::ACCOUNT,
+        "--api-url",
+        &env.emu.url(),
+    ]));
+    a
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gains_of_a_generated_account_match_their_schemas_and_carf_gross_disposals() {
+    use rust_decimal::Decimal;
+    use std::collections::BTreeMap;
+    use std::str::FromStr;
+    let env = generated_env(41, 2500).await;
+    let out_dir = env.dir.path().join("out");
+    let o = out_dir.to_str().unwrap();
+    let schemas = Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas/csv");
+    for method in ["fifo", "us"] {
+        let out = run_bin(
+            on_env(
+                &env,
+                &[
+                    "gains",
+                    "--year",
+                    "2025",
+                    "--currency",
+                    "EUR",
+                    "--method",
+                    method,
+                    "--out",
+                    o,
+                ],
+            ),
+            &[],
+        )
+        .await;
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    }
+    let file = |n: &str| out_dir.join(n);
+    for (name, schema) in [
+        (
+            "gains-disposals-2025-EUR-fifo.csv",
+            "gains-disposals.schema.json",
+        ),
+        ("gains-income-2025-EUR.csv", "gains-income.schema.json"),
+        ("gains-margin-2025-EUR.csv", "gains-margin.schema.json"),
+        ("holdings-2025-EUR-fifo.csv", "holdings.schema.json"),
+        (
+            "gains-summary-2025-EUR-fifo.csv",
+            "gains-summary.schema.json",
+        ),
+        (
+            "gains-disposals-2025-EUR-us.csv",
+            "gains-disposals.schema.json",
+        ),
+        ("holdings-2025-EUR-us.csv", "holdings.schema.json"),
+        ("gains-summary-2025-EUR-us.csv", "gains-summary.schema.json"),
+        ("form8949-2025-EUR.csv", "form8949.schema.json"),
+    ] {
+        crate::export::validate(&file(name), &schemas.join(schema));
+    }
+    // One margin row per margin, rollover and settled entry of 2025, each valued (EUR).
+    let margin = read_csv(&file("gains-margin-2025-EUR.csv"));
+    let in_2025 = |t: &kraken_tax::domain::KrakenTime| t.utc().format("%Y").to_string() == "2025";
+    let want = env
+        .dataset
+        .ledger
+        .iter()
+        .filter(|e| {
+            matches!(e.kind.as_str(), "margin" | "rollover" | "settled") && in_2025(&e.time)
+        })
+        .count();
+    assert!(
+        want >= 3,
+        "the generated account has margin entries in 2025: {want}"
+    );
+    assert_eq!(margin.len(), want);
+    assert!(margin.iter().all(|r| !r["value"].is_empty()));
+    // Round trips: some deposits came back from an own wallet, with their original lots.
+    let fifo = read_csv(&file("gains-disposals-2025-EUR-fifo.csv"));
+    let sources: std::collections::BTreeSet<&str> =
+        fifo.iter().map(|r| r["cost_source"].as_str()).collect();
+    assert_eq!(
+        sources,
+        ["ledger", "round-trip", "unknown"].into_iter().collect(),
+        "deposits from outside have unknown costs, round trips keep theirs"
+    );
+
+    // gains.md: per asset, the proceeds of the sale and swap rows of a calendar year equal
+    // CARF's CryptoFiatOut + CryptoToCryptoOut amounts exported with --fees gross.
+    let out = run_bin(
+        on_env(
+            &env,
+            &[
+                "export",
+                "--year",
+                "2025",
+                "--currency",
+                "EUR",
+                "--fees",
+                "gross",
+                "--format",
+                "csv",
+                "--out",
+                o,
+            ],
+        ),
+        &[],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let mut carf: BTreeMap<String, Decimal> = BTreeMap::new();
+    for r in read_csv(&file("carf-transactions-2025-EUR.csv")) {
+        if matches!(r["element"].as_str(), "CryptoFiatOut" | "CryptoToCryptoOut") {
+            // The gains rows carry money rounded half to even to 10 decimals (gains.md), a
+            // disposal's rows adding up exactly to its rounded figure: compare with each
+            // CARF leg's amount rounded alike.
+            let amount = Decimal::from_str(&r["amount"])
+                .unwrap()
+                .round_dp_with_strategy(10, rust_decimal::RoundingStrategy::MidpointNearestEven);
+            *carf.entry(r["crypto_asset"].clone()).or_default() += amount;
+        }
+    }
+    let mut gains: BTreeMap<String, Decimal> = BTreeMap::new();
+    for r in &fifo {
+        if matches!(r["disposal_kind"].as_str(), "sale" | "swap") {
+            *gains.entry(r["crypto_asset"].clone()).or_default() +=
+                Decimal::from_str(&r["proceeds"]).unwrap();
+        }
+    }
+    assert!(carf.len() >= 3, "{carf:?}");
+    assert_eq!(gains, carf);
+}
