@@ -49,8 +49,9 @@ pub(super) async fn run(args: &DemoArgs, quiet: bool) -> Result<(), Failure> {
         .map_err(Failure::bad)?;
     let db = tmp.path().join("kraken-tax-demo.sqlite");
     let account = "demo";
+    let target_url = parse_api_url(&emulator.url()).map_err(Failure::bad)?;
     let target = Target {
-        api_url: parse_api_url(&emulator.url()).map_err(Failure::bad)?,
+        api_url: target_url.clone(),
         tier,
         credentials: Credentials::new(&api_key, &api_secret_b64, "the demo emulator")
             .map_err(Failure::bad)?,
@@ -92,6 +93,9 @@ pub(super) async fn run(args: &DemoArgs, quiet: bool) -> Result<(), Failure> {
         api_url: Some(emulator.url()),
     };
     let exported = super::export::export(&ctx, &export_args).await?;
+    let gains = crate::gains::run::demo_summary(&db, account, "EUR", year, &args.out, target_url)
+        .await
+        .map_err(Failure::bad)?;
     emulator.shutdown();
 
     let store = Store::open(&db).map_err(|e| super::store_failure(&db, e))?;
@@ -151,6 +155,7 @@ pub(super) async fn run(args: &DemoArgs, quiet: bool) -> Result<(), Failure> {
     for f in &exported.files {
         let _ = writeln!(out, "  {}", f.display());
     }
+    out.push_str(&gains);
     super::out(&out)
 }
 

@@ -354,3 +354,52 @@ pub fn summary_table(rows: &[SummaryRow]) -> String {
     }
     t
 }
+
+/// What `demo` prints about gains: `fifo`, and `uk` too when `currency` is GBP, for calendar
+/// year `year` (the UK tax year ending in it for `uk`) of `account` in the database at `db`,
+/// files written to `out`, prices from `api_url`.
+pub async fn demo_summary(
+    db: &Path,
+    account: &str,
+    currency: &str,
+    year: i32,
+    out: &Path,
+    api_url: url::Url,
+) -> Result<String, RunError> {
+    let store = Store::open(db)?;
+    let mut methods = vec![Method::Fifo];
+    if currency == "GBP" {
+        methods.push(Method::Uk);
+    }
+    let mut text = String::new();
+    for method in methods {
+        let period = if method == Method::Uk {
+            Period::uk_tax_year(year)
+        } else {
+            Period::calendar_year(year, chrono_tz::Tz::UTC)
+        }
+        .ok_or_else(|| RunError::Prices(format!("invalid year {year}")))?;
+        let plan = GainsPlan {
+            accounts: vec![account.to_owned()],
+            currency: currency.to_owned(),
+            method,
+            lots: LotPick::Fifo,
+            swap_fee: SwapFee::Leg,
+            unknown_cost: UnknownCost::Empty,
+            period,
+            out: out.to_owned(),
+            api_url: Some(api_url.clone()),
+        };
+        let outcome = run(&plan, &store, &Rules::default()).await?;
+        text.push_str(&format!(
+            "\nGains {}, {currency}, method {method} (your own computation, not tax advice; {} warning(s)):\n{}",
+            plan.period.label,
+            outcome.warnings.len(),
+            summary_table(&outcome.summary)
+        ));
+        for f in &outcome.files {
+            text.push_str(&format!("  {}\n", f.display()));
+        }
+    }
+    Ok(text)
+}
