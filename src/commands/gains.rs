@@ -38,7 +38,6 @@ pub(super) async fn run(ctx: &Context, args: &GainsArgs) -> Result<(), Failure> 
 
 fn failure(e: RunError) -> Failure {
     match e {
-        RunError::Empty(_) => Failure::usage(e),
         RunError::Store(s) => Failure::bad(s),
         other => Failure::bad(other),
     }

@@ -38,16 +38,16 @@ pub struct AccountLedger<'l> {
 /// What the user told us about deposits: costs from `basis import` and `own-wallet` labels.
 #[derive(Debug, Clone, Default)]
 pub struct UserFacts {
-    /// Costs by ledger id or refid.
-    pub basis_by_id: HashMap<String, Basis>,
-    /// Costs by (asset, time in microseconds) of the deposit.
-    pub basis_by_asset_time: HashMap<(String, i64), Basis>,
+    /// Costs by ledger id or refid, with the units they are for.
+    pub basis_by_id: HashMap<String, (Basis, Decimal)>,
+    /// Costs by (asset, time in microseconds) of the deposit, with the units they are for.
+    pub basis_by_asset_time: HashMap<(String, i64), (Basis, Decimal)>,
     /// Ledger ids or refids of deposits labelled `own-wallet`.
     pub own_wallet: HashSet<String>,
 }
 
 impl UserFacts {
-    fn basis(&self, id: &str, refid: &str, asset: &str, time_us: i64) -> Option<Basis> {
+    fn basis(&self, id: &str, refid: &str, asset: &str, time_us: i64) -> Option<(Basis, Decimal)> {
         self.basis_by_id
             .get(id)
             .or_else(|| self.basis_by_id.get(refid))
@@ -94,11 +94,22 @@ pub struct Valued {
     pub unclassified: u64,
     /// The first of those: (account, ledger id, note).
     pub first_unclassified: Option<(String, String, String)>,
+    /// Deposits whose basis-file row is for other units than the deposit's (the cost is not
+    /// used: the deposit's cost stays unknown).
+    pub basis_mismatch: u64,
+    /// The first of those: (ledger id, deposit units, basis units).
+    pub first_basis_mismatch: Option<(String, Decimal, Decimal)>,
 }
 
 /// The gains kind of a classified leg; `None` for legs the engine does not see (fiat, KFEE,
 /// zero amounts, unclassified).
-fn kind_of(row: &RowRef<'_>, facts: &UserFacts, rules: &Rules, time_us: i64) -> Option<LegKind> {
+fn kind_of(
+    row: &RowRef<'_>,
+    facts: &UserFacts,
+    rules: &Rules,
+    time_us: i64,
+    mismatch: &mut Option<Decimal>,
+) -> Option<LegKind> {
     use Element::*;
     Some(match row.element {
         CryptoFiatIn | CryptoToCryptoIn => LegKind::Acquisition,
@@ -120,7 +131,14 @@ fn kind_of(row: &RowRef<'_>, facts: &UserFacts, rules: &Rules, time_us: i64) -> 
             }
             Some("CARF503" | "CARF506" | "CARF508") => LegKind::Income(IncomeKind::Other),
             _ => LegKind::TransferIn {
-                basis: facts.basis(row.ledger_id, row.refid, row.crypto_asset, time_us),
+                basis: match facts.basis(row.ledger_id, row.refid, row.crypto_asset, time_us) {
+                    Some((b, units)) if units == row.units => Some(b),
+                    Some((_, units)) => {
+                        *mismatch = Some(units);
+                        None
+                    }
+                    None => None,
+                },
                 own_wallet: facts.is_own_wallet(row.ledger_id, row.refid, rules),
             },
         },
@@ -187,7 +205,16 @@ impl Valued {
                     let here = pos;
                     pos += 1;
                     let time_us = row.time.timestamp_micros();
-                    let Some(kind) = kind_of(row, facts, rules, time_us) else {
+                    let mut mismatch = None;
+                    let kind = kind_of(row, facts, rules, time_us, &mut mismatch);
+                    if let Some(units) = mismatch {
+                        out.basis_mismatch += 1;
+                        if out.first_basis_mismatch.is_none() {
+                            out.first_basis_mismatch =
+                                Some((row.ledger_id.to_owned(), row.units, units));
+                        }
+                    }
+                    let Some(kind) = kind else {
                         if row.element == Element::Unclassified {
                             out.unclassified += 1;
                             if out.first_unclassified.is_none() {

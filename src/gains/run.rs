@@ -154,7 +154,7 @@ fn user_facts(
                 ));
                 continue;
             };
-            let basis = Basis { cost, acquired };
+            let basis = (Basis { cost, acquired }, r.units);
             match (&r.ledger_ref, &r.asset, r.time_us) {
                 (Some(id), _, _) => {
                     facts.basis_by_id.insert(id.clone(), basis);
@@ -259,6 +259,12 @@ pub async fn run(plan: &GainsPlan, store: &Store, rules: &Rules) -> Result<Gains
         warnings.push(format!(
             "{} crypto-asset leg(s) are unclassified and left out of gains and holdings (e.g. {account} {id}: {note}): add a [[classify.rules]] entry to the config",
             valued.unclassified
+        ));
+    }
+    if let Some((id, deposit, basis)) = &valued.first_basis_mismatch {
+        warnings.push(format!(
+            "{} deposit(s) have a basis-file cost for other units than they brought (e.g. {id}: {deposit} deposited, the cost is for {basis}): their cost stays unknown; give the deposit's own units in the basis file",
+            valued.basis_mismatch
         ));
     }
     let legs = valued.legs(&borrowed);

@@ -143,6 +143,15 @@ async fn the_golden_account_gives_the_hand_worked_gains_files() {
     );
 }
 
+#[test]
+fn the_basis_example_matches_its_schema() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    crate::export::validate(
+        &root.join("fixtures/basis-example.csv"),
+        &root.join("schemas/csv/gains-basis.schema.json"),
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_basis_file_gives_a_deposit_its_cost_and_labels_are_stored() {
     let dir = tempfile::tempdir().unwrap();
@@ -177,6 +186,27 @@ async fn a_basis_file_gives_a_deposit_its_cost_and_labels_are_stored() {
     // 300 + 3.50 + 50.32: no unit of unknown cost left.
     assert!(
         holdings.contains("\n2025,golden,DOT,0,110.75,353.82,0,0,,,fifo,EUR\n"),
+        "{holdings}"
+    );
+
+    // A cost for other units than the deposit's is not used, and said so.
+    std::fs::write(
+        &basis,
+        "ledger_ref,asset,time_utc,units,cost,currency,acquired\nLGD012-AAAAA-000012,,,90,300.00,EUR,2024-01-01\n",
+    )
+    .unwrap();
+    let out = run(&["basis", "import", basis.to_str().unwrap()]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let out = gains(&db, &out_dir, &["--year", "2025"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("1 deposit(s) have a basis-file cost for other units than they brought (e.g. LGD012-AAAAA-000012: 100.0000000000 deposited, the cost is for 90)"),
+        "{}",
+        stderr(&out)
+    );
+    let holdings = std::fs::read_to_string(out_dir.join("holdings-2025-EUR-fifo.csv")).unwrap();
+    assert!(
+        holdings.contains("\n2025,golden,DOT,0,110.75,53.82,100,0,,,fifo,EUR\n"),
         "{holdings}"
     );
 
