@@ -72,23 +72,20 @@ impl UserFacts {
     }
 }
 
-/// One leg the engine will see: where it is, what it does, and its values.
-#[derive(Debug, Clone, Copy)]
-pub struct Staged {
-    ledger: u16,
-    pos: u32,
-    kind: LegKind,
-    value: Option<Decimal>,
-    fee_value: Option<Decimal>,
-    other_fee: Option<Decimal>,
-    source: u16,
+/// The engine's legs of every selected account, before their price sources are attached
+/// (those are collected while valuing, so the legs carry an index until [`Valued::finish`]).
+#[derive(Debug, Default)]
+pub struct Valued<'l> {
+    legs: Vec<GainsLeg<'l>>,
+    source_of: Vec<u16>,
+    sources: Vec<String>,
+    /// What was left out or not used.
+    pub stats: StageStats,
 }
 
-/// The staged legs of every selected account, and what was left out.
-#[derive(Debug, Default)]
-pub struct Valued {
-    staged: Vec<Staged>,
-    sources: Vec<String>,
+/// What staging left out or did not use, for the warnings.
+#[derive(Debug, Default, Clone)]
+pub struct StageStats {
     /// Crypto-asset legs left out because they are unclassified (their units are not
     /// tracked: the holdings will not match Kraken's balances).
     pub unclassified: u64,
@@ -175,51 +172,52 @@ fn values(row: &RowRef<'_>, kind: LegKind) -> (Option<Decimal>, Option<Decimal>,
     (value, Some(own), other)
 }
 
-impl Valued {
+impl<'l> Valued<'l> {
     /// Classifies and values every leg of `ledgers` (whole history) as the export does, and
-    /// stages the crypto-asset legs the engine needs. `sources` are the price sources, in
-    /// order (the Kraken cache, then imports); margin entries not in `currency` are valued
-    /// from them at their time.
+    /// keeps the crypto-asset legs the engine needs, in each account's ledger order. `sources`
+    /// are the price sources, in order (the Kraken cache, then imports); margin entries not
+    /// in `currency` are valued from them at their time.
     pub fn stage(
-        ledgers: &[AccountLedger<'_>],
+        ledgers: &[AccountLedger<'l>],
         currency: &str,
         rules: &Rules,
         facts: &UserFacts,
         sources: &mut [&mut dyn PriceSource],
-    ) -> std::io::Result<Valued> {
+    ) -> std::io::Result<Valued<'l>> {
         let mut out = Valued::default();
         let mut source_ids: HashMap<String, u16> = HashMap::new();
-        for (li, al) in ledgers.iter().enumerate() {
-            let ledger_no = u16::try_from(li)
-                .map_err(|_| std::io::Error::other("too many accounts (at most 65535)"))?;
-            let start = out.staged.len();
-            let mut pos: u32 = 0;
-            al.ledger.write_year(
-                0..al.ledger.table.len(),
-                al.account,
+        for al in ledgers {
+            let (account, ledger): (&'l str, &'l Ledger) = (al.account, al.ledger);
+            let t = &ledger.table;
+            let start = out.legs.len();
+            let mut pos: usize = 0;
+            ledger.write_year(
+                0..t.len(),
+                account,
                 currency,
                 FeeTreatment::Gross,
                 rules,
                 sources,
                 |row| {
-                    let here = pos;
+                    let i = pos;
                     pos += 1;
                     let time_us = row.time.timestamp_micros();
                     let mut mismatch = None;
                     let kind = kind_of(row, facts, rules, time_us, &mut mismatch);
+                    let st = &mut out.stats;
                     if let Some(units) = mismatch {
-                        out.basis_mismatch += 1;
-                        if out.first_basis_mismatch.is_none() {
-                            out.first_basis_mismatch =
+                        st.basis_mismatch += 1;
+                        if st.first_basis_mismatch.is_none() {
+                            st.first_basis_mismatch =
                                 Some((row.ledger_id.to_owned(), row.units, units));
                         }
                     }
                     let Some(kind) = kind else {
                         if row.element == Element::Unclassified {
-                            out.unclassified += 1;
-                            if out.first_unclassified.is_none() {
-                                out.first_unclassified = Some((
-                                    al.account.to_owned(),
+                            st.unclassified += 1;
+                            if st.first_unclassified.is_none() {
+                                st.first_unclassified = Some((
+                                    account.to_owned(),
                                     row.ledger_id.to_owned(),
                                     row.note.to_owned(),
                                 ));
@@ -233,91 +231,99 @@ impl Valued {
                         values(row, kind)
                     };
                     let source = intern(&mut out.sources, &mut source_ids, row.price_source)?;
-                    out.staged.push(Staged {
-                        ledger: ledger_no,
-                        pos: here,
-                        kind,
-                        value,
-                        fee_value,
-                        other_fee,
-                        source,
-                    });
+                    out.source_of.push(source);
+                    out.legs
+                        .push(leg(t, i, account, kind, value, fee_value, other_fee));
                     Ok(())
                 },
             )?;
             // Margin entries are not valued by the export (not reportable): value them here.
-            for s in &mut out.staged[start..] {
-                if s.kind != LegKind::Margin {
+            for (l, s) in out.legs[start..]
+                .iter_mut()
+                .zip(&mut out.source_of[start..])
+            {
+                if l.kind != LegKind::Margin {
                     continue;
                 }
-                let t = &al.ledger.table;
-                let i = s.pos as usize;
-                let asset = t.asset(i).code.as_str();
-                let amount = t.fields(i).amount;
-                let (value, label) = if asset == currency {
-                    (Some(amount), format!("trade:{currency}"))
+                let (value, label) = if l.asset == currency {
+                    (Some(l.units), format!("trade:{currency}"))
                 } else {
-                    match market(sources, asset, currency, t.time_us(i)) {
+                    match market(sources, l.asset, currency, l.time.timestamp_micros()) {
                         Some((p, label)) => {
-                            (amount.checked_mul(p).map(|v| v.round_dp(VALUE_DP)), label)
+                            (l.units.checked_mul(p).map(|v| v.round_dp(VALUE_DP)), label)
                         }
                         None => (None, "unpriced".to_owned()),
                     }
                 };
-                s.value = value;
-                s.source = intern(&mut out.sources, &mut source_ids, &label)?;
+                l.value = value;
+                *s = intern(&mut out.sources, &mut source_ids, &label)?;
             }
         }
         Ok(out)
     }
 
-    /// Number of staged legs.
+    /// Number of legs.
     pub fn len(&self) -> usize {
-        self.staged.len()
+        self.legs.len()
     }
 
-    /// True when no leg is staged.
+    /// True when there is no leg.
     pub fn is_empty(&self) -> bool {
-        self.staged.is_empty()
+        self.legs.is_empty()
     }
 
-    /// The engine's input: every staged leg, oldest first (legs of one account keep their
-    /// ledger order; accounts are merged by time). `ledgers` must be those given to
-    /// [`Valued::stage`], in the same order.
-    pub fn legs<'a>(&'a self, ledgers: &[AccountLedger<'a>]) -> Vec<GainsLeg<'a>> {
-        let mut legs: Vec<GainsLeg<'a>> = Vec::with_capacity(self.staged.len());
-        for s in &self.staged {
-            let al = ledgers[s.ledger as usize];
-            let t = &al.ledger.table;
-            let i = s.pos as usize;
-            let f = t.fields(i);
-            let units = if s.kind == LegKind::Margin {
-                f.amount
-            } else {
-                f.amount.abs()
-            };
-            legs.push(GainsLeg {
-                time: DateTime::<Utc>::from_timestamp_micros(f.time_us).unwrap_or_default(),
-                account: al.account,
-                ledger_id: f.id,
-                refid: f.refid,
-                kraken_type: f.kind,
-                kraken_subtype: f.subtype.unwrap_or_default(),
-                asset: t.asset(i).code.as_str(),
-                kind: s.kind,
-                units,
-                value: s.value,
-                price_source: self.sources[s.source as usize].as_str(),
-                fee_units: f.fee,
-                fee_value: s.fee_value,
-                other_fee: s.other_fee,
-            });
+    /// The engine's input, oldest first (legs of one account keep their ledger order;
+    /// accounts are merged by time), with their price sources held in `store`; and the
+    /// staging's statistics.
+    pub fn finish<'a>(self, store: &'a mut Vec<String>) -> (Vec<GainsLeg<'a>>, StageStats)
+    where
+        'l: 'a,
+    {
+        *store = self.sources;
+        let sources: &'a Vec<String> = store;
+        let mut legs: Vec<GainsLeg<'a>> = self.legs;
+        for (l, &s) in legs.iter_mut().zip(&self.source_of) {
+            l.price_source = sources[s as usize].as_str();
         }
-        if ledgers.len() > 1 {
-            // Stable: one account's legs keep their order.
+        // Stable: one account's legs keep their order.
+        if !legs.is_sorted_by_key(|l| l.time) {
             legs.sort_by_key(|l| l.time);
         }
-        legs
+        (legs, self.stats)
+    }
+}
+
+/// Entry `i` of `t` as an engine leg (its price source attached later).
+fn leg<'l>(
+    t: &'l crate::normalize::legs::LegTable,
+    i: usize,
+    account: &'l str,
+    kind: LegKind,
+    value: Option<Decimal>,
+    fee_value: Option<Decimal>,
+    other_fee: Option<Decimal>,
+) -> GainsLeg<'l> {
+    let f = t.fields(i);
+    GainsLeg {
+        time: DateTime::<Utc>::from_timestamp_micros(f.time_us).unwrap_or_default(),
+        account,
+        ledger_id: f.id,
+        refid: f.refid,
+        kraken_type: f.kind,
+        kraken_subtype: f.subtype.unwrap_or_default(),
+        asset: t.asset(i).code.as_str(),
+        kind,
+        // Margin entries keep their sign (profit > 0, loss or cost < 0).
+        units: if kind == LegKind::Margin {
+            f.amount
+        } else {
+            f.amount.abs()
+        },
+        value,
+        price_source: "",
+        fee_units: f.fee,
+        fee_value,
+        other_fee,
     }
 }
 

@@ -255,19 +255,20 @@ pub async fn run(plan: &GainsPlan, store: &Store, rules: &Rules) -> Result<Gains
         .collect();
     let valued = Valued::stage(&borrowed, &plan.currency, &rules, &facts, &mut sources)
         .map_err(RunError::Value)?;
-    if let Some((account, id, note)) = &valued.first_unclassified {
+    let mut source_names = Vec::new();
+    let (legs, stats) = valued.finish(&mut source_names);
+    if let Some((account, id, note)) = &stats.first_unclassified {
         warnings.push(format!(
             "{} crypto-asset leg(s) are unclassified and left out of gains and holdings (e.g. {account} {id}: {note}): add a [[classify.rules]] entry to the config",
-            valued.unclassified
+            stats.unclassified
         ));
     }
-    if let Some((id, deposit, basis)) = &valued.first_basis_mismatch {
+    if let Some((id, deposit, basis)) = &stats.first_basis_mismatch {
         warnings.push(format!(
             "{} deposit(s) have a basis-file cost for other units than they brought (e.g. {id}: {deposit} deposited, the cost is for {basis}): their cost stays unknown; give the deposit's own units in the basis file",
-            valued.basis_mismatch
+            stats.basis_mismatch
         ));
     }
-    let legs = valued.legs(&borrowed);
     tracing::debug!("staged {} legs at {:.2?}", legs.len(), started.elapsed());
     let opts = GainsOptions {
         method: plan.method,
