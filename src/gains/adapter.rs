@@ -15,6 +15,7 @@ use super::{Basis, DisposalKind, GainsLeg, IncomeKind, LegKind};
 use crate::classify::{Counterparty, Rules};
 use crate::domain::Element;
 use crate::export::{FeeTreatment, Ledger, RowRef};
+use crate::normalize::legs::LegTable;
 use crate::pricing::PriceSource;
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
@@ -25,15 +26,6 @@ const MARGIN_TYPES: &[&str] = &["margin", "rollover", "settled"];
 
 /// Decimals kept for values computed here (as the valuation does).
 const VALUE_DP: u32 = 12;
-
-/// One account's ledger, borrowed.
-#[derive(Debug, Clone, Copy)]
-pub struct AccountLedger<'l> {
-    /// The account name.
-    pub account: &'l str,
-    /// Its whole history, grouped.
-    pub ledger: &'l Ledger,
-}
 
 /// What the user told us about deposits: costs from `basis import` and `own-wallet` labels.
 #[derive(Debug, Clone, Default)]
@@ -79,6 +71,7 @@ pub struct Valued<'l> {
     legs: Vec<GainsLeg<'l>>,
     source_of: Vec<u16>,
     sources: Vec<String>,
+    source_ids: HashMap<String, u16>,
     /// What was left out or not used.
     pub stats: StageStats,
 }
@@ -173,24 +166,34 @@ fn values(row: &RowRef<'_>, kind: LegKind) -> (Option<Decimal>, Option<Decimal>,
 }
 
 impl<'l> Valued<'l> {
-    /// Classifies and values every leg of `ledgers` (whole history) as the export does, and
-    /// keeps the crypto-asset legs the engine needs, in each account's ledger order. `sources`
-    /// are the price sources, in order (the Kraken cache, then imports); margin entries not
-    /// in `currency` are valued from them at their time.
-    pub fn stage(
-        ledgers: &[AccountLedger<'l>],
+    /// Classifies and values every leg of `account`'s `ledger` (whole history) as the export
+    /// does, and keeps the crypto-asset legs the engine needs, in ledger order. `table` is
+    /// `ledger.table`, borrowed apart: the legs borrow only it, so the caller may free the
+    /// ledger's events once every account is added. `sources` are the price sources, in
+    /// order (the Kraken cache, then imports); margin entries not in `currency` are valued
+    /// from them at their time.
+    #[allow(clippy::too_many_arguments)]
+    pub fn add(
+        &mut self,
+        ledger: &Ledger,
+        table: &'l LegTable,
+        account: &'l str,
         currency: &str,
         rules: &Rules,
         facts: &UserFacts,
         sources: &mut [&mut dyn PriceSource],
-    ) -> std::io::Result<Valued<'l>> {
-        let mut out = Valued::default();
-        let mut source_ids: HashMap<String, u16> = HashMap::new();
-        for al in ledgers {
-            let (account, ledger): (&'l str, &'l Ledger) = (al.account, al.ledger);
-            let t = &ledger.table;
-            let start = out.legs.len();
+    ) -> std::io::Result<()> {
+        if !std::ptr::eq(table, &ledger.table) {
+            return Err(std::io::Error::other(
+                "the table given is not the ledger's (a bug)",
+            ));
+        }
+        let out = self;
+        let t = table;
+        let start = out.legs.len();
+        {
             let mut pos: usize = 0;
+            let source_ids = &mut out.source_ids;
             ledger.write_year(
                 0..t.len(),
                 account,
@@ -225,18 +228,26 @@ impl<'l> Valued<'l> {
                         }
                         return Ok(());
                     };
+                    // A move between own wallets without a fee does nothing to lots or
+                    // units: the engine skips it, so it is not kept.
+                    if kind == LegKind::Internal && row.fee_units.is_zero() {
+                        return Ok(());
+                    }
                     let (value, fee_value, other_fee) = if kind == LegKind::Margin {
                         (None, None, None)
                     } else {
                         values(row, kind)
                     };
-                    let source = intern(&mut out.sources, &mut source_ids, row.price_source)?;
+                    let source = intern(&mut out.sources, source_ids, row.price_source)?;
                     out.source_of.push(source);
                     out.legs
                         .push(leg(t, i, account, kind, value, fee_value, other_fee));
                     Ok(())
                 },
             )?;
+        }
+        {
+            let source_ids = &mut out.source_ids;
             // Margin entries are not valued by the export (not reportable): value them here.
             for (l, s) in out.legs[start..]
                 .iter_mut()
@@ -256,10 +267,10 @@ impl<'l> Valued<'l> {
                     }
                 };
                 l.value = value;
-                *s = intern(&mut out.sources, &mut source_ids, &label)?;
+                *s = intern(&mut out.sources, source_ids, &label)?;
             }
         }
-        Ok(out)
+        Ok(())
     }
 
     /// Number of legs.
@@ -295,7 +306,7 @@ impl<'l> Valued<'l> {
 
 /// Entry `i` of `t` as an engine leg (its price source attached later).
 fn leg<'l>(
-    t: &'l crate::normalize::legs::LegTable,
+    t: &'l LegTable,
     i: usize,
     account: &'l str,
     kind: LegKind,

@@ -2,7 +2,7 @@
 //! as the export does (prices fetched first unless offline), run the engine, write the files
 //! atomically. The command file only parses flags into a [`GainsPlan`] and maps errors.
 
-use super::adapter::{AccountLedger, UserFacts, Valued, market};
+use super::adapter::{UserFacts, Valued, market};
 use super::{
     Basis, GainsError, GainsOptions, LotPick, Method, Period, PriceLookup, SummaryRow, SwapFee,
     UnknownCost,
@@ -186,7 +186,7 @@ impl PriceLookup for Lookup<'_, '_> {
 /// year); failures become warnings.
 async fn fetch_prices(
     store: &Store,
-    ledgers: &[(String, Ledger)],
+    ledgers: &[Ledger],
     rules: &Rules,
     currency: &str,
     api_url: &url::Url,
@@ -200,7 +200,7 @@ async fn fetch_prices(
     let mut client = PublicClient::new(config).map_err(|e| RunError::Prices(e.to_string()))?;
     let mut report = FetchReport::default();
     refresh_markets(store, &mut client, &mut report).await;
-    for (_, ledger) in ledgers {
+    for ledger in ledgers {
         let all = 0..ledger.table.len();
         let elements = ledger.elements(all.clone(), rules);
         let exchanges = ledger.exchanges(all.clone(), &elements);
@@ -211,6 +211,21 @@ async fn fetch_prices(
     Ok(report.warnings)
 }
 
+/// Empty events, to free a ledger's (`None` would only mean they stay).
+fn no_events() -> Option<crate::normalize::legs::Events> {
+    crate::normalize::legs::Events::group(&crate::normalize::legs::LegTable::new(
+        &AssetTable::default(),
+    ))
+    .ok()
+}
+
+/// Resident memory of this process in MB (Linux; `None` elsewhere), for the debug log.
+fn rss_mb() -> Option<u64> {
+    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
+    let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
+    Some(pages * 4096 / (1024 * 1024))
+}
+
 /// Runs `gains` for `plan` on `store` with the config's classification `rules`.
 pub async fn run(plan: &GainsPlan, store: &Store, rules: &Rules) -> Result<GainsOutcome, RunError> {
     let started = std::time::Instant::now();
@@ -218,15 +233,16 @@ pub async fn run(plan: &GainsPlan, store: &Store, rules: &Rules) -> Result<Gains
     let mut ledgers = Vec::with_capacity(plan.accounts.len());
     for account in &plan.accounts {
         let ledger = Ledger::load(store, account, &assets)?;
-        ledgers.push((account.clone(), ledger));
+        ledgers.push(ledger);
     }
-    if ledgers.iter().all(|(_, l)| l.table.is_empty()) {
+    if ledgers.iter().all(|l| l.table.is_empty()) {
         return Err(RunError::Empty(plan.accounts.join(", ")));
     }
     tracing::debug!(
-        "read {} account(s) in {:.2?}",
+        "read {} account(s) in {:.2?}, {:?} MB resident",
         ledgers.len(),
-        started.elapsed()
+        started.elapsed(),
+        rss_mb()
     );
     let mut warnings = Vec::new();
     let mut rules = rules.clone();
@@ -246,15 +262,25 @@ pub async fn run(plan: &GainsPlan, store: &Store, rules: &Rules) -> Result<Gains
         &mut sources,
         &mut warnings,
     )?;
-    let borrowed: Vec<AccountLedger<'_>> = ledgers
-        .iter()
-        .map(|(a, l)| AccountLedger {
-            account: a,
-            ledger: l,
-        })
-        .collect();
-    let valued = Valued::stage(&borrowed, &plan.currency, &rules, &facts, &mut sources)
-        .map_err(RunError::Value)?;
+    let mut valued = Valued::default();
+    for (account, ledger) in plan.accounts.iter().zip(ledgers.iter_mut()) {
+        valued
+            .add(
+                ledger,
+                &ledger.table,
+                account,
+                &plan.currency,
+                &rules,
+                &facts,
+                &mut sources,
+            )
+            .map_err(RunError::Value)?;
+        // The legs borrow only the table: the events (a third of the ledger's memory) are
+        // not needed any more.
+        if let Some(empty) = no_events() {
+            ledger.events = empty;
+        }
+    }
     let mut source_names = Vec::new();
     let (legs, stats) = valued.finish(&mut source_names);
     if let Some((account, id, note)) = &stats.first_unclassified {
@@ -269,7 +295,13 @@ pub async fn run(plan: &GainsPlan, store: &Store, rules: &Rules) -> Result<Gains
             stats.basis_mismatch
         ));
     }
-    tracing::debug!("staged {} legs at {:.2?}", legs.len(), started.elapsed());
+    tracing::debug!(
+        "staged {} legs ({} bytes each) at {:.2?}, {:?} MB resident",
+        legs.len(),
+        std::mem::size_of::<super::GainsLeg<'_>>(),
+        started.elapsed(),
+        rss_mb()
+    );
     let opts = GainsOptions {
         method: plan.method,
         lots: plan.lots,
@@ -284,7 +316,11 @@ pub async fn run(plan: &GainsPlan, store: &Store, rules: &Rules) -> Result<Gains
         currency: &plan.currency,
     };
     let report = super::compute(&legs, &opts, &lookup)?;
-    tracing::debug!("matched at {:.2?}", started.elapsed());
+    tracing::debug!(
+        "matched at {:.2?}, {:?} MB resident",
+        started.elapsed(),
+        rss_mb()
+    );
     warnings.extend(report.warnings.iter().cloned());
     let files = write_files(&plan.out, &opts, &report)?;
     tracing::debug!("wrote the files at {:.2?}", started.elapsed());
