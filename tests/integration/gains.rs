@@ -419,3 +419,76 @@ async fn gains_of_a_generated_account_match_their_schemas_and_carf_gross_disposa
     assert!(carf.len() >= 3, "{carf:?}");
     assert_eq!(gains, carf);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_prints_a_gains_summary_and_writes_its_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let out_dir = dir.path().join("demo");
+    let out = run_bin(
+        args(&[
+            "demo",
+            "--entries",
+            "800",
+            "--out",
+            out_dir.to_str().unwrap(),
+        ]),
+        &[],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    // The demo reports the last full year of its history: the same for CARF and gains.
+    let at = stdout
+        .find("\nGains ")
+        .unwrap_or_else(|| panic!("{stdout}"));
+    let year = &stdout[at + 7..at + 11];
+    assert!(
+        stdout.contains(&format!("\nCARF summary {year}, EUR")),
+        "{stdout}"
+    );
+    let table = &stdout[at..];
+    assert!(
+        table.starts_with(&format!(
+            "\nGains {year}, EUR, method fifo (your own computation, not tax advice; "
+        )),
+        "{table}"
+    );
+    assert!(table.contains("\n  TOTAL "), "{table}");
+    for f in [
+        format!("gains-disposals-{year}-EUR-fifo.csv"),
+        format!("gains-income-{year}-EUR.csv"),
+        format!("gains-margin-{year}-EUR.csv"),
+        format!("holdings-{year}-EUR-fifo.csv"),
+        format!("gains-summary-{year}-EUR-fifo.csv"),
+    ] {
+        let f = f.as_str();
+        assert!(
+            table.contains(&format!("{}\n", out_dir.join(f).display())),
+            "{f}"
+        );
+        assert!(out_dir.join(f).is_file(), "{f}");
+    }
+    // The TOTAL row printed is the summary file's.
+    let summary =
+        std::fs::read_to_string(out_dir.join(format!("gains-summary-{year}-EUR-fifo.csv")))
+            .unwrap();
+    let total: Vec<&str> = summary
+        .lines()
+        .find(|l| l.starts_with(&format!("{year},demo,TOTAL,")))
+        .unwrap()
+        .split(',')
+        .collect();
+    let printed: Vec<&str> = table
+        .lines()
+        .find(|l| l.starts_with("  TOTAL "))
+        .unwrap()
+        .split_whitespace()
+        .collect();
+    // asset, disposals, proceeds, cost, fees, net gain, income, unknown.
+    assert_eq!(
+        printed,
+        [
+            "TOTAL", total[3], total[4], total[5], total[6], total[9], total[13], total[14]
+        ]
+    );
+}
