@@ -492,3 +492,37 @@ async fn the_demo_prints_a_gains_summary_and_writes_its_files() {
         ]
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn all_accounts_share_lots_and_name_every_account() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("g.sqlite");
+    golden_db(&db).await;
+    // The same history once more, as a second account: every figure doubles.
+    let text = std::fs::read_to_string(golden("ledger.json")).unwrap();
+    let envelope: Envelope = serde_json::from_str(&text).unwrap();
+    let result: LedgersResult = serde_json::from_str(envelope.result.unwrap().get()).unwrap();
+    let rows: Vec<RawRecord<_>> = result
+        .ledger
+        .iter()
+        .map(|(id, raw)| ledger_entry(id, raw).unwrap())
+        .collect();
+    Store::open(&db)
+        .unwrap()
+        .insert_ledger_entries("second", &rows, Source::Api)
+        .unwrap();
+    let out_dir = dir.path().join("out");
+    let out = gains(&db, &out_dir, &["--year", "2025", "--all-accounts"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let summary = std::fs::read_to_string(out_dir.join("gains-summary-2025-EUR-fifo.csv")).unwrap();
+    // fifo matches over the lots of both accounts (gains.md "Inputs"); each lot has a twin
+    // bought at the same time and cost, so whichever twin a disposal takes, every figure is
+    // exactly twice the single account's (golden WORKING.md).
+    assert!(
+        summary.contains("\n2025,golden+second,TOTAL,8,7832.00,5652.02,16.50,2173.48,10.00,2163.48,2163.48,0.00,,11.00,0,0,fifo,EUR\n"),
+        "{summary}"
+    );
+    let holdings = std::fs::read_to_string(out_dir.join("holdings-2025-EUR-fifo.csv")).unwrap();
+    assert!(holdings.contains("\n2025,golden,BTC,"), "{holdings}");
+    assert!(holdings.contains("\n2025,second,BTC,"), "{holdings}");
+}
