@@ -111,26 +111,47 @@ pub fn file_names(label: &str, currency: &str, method: Method) -> Vec<String> {
     v
 }
 
-/// Labels and costs of the selected accounts; labels also go into a copy of the rules, so
-/// the classification sees them as it sees `[classify.labels]`. Costs in another currency
+/// What a stored label means for the classification (`[classify.labels]`): a deposit from
+/// or a withdrawal to a wallet of one's own is a private wallet (CARF `TransferWallet` for a
+/// withdrawal).
+fn counterparty(label: EntryLabel) -> Counterparty {
+    match label {
+        EntryLabel::Exchange => Counterparty::Exchange,
+        EntryLabel::OwnWallet | EntryLabel::PrivateWallet => Counterparty::PrivateWallet,
+    }
+}
+
+/// `rules` with the labels stored by `kraken-tax label` for `accounts` added as
+/// `[classify.labels]` entries (a stored label wins over the config's for the same id): what
+/// `gains` classifies with, and what `export` can call to honour the stored labels too.
+pub fn rules_with_labels(
+    store: &Store,
+    accounts: &[String],
+    rules: &Rules,
+) -> Result<Rules, StoreError> {
+    let mut out = rules.clone();
+    for account in accounts {
+        for (reference, label) in store.labels(account)? {
+            out.labels.insert(reference, counterparty(label));
+        }
+    }
+    Ok(out)
+}
+
+/// `own-wallet` labels and costs of the selected accounts (the labels go into the rules
+/// through [`rules_with_labels`]). Costs in another currency
 /// are converted at the acquisition time from `sources`; those that cannot be are warned
 /// about and left out (the deposit's cost stays unknown).
 fn user_facts(
     store: &Store,
     accounts: &[String],
     currency: &str,
-    rules: &mut Rules,
     sources: &mut [&mut dyn PriceSource],
     warnings: &mut Vec<String>,
 ) -> Result<UserFacts, StoreError> {
     let mut facts = UserFacts::default();
     for account in accounts {
         for (reference, label) in store.labels(account)? {
-            let c = match label {
-                EntryLabel::Exchange => Counterparty::Exchange,
-                EntryLabel::OwnWallet | EntryLabel::PrivateWallet => Counterparty::PrivateWallet,
-            };
-            rules.labels.insert(reference.clone(), c);
             if label == EntryLabel::OwnWallet {
                 facts.own_wallet.insert(reference);
             }
@@ -245,10 +266,8 @@ pub async fn run(plan: &GainsPlan, store: &Store, rules: &Rules) -> Result<Gains
         rss_mb()
     );
     let mut warnings = Vec::new();
-    let mut rules = rules.clone();
+    let rules = rules_with_labels(store, &plan.accounts, rules)?;
     if let Some(url) = &plan.api_url {
-        // Labels change classification only of deposits and withdrawals, which are valued
-        // by market price either way: the prefetch may use the config's rules.
         warnings.extend(fetch_prices(store, &ledgers, &rules, &plan.currency, url).await?);
     }
     let mut kraken = PriceBook::kraken(store)?;
@@ -258,7 +277,6 @@ pub async fn run(plan: &GainsPlan, store: &Store, rules: &Rules) -> Result<Gains
         store,
         &plan.accounts,
         &plan.currency,
-        &mut rules,
         &mut sources,
         &mut warnings,
     )?;
@@ -445,4 +463,50 @@ pub async fn demo_summary(
         }
     }
     Ok(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stored_labels_become_classify_labels_and_win_over_the_config() {
+        let store = Store::open_in_memory().unwrap();
+        store.set_label("a", "L1", EntryLabel::OwnWallet).unwrap();
+        store.set_label("a", "L2", EntryLabel::Exchange).unwrap();
+        store
+            .set_label("b", "L3", EntryLabel::PrivateWallet)
+            .unwrap();
+        let mut config = Rules::default();
+        config
+            .labels
+            .insert("L2".into(), Counterparty::PrivateWallet);
+        config.labels.insert("L9".into(), Counterparty::Exchange);
+        let rules = rules_with_labels(&store, &["a".to_owned()], &config).unwrap();
+        let got: Vec<(&str, Counterparty)> =
+            rules.labels.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+        assert_eq!(
+            got,
+            [
+                ("L1", Counterparty::PrivateWallet),
+                ("L2", Counterparty::Exchange),
+                ("L9", Counterparty::Exchange)
+            ]
+        );
+    }
+
+    #[test]
+    fn file_names_follow_gains_md() {
+        assert_eq!(
+            file_names("uk-2025", "GBP", Method::Us),
+            [
+                "gains-disposals-uk-2025-GBP-us.csv",
+                "gains-income-uk-2025-GBP.csv",
+                "gains-margin-uk-2025-GBP.csv",
+                "holdings-uk-2025-GBP-us.csv",
+                "gains-summary-uk-2025-GBP-us.csv",
+                "form8949-uk-2025-GBP.csv"
+            ]
+        );
+    }
 }

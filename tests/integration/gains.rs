@@ -526,3 +526,55 @@ async fn all_accounts_share_lots_and_name_every_account() {
     assert!(holdings.contains("\n2025,golden,BTC,"), "{holdings}");
     assert!(holdings.contains("\n2025,second,BTC,"), "{holdings}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deposit_labelled_own_wallet_takes_back_the_units_that_left() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("g.sqlite");
+    golden_db(&db).await;
+    // 0.3 ETH come back on 2025-10-01 after the 0.5 ETH withdrawal (LGD017): not the same
+    // units, so not a round trip by itself.
+    let text = r#"{"error":[],"result":{"ledger":{
+        "LGD024-AAAAA-000024": {"refid":"QGD024-AAAAA-000024","time":1759276800.0000,"type":"deposit","subtype":"","aclass":"currency","asset":"XETH","amount":"0.3000000000","fee":"0.0000000000","balance":"0.9950000000"}
+    },"count":1}}"#;
+    let envelope: Envelope = serde_json::from_str(text).unwrap();
+    let result: LedgersResult = serde_json::from_str(envelope.result.unwrap().get()).unwrap();
+    let rows: Vec<RawRecord<_>> = result
+        .ledger
+        .iter()
+        .map(|(id, raw)| ledger_entry(id, raw).unwrap())
+        .collect();
+    Store::open(&db)
+        .unwrap()
+        .insert_ledger_entries("golden", &rows, Source::Api)
+        .unwrap();
+    let eth = |out_dir: &Path| {
+        let h = std::fs::read_to_string(out_dir.join("holdings-2025-EUR-fifo.csv")).unwrap();
+        h.lines()
+            .find(|l| l.starts_with("2025,golden,ETH,"))
+            .unwrap()
+            .to_owned()
+    };
+    let before = dir.path().join("before");
+    let out = gains(&db, &before, &["--year", "2025"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    // units 0.695 + 0.3; cost of LGD011's 0.695 only; 0.3 of unknown cost; 0.5 still out.
+    assert_eq!(
+        eth(&before),
+        "2025,golden,ETH,0,0.995,2085,0.3,0.5,,,fifo,EUR"
+    );
+
+    let mut label = args(&["label", "LGD024-AAAAA-000024", "own-wallet"]);
+    label.extend(args(&["--db", db.to_str().unwrap(), "--account", "golden"]));
+    let out = run_bin(label, &[]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let after = dir.path().join("after");
+    let out = gains(&db, &after, &["--year", "2025"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    // The earliest moved-out units come back with their costs: the 0.2 of LGD009
+    // (401.04) and 0.1 of LGD011 (300): 2085 + 701.04; none unknown; 0.2 still out.
+    assert_eq!(
+        eth(&after),
+        "2025,golden,ETH,0,0.995,2786.04,0,0.2,,,fifo,EUR"
+    );
+}
