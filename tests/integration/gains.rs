@@ -578,3 +578,77 @@ async fn a_deposit_labelled_own_wallet_takes_back_the_units_that_left() {
         "2025,golden,ETH,0,0.995,2786.04,0,0.2,,,fifo,EUR"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gains_usage_errors_exit_2_and_an_empty_account_exits_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("g.sqlite");
+    golden_db(&db).await;
+    let out_dir = dir.path().join("out");
+    let cases: [(&[&str], &str); 4] = [
+        (
+            &["--year", "2025", "--currency", "XYZ"],
+            "unsupported reporting currency \"XYZ\": use one of EUR, USD, GBP, CHF, CAD, AUD, JPY",
+        ),
+        (
+            &["--year", "2025", "--tz", "Mars/Olympus"],
+            "unknown time zone \"Mars/Olympus\" for --tz",
+        ),
+        (
+            &["--from", "2025-03-02", "--to", "2025-03-01"],
+            "--to 2025-03-01 is before --from 2025-03-02",
+        ),
+        (
+            &["--year", "2025", "--method", "best"],
+            "invalid value 'best'",
+        ),
+    ];
+    for (extra, said) in cases {
+        // `gains` passes --currency EUR first; a later --currency is refused by clap, so the
+        // currency case runs on its own argument list.
+        let mut a = args(&["gains"]);
+        if !extra.contains(&"--currency") {
+            a.extend(args(&["--currency", "EUR"]));
+        }
+        a.extend(args(extra));
+        a.extend(args(&[
+            "--offline",
+            "--out",
+            out_dir.to_str().unwrap(),
+            "--db",
+            db.to_str().unwrap(),
+            "--account",
+            "golden",
+        ]));
+        let out = run_bin(a, &[]).await;
+        assert_eq!(out.status.code(), Some(2), "{extra:?}: {}", stderr(&out));
+        assert!(stderr(&out).contains(said), "{extra:?}: {}", stderr(&out));
+    }
+    let out = run_bin(
+        args(&[
+            "gains",
+            "--year",
+            "2025",
+            "--currency",
+            "EUR",
+            "--offline",
+            "--out",
+            out_dir.to_str().unwrap(),
+            "--db",
+            db.to_str().unwrap(),
+            "--account",
+            "nobody",
+        ]),
+        &[],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(
+            "no ledger entries in account(s) nobody: run `kraken-tax sync` or `kraken-tax import FILE` first"
+        ),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!out_dir.exists(), "no file written on a failure");
+}
