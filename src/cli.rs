@@ -57,6 +57,148 @@ pub enum Command {
     /// Price tables for valuation (offline sources).
     #[command(subcommand)]
     Prices(PricesCommand),
+    /// Gains, income, margin and holdings of a period (your own computation, not tax advice).
+    Gains(GainsArgs),
+    /// Costs of deposits from elsewhere, for `gains`.
+    #[command(subcommand)]
+    Basis(BasisCommand),
+    /// Say what a deposit or withdrawal is (by ledger id or refid).
+    Label(LabelArgs),
+}
+
+/// `basis` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum BasisCommand {
+    /// Import a CSV of costs (columns ledger_ref,asset,time_utc,units,cost,currency,acquired).
+    Import {
+        /// The CSV file.
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+    },
+}
+
+/// What a deposit or withdrawal is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LabelArg {
+    /// A wallet of your own: units that leave and come back keep their cost and date.
+    OwnWallet,
+    /// Another exchange or provider.
+    Exchange,
+    /// A private wallet (not at a provider).
+    PrivateWallet,
+}
+
+/// Options of `label`.
+#[derive(Debug, Args)]
+pub struct LabelArgs {
+    /// Ledger id or refid of the deposit or withdrawal.
+    #[arg(value_name = "ID")]
+    pub id: String,
+    /// What it is.
+    #[arg(value_enum, value_name = "LABEL")]
+    pub label: LabelArg,
+}
+
+/// `--method` of `gains`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum MethodArg {
+    /// Oldest lot first.
+    Fifo,
+    /// Newest lot first.
+    Lifo,
+    /// Highest unit cost first.
+    Hifo,
+    /// One pool per asset at average cost (Canada's ACB).
+    Average,
+    /// HMRC: same day, 30 days, section 104 pool (implies --period uk).
+    Uk,
+    /// FIFO with Germany's one-year exemption.
+    De,
+    /// FIFO per account, short/long term, Form 8949.
+    Us,
+}
+
+/// `--period` of `gains`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum PeriodArg {
+    /// UK tax year ending 5 April of --year.
+    Uk,
+    /// Australian year ending 30 June of --year.
+    Au,
+}
+
+/// `--swap-fee` of `gains`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SwapFeeArg {
+    /// On the side that carries it in the ledger.
+    Leg,
+    /// Half to the disposal, half to the acquisition.
+    Split,
+}
+
+/// `--lots` of `gains` (for `us`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LotsArg {
+    /// Oldest lot first.
+    Fifo,
+    /// Highest unit cost first.
+    Hifo,
+}
+
+/// `--unknown-cost` of `gains`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum UnknownCostArg {
+    /// Empty cost and gain, counted and warned.
+    Empty,
+    /// Zero (gains overstated, never understated), still counted.
+    Zero,
+}
+
+/// Options of `gains`.
+#[derive(Debug, Args)]
+pub struct GainsArgs {
+    /// The year: calendar (--tz), or the tax year ending in it with --period.
+    #[arg(long, required_unless_present_all = ["from", "to"], conflicts_with_all = ["from", "to"])]
+    pub year: Option<i32>,
+    /// First day of a custom period (YYYY-MM-DD, included), with --to.
+    #[arg(long, requires = "to", value_name = "DATE")]
+    pub from: Option<chrono::NaiveDate>,
+    /// Last day of a custom period (YYYY-MM-DD, included), with --from.
+    #[arg(long, requires = "from", value_name = "DATE")]
+    pub to: Option<chrono::NaiveDate>,
+    /// Reporting currency: EUR, USD, GBP, CHF, CAD, AUD or JPY.
+    #[arg(long)]
+    pub currency: String,
+    /// Matching method.
+    #[arg(long, value_enum, default_value = "fifo")]
+    pub method: MethodArg,
+    /// Tax year instead of the calendar year.
+    #[arg(long, value_enum, conflicts_with_all = ["from", "to"])]
+    pub period: Option<PeriodArg>,
+    /// Match over every account of the database (default: the selected one).
+    #[arg(long)]
+    pub all_accounts: bool,
+    /// Treat unknown costs as zero instead of leaving them empty.
+    #[arg(long, value_enum, default_value = "empty")]
+    pub unknown_cost: UnknownCostArg,
+    /// Which side of a swap a crypto fee counts on.
+    #[arg(long, value_enum, default_value = "leg")]
+    pub swap_fee: SwapFeeArg,
+    /// Lot choice for --method us.
+    #[arg(long, value_enum, default_value = "fifo")]
+    pub lots: LotsArg,
+    /// Use only cached and imported prices: no call to Kraken.
+    #[arg(long)]
+    pub offline: bool,
+    /// Directory for the files.
+    #[arg(long, default_value = ".", value_name = "DIR")]
+    pub out: PathBuf,
+    /// Time zone of the calendar year or of --from/--to (IANA name).
+    #[arg(long, default_value = "UTC")]
+    pub tz: String,
+    /// Kraken API base URL for market prices (plain http only for loopback addresses).
+    #[arg(long, env = "KRAKEN_API_URL", value_name = "URL")]
+    pub api_url: Option<String>,
 }
 
 /// `prices` subcommands.

@@ -78,6 +78,9 @@ pub enum DemoError {
     /// Reading the synced history back failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The gains of the demo's year failed.
+    #[error(transparent)]
+    Gains(#[from] crate::gains::run::RunError),
     /// Nothing generated.
     #[error("the generated account is empty")]
     Empty,
@@ -202,6 +205,16 @@ pub async fn run(
         let mut store = Store::open_checked(&db).map_err(database)?;
         crate::export::run::run(&export, &mut store).await?
     };
+    // Gains need the whole history's prices, fetched from the emulator while it runs.
+    let gains = crate::gains::run::demo_summary(
+        &db,
+        &common.account,
+        "EUR",
+        year,
+        &plan.out,
+        parse_api_url(&emulator.url())?,
+    )
+    .await?;
     emulator.shutdown();
 
     let store = Store::open(&db).map_err(database)?;
@@ -224,6 +237,7 @@ pub async fn run(
         history_calls,
         report: &report,
         exported: &exported,
+        gains: &gains,
         seconds: started.elapsed().as_secs_f64(),
     };
     Ok(Some(render(&store, &common.account, &shown)?))
@@ -236,6 +250,8 @@ struct Shown<'a> {
     history_calls: u64,
     report: &'a SyncReport,
     exported: &'a Exported,
+    /// The gains summary, as text.
+    gains: &'a str,
     seconds: f64,
 }
 
@@ -276,6 +292,7 @@ fn render(store: &Store, account: &str, s: &Shown<'_>) -> Result<String, StoreEr
     for f in &s.exported.files {
         let _ = writeln!(out, "  {}", f.display());
     }
+    out.push_str(s.gains);
     Ok(out)
 }
 

@@ -4,12 +4,16 @@
 //! new raw rows when that is all that changed, everything when the classifier or the rules
 //! changed (or raw rows changed otherwise).
 
-use super::{CLASSIFIER_VERSION, LegFacts, Rules, also_transfer_wallet_fields, classify_facts};
+use super::{
+    CLASSIFIER_VERSION, Counterparty, LegFacts, Rules, also_transfer_wallet_fields, classify_facts,
+};
 use crate::domain::Element;
 use crate::normalize::assets::AssetTable;
 use crate::normalize::events::CROSS_REFID_SUBTYPES;
 use crate::normalize::legs::{Events, LegTable, LegTableError};
-use crate::store::{DerivedLegRef, DerivedSink, DerivedStamp, OwnedFields, Store, StoreError};
+use crate::store::{
+    DerivedLegRef, DerivedSink, DerivedStamp, EntryLabel, OwnedFields, Store, StoreError,
+};
 use rust_decimal::Decimal;
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -160,9 +164,42 @@ pub struct BuildReport {
     pub unknown_assets: BTreeMap<String, u64>,
 }
 
+/// `rules` with the labels stored by `kraken-tax label` for `account` added as
+/// `[classify.labels]` entries (a stored label wins over the config's for the same id). The
+/// refresh classifies with these, so export, status and gains all see the stored labels, and
+/// a new label makes the derived legs stale (the rules' hash changes).
+pub fn with_stored_labels(
+    store: &Store,
+    account: &str,
+    rules: &Rules,
+) -> Result<Rules, StoreError> {
+    let mut out = rules.clone();
+    for (reference, label) in store.labels(account)? {
+        let counterparty = match label {
+            EntryLabel::Exchange => Counterparty::Exchange,
+            // A wallet of one's own is not at a provider: a private wallet for CARF.
+            EntryLabel::OwnWallet | EntryLabel::PrivateWallet => Counterparty::PrivateWallet,
+        };
+        out.labels.insert(reference, counterparty);
+    }
+    Ok(out)
+}
+
 /// Rebuilds all derived legs of `account` from its raw ledger, read compactly (a
-/// million-entry account fits in about 150 MB).
+/// million-entry account fits in about 150 MB), with the config's `rules` and the stored
+/// labels.
 pub fn rebuild(
+    store: &mut Store,
+    account: &str,
+    assets: &AssetTable,
+    rules: &Rules,
+) -> Result<BuildReport, StoreError> {
+    let rules = &with_stored_labels(store, account, rules)?;
+    rebuild_with(store, account, assets, rules)
+}
+
+/// [`rebuild`] with the labels already in `rules`.
+fn rebuild_with(
     store: &mut Store,
     account: &str,
     assets: &AssetTable,
@@ -217,11 +254,12 @@ pub fn ensure_fresh(
     assets: &AssetTable,
     rules: &Rules,
 ) -> Result<Option<BuildReport>, StoreError> {
+    let rules = &with_stored_labels(store, account, rules)?;
     let raw = store.raw_ledger_stamp(account)?;
     let want = stamp_for(rules, raw);
     let have = store.derived_stamp(account)?;
     let Some(have) = have else {
-        return rebuild(store, account, assets, rules).map(Some);
+        return rebuild_with(store, account, assets, rules).map(Some);
     };
     if have == want {
         return Ok(None);
@@ -230,7 +268,7 @@ pub fn ensure_fresh(
         have.classifier_version == want.classifier_version && have.rules_hash == want.rules_hash;
     let added = want.raw_rows.saturating_sub(have.raw_rows);
     if !same_rules || added == 0 || added.saturating_mul(4) > want.raw_rows {
-        return rebuild(store, account, assets, rules).map(Some);
+        return rebuild_with(store, account, assets, rules).map(Some);
     }
     let mut new: Vec<OwnedFields> = Vec::new();
     store.for_each_ledger_fields_after(account, have.max_rowid, |f| {
@@ -239,7 +277,7 @@ pub fn ensure_fresh(
     })?;
     if have.raw_rows + new.len() as u64 != want.raw_rows {
         // Rows changed otherwise than by being added: start again from the raw rows.
-        return rebuild(store, account, assets, rules).map(Some);
+        return rebuild_with(store, account, assets, rules).map(Some);
     }
     let rows = affected(store, account, new)?;
     let mut table = LegTable::new(assets);

@@ -1,11 +1,14 @@
 //! One file per command: glue between the CLI, the library and the user. Only here (and in
 //! `main.rs`) are errors `anyhow` and mapped to exit codes.
 
+mod basis;
 mod demo;
 mod doctor;
 mod emulator;
 mod export;
+mod gains;
 mod import;
+mod label;
 mod prices;
 mod rebuild;
 mod status;
@@ -256,6 +259,9 @@ async fn dispatch(
         Command::Import(args) => import::run(&resolve_ctx(file)?, args),
         Command::Doctor(args) => doctor::run(&resolve_ctx(file)?, args, config_error).await,
         Command::Prices(cmd) => prices::run(&resolve_ctx(file)?, cmd),
+        Command::Gains(args) => gains::run(&resolve_ctx(file)?, args).await,
+        Command::Basis(cmd) => basis::run(&resolve_ctx(file)?, cmd),
+        Command::Label(args) => label::run(&resolve_ctx(file)?, args),
     }
 }
 

@@ -26,6 +26,12 @@ pub struct GeneratorConfig {
     /// When set, this many extra staking rewards on `DOT.S` share exactly one timestamp
     /// (on top of `entries`), to exercise paging through one time with `ofs`.
     pub same_time_burst: Option<usize>,
+    /// Also generate what `gains` needs exercising (from a second random stream): margin
+    /// positions (`margin` open and close entries with fees and a realised profit or loss in
+    /// EUR, `rollover` fees, some closed by a `settled` entry) and own-wallet round trips (a
+    /// withdrawal of BTC or ETH, then a deposit of exactly the withdrawn units). Off in
+    /// [`GeneratorConfig::new`], so existing seeds keep their accounts; on in the demo's.
+    pub gains_events: bool,
 }
 
 impl GeneratorConfig {
@@ -37,12 +43,19 @@ impl GeneratorConfig {
             start: Utc.with_ymd_and_hms(2024, 1, 1, 0, 0, 0).unwrap(),
             end: Utc.with_ymd_and_hms(2025, 12, 31, 23, 59, 59).unwrap(),
             same_time_burst: None,
+            gains_events: false,
         }
     }
 
     /// The demo account: seed 2024, about 2,000 entries over the same two years.
     pub fn demo() -> Self {
-        Self::new(2024, 2000)
+        Self::new(2024, 2000).with_gains_events()
+    }
+
+    /// The same, with [`GeneratorConfig::gains_events`] on.
+    pub fn with_gains_events(mut self) -> Self {
+        self.gains_events = true;
+        self
     }
 }
 
@@ -102,8 +115,15 @@ pub fn generate(cfg: &GeneratorConfig) -> Dataset {
 /// (what the emulator's public market data is synthesized from).
 pub fn generate_with_prices(cfg: &GeneratorConfig) -> (Dataset, super::public::PricePath) {
     let mut g = Gen::new(cfg.seed);
+    // A second stream for the gains events: the first one draws exactly as without them.
+    let mut extra = cfg
+        .gains_events
+        .then(|| ChaCha8Rng::seed_from_u64(cfg.seed ^ 0x6741_494e_5345_5654));
     while g.n_entries < cfg.entries {
         g.step();
+        if let Some(rng) = extra.as_mut() {
+            g.gains_event(rng);
+        }
     }
     if let Some(k) = cfg.same_time_burst.filter(|&k| k > 0) {
         g.insert_burst(k);
@@ -670,6 +690,83 @@ impl Gen {
         })
     }
 
+    /// Sometimes (about one step in 25) a margin position or an own-wallet round trip,
+    /// drawn from `rng`; ids still come from the main stream's generator of unique ids.
+    fn gains_event(&mut self, rng: &mut ChaCha8Rng) {
+        match rng.random_range(0..50) {
+            0 => self.margin_position(rng),
+            1 => self.round_trip(rng),
+            _ => {}
+        }
+    }
+
+    /// A margin position in EUR: opened (`margin`, amount 0, opening fee), rolled over once
+    /// or twice (`rollover`, amount 0, fee), closed with its realised profit or loss
+    /// (`margin`, or `settled` when settled with cash), fee on close. Only when the EUR
+    /// balance covers the fees and the worst loss.
+    fn margin_position(&mut self, rng: &mut ChaCha8Rng) {
+        let notional = Decimal::from(rng.random_range(500..5000));
+        let fee = (notional * Decimal::new(2, 4)).round_dp(4);
+        let rollover = (notional * Decimal::new(1, 4)).round_dp(4);
+        let pnl = (notional * Decimal::new(rng.random_range(-500..=800), 4)).round_dp(4);
+        let rolls = rng.random_range(1..=2);
+        let worst =
+            fee * Decimal::TWO + rollover * Decimal::from(rolls) + pnl.min(Decimal::ZERO).abs();
+        if self.bal("ZEUR") < worst {
+            return;
+        }
+        let refid = self.new_id('T');
+        let open = self.entry(&refid, "margin", "", "ZEUR", Decimal::ZERO, fee);
+        self.push(Event {
+            entries: vec![open],
+            trade: None,
+        });
+        for _ in 0..rolls {
+            let r = self.entry(&refid, "rollover", "", "ZEUR", Decimal::ZERO, rollover);
+            self.push(Event {
+                entries: vec![r],
+                trade: None,
+            });
+        }
+        let kind = if rng.random_bool(0.25) {
+            "settled"
+        } else {
+            "margin"
+        };
+        let close = self.entry(&refid, kind, "", "ZEUR", pnl, fee);
+        self.push(Event {
+            entries: vec![close],
+            trade: None,
+        });
+    }
+
+    /// An own-wallet round trip: BTC or ETH withdrawn (with Kraken's fee), then exactly the
+    /// withdrawn units deposited back, as a separate later event.
+    fn round_trip(&mut self, rng: &mut ChaCha8Rng) {
+        let (asset, fee) = if rng.random_bool(0.6) {
+            ("XXBT", Decimal::new(25, 5))
+        } else {
+            ("XETH", Decimal::new(35, 4))
+        };
+        let frac = Decimal::new(rng.random_range(10..=90), 2);
+        let x = down((self.bal(asset) - fee) * frac, 8);
+        if x.is_sign_negative() || x * self.eur(asset) < Decimal::from(10) {
+            return;
+        }
+        let out_ref = self.new_id('Q');
+        let w = self.entry(&out_ref, "withdrawal", "", asset, -x, fee);
+        self.push(Event {
+            entries: vec![w],
+            trade: None,
+        });
+        let in_ref = self.new_id('Q');
+        let d = self.entry(&in_ref, "deposit", "", asset, x, Decimal::ZERO);
+        self.push(Event {
+            entries: vec![d],
+            trade: None,
+        });
+    }
+
     /// A type this tool does not know, to exercise "store and report, never fail".
     fn voucher(&mut self) -> Event {
         let x = Decimal::new(self.rng.random_range(100..=1000), 2);
@@ -862,6 +959,66 @@ mod tests {
         let mut cfg = GeneratorConfig::new(6, 400);
         cfg.same_time_burst = Some(130);
         check_balances(&generate(&cfg));
+    }
+
+    #[test]
+    fn gains_events_give_margin_positions_and_round_trips_with_consistent_balances() {
+        for seed in [7, 2024] {
+            let plain = generate(&GeneratorConfig::new(seed, 3000));
+            let d = generate(&GeneratorConfig::new(seed, 3000).with_gains_events());
+            check_balances(&d);
+            let count = |kind: &str| d.ledger.iter().filter(|e| e.kind == kind).count();
+            assert_eq!(
+                plain.ledger.iter().filter(|e| e.kind == "margin").count(),
+                0
+            );
+            assert!(
+                count("margin") >= 4,
+                "seed {seed}: {} margin",
+                count("margin")
+            );
+            assert!(count("rollover") >= 2, "seed {seed}");
+            // Every position: one opening margin entry with amount 0, and one close (margin
+            // or settled) with the realised profit or loss, all under one refid.
+            let mut positions: HashMap<&str, Vec<&LedgerEntry>> = HashMap::new();
+            for e in d
+                .ledger
+                .iter()
+                .filter(|e| matches!(e.kind.as_str(), "margin" | "rollover" | "settled"))
+            {
+                assert_eq!(e.asset.as_str(), "ZEUR");
+                positions.entry(e.refid.as_str()).or_default().push(e);
+            }
+            for (refid, legs) in &positions {
+                assert!(
+                    (3..=4).contains(&legs.len()),
+                    "{refid}: {} entries",
+                    legs.len()
+                );
+                assert_eq!(legs[0].kind, "margin");
+                assert!(legs[0].amount.is_zero());
+                assert!(matches!(
+                    legs.last().unwrap().kind.as_str(),
+                    "margin" | "settled"
+                ));
+            }
+            // Round trips: a withdrawal, then a deposit of exactly its units, next in the
+            // asset's ledger.
+            let mut trips = 0;
+            for (i, w) in d.ledger.iter().enumerate() {
+                if w.kind != "withdrawal" {
+                    continue;
+                }
+                let back = d.ledger[i + 1..]
+                    .iter()
+                    .find(|e| e.asset == w.asset)
+                    .filter(|e| e.kind == "deposit" && e.amount == -w.amount);
+                if back.is_some() {
+                    trips += 1;
+                }
+            }
+            assert!(trips >= 2, "seed {seed}: {trips} round trips");
+        }
     }
 
     #[test]

@@ -9,9 +9,12 @@
 //! Matching runs over every leg whatever the period; only the output is filtered to the
 //! period ([`Period`]), so a 2025 disposal matches a 2019 lot.
 
+pub mod adapter;
+pub mod basis;
 pub mod csv;
 mod engine;
 mod period;
+pub mod run;
 #[cfg(test)]
 mod tests;
 mod uk;
@@ -22,6 +25,7 @@ use std::fmt;
 
 pub use engine::compute;
 pub use period::Period;
+pub use run::{GainsOutcome, GainsPlan, RunError};
 
 /// What a disposal was made for (gains.md `disposal_kind`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

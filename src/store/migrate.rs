@@ -49,6 +49,10 @@ pub(crate) const MIGRATIONS: &[(&str, &str)] = &[
         "0011_derived_legs_by_time",
         include_str!("../../schemas/sqlite/0011_derived_legs_by_time.sql"),
     ),
+    (
+        "0012_gains_basis_labels",
+        include_str!("../../schemas/sqlite/0012_gains_basis_labels.sql"),
+    ),
 ];
 
 /// Applies the migrations the database lacks, all in one `BEGIN IMMEDIATE` transaction that

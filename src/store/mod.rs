@@ -3,6 +3,7 @@
 
 mod derived;
 mod doctor;
+mod gains_facts;
 mod import;
 mod keys;
 mod lock;
@@ -15,6 +16,7 @@ mod verify;
 
 pub use derived::{DerivedLeg, DerivedLegRef, DerivedSink, DerivedStamp, OwnedFields, YearLeg};
 pub use doctor::{KeyEvent, KeyRecord};
+pub use gains_facts::{BasisRecord, EntryLabel};
 pub use import::{ConflictRow, ImportTx, PendingExport};
 pub use keys::KeyStateDb;
 pub use lock::{LockError, RunLock, lock_path};

@@ -13,6 +13,7 @@ mod doctor;
 mod export;
 mod faults;
 mod first_run;
+mod gains;
 mod golden;
 mod import;
 mod no_panic;

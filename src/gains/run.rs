@@ -1,0 +1,499 @@
+//! `kraken-tax gains`, as a library call: load the selected accounts' whole history, value it
+//! as the export does (prices fetched first unless offline), run the engine, write the files
+//! atomically. The command file only parses flags into a [`GainsPlan`] and maps errors.
+
+use super::adapter::{UserFacts, Valued, market};
+use super::{
+    Basis, GainsError, GainsOptions, LotPick, Method, Period, PriceLookup, SummaryRow, SwapFee,
+    UnknownCost,
+};
+use crate::classify::Rules;
+use crate::classify::build::{ensure_fresh, with_stored_labels};
+use crate::export::YearLegs;
+use crate::export::csv::write_atomic;
+use crate::normalize::assets::AssetTable;
+use crate::normalize::legs::LegTable;
+use crate::pricing::{FetchReport, PriceBook, PriceSource, prefetch, refresh_markets};
+use crate::store::{EntryLabel, Store, StoreError};
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use std::cell::RefCell;
+use std::path::{Path, PathBuf};
+
+/// Everything a gains run needs, resolved from the flags and the config.
+#[derive(Debug, Clone)]
+pub struct GainsPlan {
+    /// The accounts whose history is matched (lots and pools span them).
+    pub accounts: Vec<String>,
+    /// Reporting currency (`EUR`).
+    pub currency: String,
+    /// Matching method.
+    pub method: Method,
+    /// `--lots` (for `us`).
+    pub lots: LotPick,
+    /// `--swap-fee`.
+    pub swap_fee: SwapFee,
+    /// `--unknown-cost`.
+    pub unknown_cost: UnknownCost,
+    /// The period whose rows are written.
+    pub period: Period,
+    /// Directory for the files.
+    pub out: PathBuf,
+    /// Kraken's API for market prices; `None`: offline (stored and imported prices only).
+    pub api_url: Option<url::Url>,
+}
+
+/// What a run produced.
+#[derive(Debug, Clone)]
+pub struct GainsOutcome {
+    /// The files written, in the order of gains.md.
+    pub files: Vec<PathBuf>,
+    /// The summary rows (per asset, then `TOTAL`).
+    pub summary: Vec<SummaryRow>,
+    /// Warnings for the user (also in the log).
+    pub warnings: Vec<String>,
+    /// Legs given to the engine.
+    pub legs: usize,
+    /// Disposal rows written.
+    pub disposal_rows: usize,
+}
+
+/// Why a run failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// The database.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Writing a file.
+    #[error("writing {path}: {source}")]
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// Classifying or valuing the history.
+    #[error("valuing the history: {0}")]
+    Value(std::io::Error),
+    /// Grouping an account's ledger.
+    #[error("reading account {account:?}: {reason}")]
+    Ledger {
+        /// The account.
+        account: String,
+        /// Why.
+        reason: String,
+    },
+    /// The engine.
+    #[error(transparent)]
+    Engine(#[from] GainsError),
+    /// No ledger entries at all in the selected accounts.
+    #[error(
+        "no ledger entries in account(s) {0}: run `kraken-tax sync` or `kraken-tax import FILE` first"
+    )]
+    Empty(String),
+    /// The price client could not be built.
+    #[error("market prices: {0}")]
+    Prices(String),
+    /// Reading the stored derived legs.
+    #[error(transparent)]
+    Read(#[from] crate::export::YearError),
+}
+
+/// The bounds of the whole history, for [`YearLegs`].
+const WHOLE_HISTORY: (i64, i64) = (i64::MIN, i64::MAX);
+
+/// The file names of a run: disposals, income, margin, holdings, summary (+ form8949 for
+/// `us`), for period label `L` (`2025`, `uk-2025`), currency and method.
+pub fn file_names(label: &str, currency: &str, method: Method) -> Vec<String> {
+    let m = method.as_str();
+    let mut v = vec![
+        format!("gains-disposals-{label}-{currency}-{m}.csv"),
+        format!("gains-income-{label}-{currency}.csv"),
+        format!("gains-margin-{label}-{currency}.csv"),
+        format!("holdings-{label}-{currency}-{m}.csv"),
+        format!("gains-summary-{label}-{currency}-{m}.csv"),
+    ];
+    if method == Method::Us {
+        v.push(format!("form8949-{label}-{currency}.csv"));
+    }
+    v
+}
+
+/// `own-wallet` labels and costs of the selected accounts (the labels go into the rules
+/// through `classify::build::with_stored_labels`). Costs in another currency
+/// are converted at the acquisition time from `sources`; those that cannot be are warned
+/// about and left out (the deposit's cost stays unknown).
+fn user_facts(
+    store: &Store,
+    accounts: &[String],
+    currency: &str,
+    sources: &mut [&mut dyn PriceSource],
+    warnings: &mut Vec<String>,
+) -> Result<UserFacts, StoreError> {
+    let mut facts = UserFacts::default();
+    for account in accounts {
+        for (reference, label) in store.labels(account)? {
+            if label == EntryLabel::OwnWallet {
+                facts.own_wallet.insert(reference);
+            }
+        }
+        for r in store.basis_records(account)? {
+            let cost = if r.currency == currency {
+                Some(r.cost)
+            } else {
+                market(sources, &r.currency, currency, r.acquired_us)
+                    .and_then(|(rate, _)| r.cost.checked_mul(rate))
+                    .map(|c| c.round_dp(10))
+            };
+            let (Some(cost), Some(acquired)) =
+                (cost, DateTime::<Utc>::from_timestamp_micros(r.acquired_us))
+            else {
+                warnings.push(format!(
+                    "the basis of {} is in {} and there is no {}/{currency} rate at its acquisition date: its cost stays unknown; give it in {currency}",
+                    r.key(),
+                    r.currency,
+                    r.currency
+                ));
+                continue;
+            };
+            let basis = (Basis { cost, acquired }, r.units);
+            match (&r.ledger_ref, &r.asset, r.time_us) {
+                (Some(id), _, _) => {
+                    facts.basis_by_id.insert(id.clone(), basis);
+                }
+                (None, Some(a), Some(t)) => {
+                    facts.basis_by_asset_time.insert((a.clone(), t), basis);
+                }
+                _ => {}
+            }
+        }
+    }
+    Ok(facts)
+}
+
+/// Prices for the holdings' value at the period's last moment.
+struct Lookup<'a, 'b> {
+    sources: RefCell<&'a mut [&'b mut dyn PriceSource]>,
+    currency: &'a str,
+}
+
+impl PriceLookup for Lookup<'_, '_> {
+    fn price(&self, asset: &str, at: DateTime<Utc>) -> Option<Decimal> {
+        let mut s = self.sources.borrow_mut();
+        market(&mut s, asset, self.currency, at.timestamp_micros()).map(|(p, _)| p)
+    }
+}
+
+/// Fetches the market prices the whole history of `accounts` needs into the cache (as
+/// `export` does for a year); failures become warnings.
+async fn fetch_prices(
+    store: &Store,
+    accounts: &[String],
+    currency: &str,
+    api_url: &url::Url,
+) -> Result<Vec<String>, RunError> {
+    use crate::kraken::is_loopback;
+    use crate::kraken::public::{PublicClient, PublicConfig};
+    let mut config = PublicConfig::new(api_url.clone());
+    if is_loopback(api_url) {
+        config.interval = std::time::Duration::ZERO;
+    }
+    let mut client = PublicClient::new(config).map_err(|e| RunError::Prices(e.to_string()))?;
+    let mut report = FetchReport::default();
+    refresh_markets(store, &mut client, &mut report).await;
+    for account in accounts {
+        let to_value = YearLegs::new(store, account, WHOLE_HISTORY).to_value()?;
+        let now_us = Utc::now().timestamp_micros();
+        prefetch(
+            &to_value.legs(),
+            currency,
+            store,
+            &mut client,
+            now_us,
+            &mut report,
+        )
+        .await?;
+    }
+    Ok(report.warnings)
+}
+
+/// Resident memory of this process in MB (Linux; `None` elsewhere), for the debug log.
+fn rss_mb() -> Option<u64> {
+    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
+    let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
+    Some(pages * 4096 / (1024 * 1024))
+}
+
+/// Runs `gains` for `plan` on `store` with the config's classification `rules`.
+pub async fn run(
+    plan: &GainsPlan,
+    store: &mut Store,
+    rules: &Rules,
+) -> Result<GainsOutcome, RunError> {
+    let started = std::time::Instant::now();
+    let assets = AssetTable::default();
+    // Gains reads the derived legs, as export does: refreshed first if stale.
+    for account in &plan.accounts {
+        if let Some(report) = ensure_fresh(store, account, &assets, rules)? {
+            crate::export::run::warn_unknown_assets(&report);
+        }
+    }
+    let store: &Store = store;
+    // The raw ledgers in the derived legs' order: the engine's legs borrow their strings.
+    let mut tables = Vec::with_capacity(plan.accounts.len());
+    for account in &plan.accounts {
+        let mut table = LegTable::new(&assets);
+        store.for_each_ledger_fields(account, |f| table.push(f))?;
+        tables.push(table);
+    }
+    if tables.iter().all(|t| t.len() == 0) {
+        return Err(RunError::Empty(plan.accounts.join(", ")));
+    }
+    tracing::debug!(
+        "read {} account(s) in {:.2?}, {:?} MB resident",
+        tables.len(),
+        started.elapsed(),
+        rss_mb()
+    );
+    let mut warnings = Vec::new();
+    if let Some(url) = &plan.api_url {
+        warnings.extend(fetch_prices(store, &plan.accounts, &plan.currency, url).await?);
+    }
+    let mut kraken = PriceBook::kraken(store)?;
+    let mut imports = PriceBook::imports(store)?;
+    let mut sources: [&mut dyn PriceSource; 2] = [&mut kraken, &mut imports];
+    let facts = user_facts(
+        store,
+        &plan.accounts,
+        &plan.currency,
+        &mut sources,
+        &mut warnings,
+    )?;
+    let mut valued = Valued::default();
+    for (account, table) in plan.accounts.iter().zip(&tables) {
+        let rules = with_stored_labels(store, account, rules)?;
+        valued
+            .add(
+                &YearLegs::new(store, account, WHOLE_HISTORY),
+                table,
+                account,
+                &plan.currency,
+                &rules,
+                &facts,
+                &mut sources,
+            )
+            .map_err(RunError::Value)?;
+    }
+    let mut source_names = Vec::new();
+    let (legs, stats) = valued.finish(&mut source_names);
+    if let Some((account, id, note)) = &stats.first_unclassified {
+        warnings.push(format!(
+            "{} crypto-asset leg(s) are unclassified and left out of gains and holdings (e.g. {account} {id}: {note}): add a [[classify.rules]] entry to the config",
+            stats.unclassified
+        ));
+    }
+    if let Some((id, deposit, basis)) = &stats.first_basis_mismatch {
+        warnings.push(format!(
+            "{} deposit(s) have a basis-file cost for other units than they brought (e.g. {id}: {deposit} deposited, the cost is for {basis}): their cost stays unknown; give the deposit's own units in the basis file",
+            stats.basis_mismatch
+        ));
+    }
+    tracing::debug!(
+        "staged {} legs ({} bytes each) at {:.2?}, {:?} MB resident",
+        legs.len(),
+        std::mem::size_of::<super::GainsLeg<'_>>(),
+        started.elapsed(),
+        rss_mb()
+    );
+    let opts = GainsOptions {
+        method: plan.method,
+        lots: plan.lots,
+        swap_fee: plan.swap_fee,
+        unknown_cost: plan.unknown_cost,
+        period: plan.period.clone(),
+        currency: plan.currency.clone(),
+        accounts: plan.accounts.join("+"),
+    };
+    let lookup = Lookup {
+        sources: RefCell::new(&mut sources),
+        currency: &plan.currency,
+    };
+    let report = super::compute(&legs, &opts, &lookup)?;
+    tracing::debug!(
+        "matched at {:.2?}, {:?} MB resident",
+        started.elapsed(),
+        rss_mb()
+    );
+    warnings.extend(report.warnings.iter().cloned());
+    let files = write_files(&plan.out, &opts, &report)?;
+    tracing::debug!("wrote the files at {:.2?}", started.elapsed());
+    Ok(GainsOutcome {
+        files,
+        summary: report.summary.clone(),
+        warnings,
+        legs: legs.len(),
+        disposal_rows: report.disposals.len(),
+    })
+}
+
+/// Writes the files of `report` into `dir` (each atomically), returns their paths.
+pub fn write_files(
+    dir: &Path,
+    opts: &GainsOptions,
+    report: &super::GainsReport<'_>,
+) -> Result<Vec<PathBuf>, RunError> {
+    use super::csv as w;
+    std::fs::create_dir_all(dir).map_err(|source| RunError::Write {
+        path: dir.to_owned(),
+        source,
+    })?;
+    let names = file_names(&opts.period.label, &opts.currency, opts.method);
+    let mut files = Vec::new();
+    for (k, name) in names.iter().enumerate() {
+        let path = dir.join(name);
+        write_atomic(&path, |out| match k {
+            0 => w::write_disposals(out, &report.disposals),
+            1 => w::write_income(out, &report.income),
+            2 => w::write_margin(out, &report.margin),
+            3 => w::write_holdings(out, &report.holdings, opts),
+            4 => w::write_summary(out, &report.summary, opts),
+            _ => w::write_form8949(out, &report.form8949),
+        })
+        .map_err(|e| RunError::Write {
+            path: path.clone(),
+            source: std::io::Error::other(e.to_string()),
+        })?;
+        files.push(path);
+    }
+    Ok(files)
+}
+
+/// The summary as a small fixed-width table (as `demo` prints the CARF one).
+pub fn summary_table(rows: &[SummaryRow]) -> String {
+    use std::fmt::Write as _;
+    let money = |d: Option<Decimal>| {
+        d.map(|d| {
+            let mut r =
+                d.round_dp_with_strategy(2, rust_decimal::RoundingStrategy::MidpointNearestEven);
+            r.rescale(2);
+            r.to_string()
+        })
+        .unwrap_or_default()
+    };
+    let mut t = format!(
+        "  {:<6} {:>9} {:>14} {:>14} {:>10} {:>14} {:>12} {:>8}\n",
+        "asset", "disposals", "proceeds", "cost", "fees", "net gain", "income", "unknown"
+    );
+    for r in rows {
+        let _ = writeln!(
+            t,
+            "  {:<6} {:>9} {:>14} {:>14} {:>10} {:>14} {:>12} {:>8}",
+            r.asset,
+            r.disposals,
+            money(r.proceeds),
+            money(r.cost),
+            money(r.fees),
+            money(Some(r.net_gain)),
+            money(Some(r.income)),
+            r.unknown_cost_disposals
+        );
+    }
+    t
+}
+
+/// What `demo` prints about gains: `fifo`, and `uk` too when `currency` is GBP, for calendar
+/// year `year` (the UK tax year ending in it for `uk`) of `account` in the database at `db`,
+/// files written to `out`, prices from `api_url`.
+pub async fn demo_summary(
+    db: &Path,
+    account: &str,
+    currency: &str,
+    year: i32,
+    out: &Path,
+    api_url: url::Url,
+) -> Result<String, RunError> {
+    let mut store = Store::open(db)?;
+    let mut methods = vec![Method::Fifo];
+    if currency == "GBP" {
+        methods.push(Method::Uk);
+    }
+    let mut text = String::new();
+    for method in methods {
+        let period = if method == Method::Uk {
+            Period::uk_tax_year(year)
+        } else {
+            Period::calendar_year(year, chrono_tz::Tz::UTC)
+        }
+        .ok_or_else(|| RunError::Prices(format!("invalid year {year}")))?;
+        let plan = GainsPlan {
+            accounts: vec![account.to_owned()],
+            currency: currency.to_owned(),
+            method,
+            lots: LotPick::Fifo,
+            swap_fee: SwapFee::Leg,
+            unknown_cost: UnknownCost::Empty,
+            period,
+            out: out.to_owned(),
+            api_url: Some(api_url.clone()),
+        };
+        let outcome = run(&plan, &mut store, &Rules::default()).await?;
+        text.push_str(&format!(
+            "\nGains {}, {currency}, method {method} (your own computation, not tax advice; {} warning(s)):\n{}",
+            plan.period.label,
+            outcome.warnings.len(),
+            summary_table(&outcome.summary)
+        ));
+        for f in &outcome.files {
+            text.push_str(&format!("  {}\n", f.display()));
+        }
+    }
+    Ok(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::classify::Counterparty;
+    use crate::store::EntryLabel;
+
+    #[test]
+    fn stored_labels_become_classify_labels_and_win_over_the_config() {
+        let store = Store::open_in_memory().unwrap();
+        store.set_label("a", "L1", EntryLabel::OwnWallet).unwrap();
+        store.set_label("a", "L2", EntryLabel::Exchange).unwrap();
+        store
+            .set_label("b", "L3", EntryLabel::PrivateWallet)
+            .unwrap();
+        let mut config = Rules::default();
+        config
+            .labels
+            .insert("L2".into(), Counterparty::PrivateWallet);
+        config.labels.insert("L9".into(), Counterparty::Exchange);
+        let rules = with_stored_labels(&store, "a", &config).unwrap();
+        let got: Vec<(&str, Counterparty)> =
+            rules.labels.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+        assert_eq!(
+            got,
+            [
+                ("L1", Counterparty::PrivateWallet),
+                ("L2", Counterparty::Exchange),
+                ("L9", Counterparty::Exchange)
+            ]
+        );
+    }
+
+    #[test]
+    fn file_names_follow_gains_md() {
+        assert_eq!(
+            file_names("uk-2025", "GBP", Method::Us),
+            [
+                "gains-disposals-uk-2025-GBP-us.csv",
+                "gains-income-uk-2025-GBP.csv",
+                "gains-margin-uk-2025-GBP.csv",
+                "holdings-uk-2025-GBP-us.csv",
+                "gains-summary-uk-2025-GBP-us.csv",
+                "form8949-uk-2025-GBP.csv"
+            ]
+        );
+    }
+}
