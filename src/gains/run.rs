@@ -246,7 +246,7 @@ pub async fn run(
         store.for_each_ledger_fields(account, |f| table.push(f))?;
         tables.push(table);
     }
-    if tables.iter().all(|t| t.len() == 0) {
+    if tables.iter().all(|t| t.is_empty()) {
         return Err(RunError::Empty(plan.accounts.join(", ")));
     }
     tracing::debug!(
