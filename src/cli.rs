@@ -28,6 +28,10 @@ pub struct Cli {
     /// More detail on stderr (-v info, -vv debug).
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
+    /// Also append the log, with times, to this file (created 0600): warnings and info even
+    /// under -q, so a quiet cron run loses nothing.
+    #[arg(long, global = true, value_name = "PATH")]
+    pub log_file: Option<PathBuf>,
     /// The command to run.
     #[command(subcommand)]
     pub command: Command,
@@ -135,6 +139,10 @@ pub struct SyncArgs {
     /// permission), or auto (export for never-synced streams, paging without the permission).
     #[arg(long, value_name = "MODE", value_enum, default_value_t = BackfillMode::None)]
     pub backfill: BackfillMode,
+    /// A temporary failure exits 0 quietly while the last complete sync is younger than this
+    /// (e.g. "2d"), and 75 with one line once it is older.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub alert_after: Option<Duration>,
 }
 
 /// Options of `demo`.

@@ -9,6 +9,7 @@ mod carf_schema;
 
 mod audit;
 mod cli;
+mod cron;
 mod doctor;
 mod export;
 mod faults;
