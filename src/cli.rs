@@ -45,7 +45,7 @@ pub enum Command {
     /// Show what the database holds, per account and stream, and the last sync.
     Status,
     /// Recompute events and classifications from the stored raw history (after changing rules).
-    Rebuild,
+    Rebuild(RebuildArgs),
     /// Write the CARF report files of a year (summary and transactions CSV, CARF XML).
     Export(ExportArgs),
     /// Run the whole job against the built-in Kraken emulator: no key, no network.
@@ -101,6 +101,17 @@ pub struct ImportArgs {
     /// bad row stops the import before anything of that file is stored).
     #[arg(long)]
     pub skip_bad: bool,
+    /// Say what would be stored, skipped or kept aside as conflicts; change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// `rebuild` options.
+#[derive(Debug, Args)]
+pub struct RebuildArgs {
+    /// Say what the classification would be; change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 /// Options of `verify`.

@@ -41,6 +41,17 @@ pub fn render(store: &Store, account: &str) -> Result<String, StoreError> {
             if n == 1 { "" } else { "s" }
         );
     }
+    for w in store.open_type_warnings(account)? {
+        let _ = writeln!(
+            out,
+            "  warning: {} ledger entr{} of unknown type {:?} stored since {} (e.g. {}), reported as unclassified until a [classify] rule covers them",
+            w.entries,
+            if w.entries == 1 { "y" } else { "ies" },
+            w.kind,
+            w.first_seen,
+            w.example
+        );
+    }
     let verify_lines = verify_lines(store, account)?;
     last_run(store, account, &mut out)?;
     out.push_str(&verify_lines);

@@ -319,6 +319,33 @@ pub fn import_input(
     opts: ImportOptions,
     before_commit: &mut dyn FnMut(&mut ImportTx<'_>, &FileReport) -> Result<(), StoreError>,
 ) -> Result<FileReport, ImportError> {
+    import_or_preview(store, account, input, opts, Some(before_commit))
+}
+
+/// What [`import_input`] would store, skip or keep aside as conflicts, against the database
+/// as it is: the same work in a transaction that is rolled back, so nothing changes (the
+/// conflicts are counted, not listed).
+pub fn preview_input(
+    store: &mut Store,
+    account: &str,
+    input: &Input,
+    opts: ImportOptions,
+) -> Result<FileReport, ImportError> {
+    import_or_preview(store, account, input, opts, None)
+}
+
+/// Runs inside an import's transaction after its last row (see [`import_input`]).
+pub type BeforeCommit<'a> =
+    dyn FnMut(&mut ImportTx<'_>, &FileReport) -> Result<(), StoreError> + 'a;
+
+/// [`import_input`] with `before_commit`, else [`preview_input`].
+fn import_or_preview(
+    store: &mut Store,
+    account: &str,
+    input: &Input,
+    opts: ImportOptions,
+    before_commit: Option<&mut BeforeCommit<'_>>,
+) -> Result<FileReport, ImportError> {
     let bad = |error| ImportError::Bad {
         file: input.name.clone(),
         error,
@@ -404,8 +431,14 @@ pub fn import_input(
             let micros = tx.stored_micros(stream, &id)?.unwrap_or(micros);
             report.newest = Some(SyncPoint { id, micros });
         }
-        before_commit(&mut tx, &report)?;
-        tx.commit()?;
+        match before_commit {
+            Some(before_commit) => {
+                before_commit(&mut tx, &report)?;
+                tx.commit()?;
+            }
+            // Dropped uncommitted: rolled back.
+            None => return Ok(report),
+        }
     }
     report.conflicts = store
         .conflicts_after(account, conflicts_before, LISTED)?

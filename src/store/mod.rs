@@ -3,6 +3,7 @@
 
 mod derived;
 mod doctor;
+mod dry_run;
 mod import;
 mod keys;
 mod lock;
@@ -12,6 +13,7 @@ mod raw;
 mod runs;
 mod state;
 mod verify;
+mod warnings;
 
 pub use derived::{DerivedLeg, DerivedLegRef, DerivedSink, DerivedStamp, OwnedFields, YearLeg};
 pub use doctor::{KeyEvent, KeyRecord};
@@ -23,6 +25,7 @@ pub use raw::{LedgerGrouping, PageOutcome, Source, StreamSummary};
 pub use runs::{RunOutcome, RunRecord, RunTotals};
 pub use state::PageRows;
 pub use verify::{VerifyRecord, VerifyTrigger};
+pub use warnings::TypeWarning;
 
 use rusqlite::Connection;
 use std::path::{Path, PathBuf};

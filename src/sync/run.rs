@@ -227,6 +227,10 @@ pub async fn run(
             "stored {n} ledger entr{} of unknown type {kind:?} (e.g. {example}); they are kept and will be reported as unclassified",
             if *n == 1 { "y" } else { "ies" }
         );
+        // Kept for `status` until resolved, whatever the log level was.
+        store
+            .note_unknown_type(account, kind, *n, example)
+            .map_err(RunError::Record)?;
     }
     let totals = totals(&client, &report);
     let detail = failed.map(|(_, d)| d);

@@ -11,6 +11,7 @@ mod audit;
 mod cli;
 mod cron;
 mod doctor;
+mod dry_run;
 mod export;
 mod faults;
 mod first_run;
