@@ -43,7 +43,7 @@ pub enum Command {
     /// Fetch new ledger entries and trades from Kraken into the database.
     Sync(SyncArgs),
     /// Show what the database holds, per account and stream, and the last sync.
-    Status,
+    Status(StatusArgs),
     /// Recompute events and classifications from the stored raw history (after changing rules).
     Rebuild(RebuildArgs),
     /// Write the CARF report files of a year (summary and transactions CSV, CARF XML).
@@ -104,6 +104,17 @@ pub struct ImportArgs {
     /// Say what would be stored, skipped or kept aside as conflicts; change nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// Print one JSON object (schemas/json/import.schema.json) instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `status` options.
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Print one JSON object (schemas/json/status.schema.json) instead of text.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `rebuild` options.
@@ -154,6 +165,9 @@ pub struct SyncArgs {
     /// (e.g. "2d"), and 75 with one line once it is older.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub alert_after: Option<Duration>,
+    /// Print one JSON object (schemas/json/sync.schema.json) instead of the summary line.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Options of `demo`.
@@ -248,4 +262,7 @@ pub struct ExportArgs {
     /// Kraken API base URL for market prices (plain http only for loopback addresses).
     #[arg(long, env = "KRAKEN_API_URL", value_name = "URL")]
     pub api_url: Option<String>,
+    /// Print one JSON object (schemas/json/export.schema.json) instead of the file list.
+    #[arg(long)]
+    pub json: bool,
 }

@@ -19,6 +19,7 @@ pub(super) fn run(ctx: &Context, args: &ImportArgs) -> Result<(), Failure> {
         source: Source::Csv,
     };
     let mut done = 0usize;
+    let mut json_files = Vec::new();
     for path in &args.files {
         let inputs = match read_inputs(path) {
             Ok(i) => i,
@@ -32,9 +33,20 @@ pub(super) fn run(ctx: &Context, args: &ImportArgs) -> Result<(), Failure> {
                 import_input(&mut store, &ctx.account, input, opts, &mut |_, _| Ok(()))
             }
             .map_err(|e| stopped(e, done))?;
-            print_report(&report, ctx.quiet && !args.dry_run, args.dry_run)?;
+            if args.json {
+                json_files.push(file_json(&report));
+            } else {
+                print_report(&report, ctx.quiet && !args.dry_run, args.dry_run)?;
+            }
             done += 1;
         }
+    }
+    if args.json {
+        let value = serde_json::json!({
+            "command": "import", "account": ctx.account, "dry_run": args.dry_run,
+            "files": json_files,
+        });
+        return super::out(&format!("{value}\n"));
     }
     if args.dry_run {
         super::out("dry run: nothing was changed\n")?;
@@ -86,4 +98,19 @@ fn print_report(r: &FileReport, quiet: bool, dry_run: bool) -> Result<(), Failur
         r.pending,
         r.bad_rows
     ))
+}
+
+/// One file of `import --json` (schemas/json/import.schema.json).
+fn file_json(r: &FileReport) -> serde_json::Value {
+    let warnings: Vec<_> = r
+        .coded_warnings()
+        .into_iter()
+        .map(|(code, message)| serde_json::json!({"code": code, "message": message}))
+        .collect();
+    serde_json::json!({
+        "file": r.file, "kind": r.kind.as_str(), "version": r.version, "rows": r.rows,
+        "new": r.outcome.inserted, "already_stored": r.outcome.duplicates,
+        "conflicts": r.outcome.conflicts, "pending_skipped": r.pending,
+        "bad_skipped": r.bad_rows, "warnings": warnings,
+    })
 }

@@ -247,7 +247,7 @@ async fn dispatch(
 ) -> Result<(), Failure> {
     match &cli.command {
         Command::Sync(args) => sync::run(&resolve_ctx(file)?, args).await,
-        Command::Status => status::run(&resolve_ctx(file)?),
+        Command::Status(args) => status::run(&resolve_ctx(file)?, args),
         Command::Rebuild(args) => rebuild::run(&resolve_ctx(file)?, args),
         Command::Export(args) => export::run(&resolve_ctx(file)?, args).await,
         Command::Demo(args) => demo::run(args, cli.quiet).await,

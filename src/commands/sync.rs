@@ -6,7 +6,7 @@ use crate::cli::SyncArgs;
 use crate::config::{self, SyncFlags};
 use crate::sync::{
     AlertDecision, BackfillError, ErrorKind, ProgressEvent, RunError, RunEvent, SyncError,
-    SyncPlan, SyncReport, alert_decision, summary_line,
+    SyncPlan, SyncReport, alert_decision, report_json, summary_line,
 };
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::IsTerminal;
@@ -27,10 +27,17 @@ pub(super) async fn run(ctx: &Context, args: &SyncArgs) -> Result<(), Failure> {
     let report = match (run_plan(plan, ctx.quiet).await, alert_after) {
         (Ok(report), _) => report,
         (Err(f), Some(limit)) if f.code == super::EXIT_TEMPFAIL => {
-            return within_alert_limit(ctx, f, limit);
+            let quiet = within_alert_limit(ctx, f, limit)?;
+            return match args.json {
+                true => json_out(report_json(&ctx.account, None, Some(&quiet))),
+                false => Ok(()),
+            };
         }
         (Err(f), _) => return Err(f),
     };
+    if args.json {
+        return json_out(report_json(&ctx.account, Some(&report), None));
+    }
     if !ctx.quiet {
         super::out(&format!("{}\n", summary_line(&ctx.account, &report)))?;
     }
@@ -44,7 +51,7 @@ fn within_alert_limit(
     ctx: &Context,
     f: Failure,
     limit: std::time::Duration,
-) -> Result<(), Failure> {
+) -> Result<String, Failure> {
     // Unreadable run records cannot prove the history fresh: keep the failure.
     let last =
         match crate::store::Store::open(&ctx.db).and_then(|s| s.last_complete_sync(&ctx.account)) {
@@ -53,14 +60,16 @@ fn within_alert_limit(
         };
     match alert_decision(last, chrono::Utc::now(), limit) {
         AlertDecision::Quiet => {
-            tracing::info!(
-                "temporary failure kept quiet (--alert-after): {}",
-                f.render()
-            );
-            Ok(())
+            let line = f.render();
+            tracing::info!("temporary failure kept quiet (--alert-after): {line}");
+            Ok(line)
         }
         AlertDecision::Alert(line) => Err(Failure::temporary(f.error.context(line))),
     }
+}
+
+fn json_out(value: serde_json::Value) -> Result<(), Failure> {
+    super::out(&format!("{value}\n"))
 }
 
 /// Runs one sync with a progress bar (unless quiet); shared by `sync` and `demo`.

@@ -13,5 +13,6 @@ pub use driver::{
     sync_account, sync_account_into,
 };
 pub use run::{
-    AlertDecision, ErrorKind, RunError, RunEvent, SyncPlan, alert_decision, run, summary_line,
+    AlertDecision, ErrorKind, RunError, RunEvent, SyncPlan, alert_decision, report_json, run,
+    summary_line,
 };

@@ -389,6 +389,42 @@ pub fn summary_line(account: &str, report: &SyncReport) -> String {
     )
 }
 
+/// `sync --json` (schemas/json/sync.schema.json): a finished run (`report`), or a temporary
+/// failure kept quiet by `--alert-after` (`quiet_failure`, the error line).
+pub fn report_json(
+    account: &str,
+    report: Option<&SyncReport>,
+    quiet_failure: Option<&str>,
+) -> serde_json::Value {
+    use serde_json::json;
+    let Some(report) = report else {
+        return json!({"command": "sync", "account": account, "outcome": "interrupted_quiet",
+            "error": quiet_failure, "new_entries": 0, "streams": {}, "warnings": []});
+    };
+    let mut warnings = Vec::new();
+    for (kind, (n, example)) in &report.unknown_types {
+        warnings.push(json!({"code": "unknown_ledger_type", "type": kind, "count": n,
+            "example": example, "message": format!(
+                "stored {n} ledger entries of unknown type {kind:?}; they will be reported as unclassified")}));
+    }
+    let mut streams = serde_json::Map::new();
+    for (name, s) in &report.streams {
+        if let Some((expected, stored)) = s.count_mismatch {
+            warnings.push(json!({"code": "count_mismatch", "stream": name, "expected": expected,
+                "stored": stored, "message": format!(
+                    "{name}: Kraken announced {expected} entries but {stored} are stored; run `kraken-tax verify`")}));
+        }
+        streams.insert(
+            (*name).to_owned(),
+            json!({"pages": s.pages, "new": s.new,
+            "duplicates": s.duplicates, "conflicts": s.conflicts, "complete": s.complete}),
+        );
+    }
+    json!({"command": "sync", "account": account, "outcome": "complete",
+        "new_entries": report.new_entries(), "pages": report.pages(), "streams": streams,
+        "retries": report.retries, "warnings": warnings})
+}
+
 /// What a temporary failure of `sync --alert-after LIMIT` becomes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AlertDecision {

@@ -17,6 +17,7 @@ mod faults;
 mod first_run;
 mod golden;
 mod import;
+mod json;
 mod no_panic;
 mod overflow;
 mod pricing;
