@@ -28,6 +28,10 @@ pub struct Cli {
     /// More detail on stderr (-v info, -vv debug).
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
+    /// Also append the log, with times, to this file (created 0600): warnings and info even
+    /// under -q, so a quiet cron run loses nothing.
+    #[arg(long, global = true, value_name = "PATH")]
+    pub log_file: Option<PathBuf>,
     /// The command to run.
     #[command(subcommand)]
     pub command: Command,
@@ -39,9 +43,9 @@ pub enum Command {
     /// Fetch new ledger entries and trades from Kraken into the database.
     Sync(SyncArgs),
     /// Show what the database holds, per account and stream, and the last sync.
-    Status,
+    Status(StatusArgs),
     /// Recompute events and classifications from the stored raw history (after changing rules).
-    Rebuild,
+    Rebuild(RebuildArgs),
     /// Write the CARF report files of a year (summary and transactions CSV, CARF XML).
     Export(ExportArgs),
     /// Run the whole job against the built-in Kraken emulator: no key, no network.
@@ -239,6 +243,28 @@ pub struct ImportArgs {
     /// bad row stops the import before anything of that file is stored).
     #[arg(long)]
     pub skip_bad: bool,
+    /// Say what would be stored, skipped or kept aside as conflicts; change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Print one JSON object (schemas/json/import.schema.json) instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `status` options.
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Print one JSON object (schemas/json/status.schema.json) instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `rebuild` options.
+#[derive(Debug, Args)]
+pub struct RebuildArgs {
+    /// Say what the classification would be; change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 /// Options of `verify`.
@@ -277,6 +303,13 @@ pub struct SyncArgs {
     /// permission), or auto (export for never-synced streams, paging without the permission).
     #[arg(long, value_name = "MODE", value_enum, default_value_t = BackfillMode::None)]
     pub backfill: BackfillMode,
+    /// A temporary failure exits 0 quietly while the last complete sync is younger than this
+    /// (e.g. "2d"), and 75 with one line once it is older.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub alert_after: Option<Duration>,
+    /// Print one JSON object (schemas/json/sync.schema.json) instead of the summary line.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Options of `demo`.
@@ -371,4 +404,7 @@ pub struct ExportArgs {
     /// Kraken API base URL for market prices (plain http only for loopback addresses).
     #[arg(long, env = "KRAKEN_API_URL", value_name = "URL")]
     pub api_url: Option<String>,
+    /// Print one JSON object (schemas/json/export.schema.json) instead of the file list.
+    #[arg(long)]
+    pub json: bool,
 }

@@ -77,6 +77,9 @@ pub struct SyncFileConfig {
     pub retry_cap: Option<Duration>,
     /// Attempts per call before the run ends with exit 75.
     pub retry_attempts: Option<u32>,
+    /// A temporary failure exits 0 while the last complete sync is younger than this, e.g. "2d".
+    #[serde(default, with = "humantime_serde")]
+    pub alert_after: Option<Duration>,
 }
 
 /// The `[identity]` table: the user's details for the CARF XML, and optionally the provider's
@@ -613,6 +616,8 @@ pub struct SyncFlags {
     pub max_duration: Option<Duration>,
     /// `--backfill`.
     pub backfill: BackfillMode,
+    /// `--alert-after`.
+    pub alert_after: Option<Duration>,
 }
 
 /// The plan of a sync: flags, then `[sync]`, then the defaults; credentials from the key file
@@ -639,6 +644,7 @@ pub fn sync_plan(
         retry,
         backfill: flags.backfill,
         rules: file.classify.clone(),
+        alert_after: flags.alert_after.or(file.sync.alert_after),
     })
 }
 
@@ -1259,7 +1265,7 @@ mod tests {
         // The file over the defaults, and its key file over the environment.
         let file = parse(
             &format!(
-                "[sync]\napi_url = \"http://127.0.0.1:9\"\ntier = \"pro\"\nmax_duration = \"20m\"\nretry_base = \"2ms\"\nretry_cap = \"1m 30s\"\nretry_attempts = 3\nkey_file = {:?}\n",
+                "[sync]\napi_url = \"http://127.0.0.1:9\"\ntier = \"pro\"\nmax_duration = \"20m\"\nretry_base = \"2ms\"\nretry_cap = \"1m 30s\"\nretry_attempts = 3\nalert_after = \"2d\"\nkey_file = {:?}\n",
                 key.display().to_string()
             ),
             Path::new("c.toml"),
@@ -1272,6 +1278,7 @@ mod tests {
         assert_eq!(p.retry.base, Duration::from_millis(2));
         assert_eq!(p.retry.cap, Duration::from_secs(90));
         assert_eq!(p.retry.max_attempts, 3);
+        assert_eq!(p.alert_after, Some(Duration::from_secs(2 * 86_400)));
         assert_eq!(
             p.credentials.origin(),
             format!("key file {}", key.display())
@@ -1285,8 +1292,10 @@ mod tests {
             tier: Some("intermediate".to_owned()),
             max_duration: Some(Duration::from_secs(5)),
             backfill: BackfillMode::Auto,
+            alert_after: Some(Duration::from_secs(3600)),
         };
         let p = sync_plan(&common(), &file, flags, &env_with_key).unwrap();
+        assert_eq!(p.alert_after, Some(Duration::from_secs(3600)));
         assert_eq!(p.api_url.as_str(), "http://localhost:7/");
         assert_eq!(p.tier, RateTier::INTERMEDIATE);
         assert_eq!(p.max_duration, Some(Duration::from_secs(5)));

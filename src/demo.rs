@@ -164,6 +164,7 @@ pub async fn run(
         retry: RetryPolicy::default(),
         backfill: BackfillMode::None,
         rules: Default::default(),
+        alert_after: None,
     };
     let report = crate::sync::run(sync, on_event)
         .await

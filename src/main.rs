@@ -6,6 +6,9 @@ use kraken_tax::commands;
 use std::io::IsTerminal;
 use std::process::ExitCode;
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::Layer as _;
+use tracing_subscriber::layer::SubscriberExt as _;
+use tracing_subscriber::util::SubscriberInitExt as _;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -18,18 +21,10 @@ fn main() -> ExitCode {
             _ => "debug",
         }
     };
-    // RUST_LOG wins when set; our own crate's level otherwise.
-    let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new(format!("kraken_tax={default_level},warn")));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_target(false)
-        .without_time()
-        // A closed stderr must not turn a log line into a panic.
-        .log_internal_errors(false)
-        .init();
+    if let Err(e) = init_logging(default_level, cli.verbose, cli.log_file.as_deref()) {
+        commands::note(&format!("error: {e}"));
+        return ExitCode::from(commands::EXIT_USAGE);
+    }
 
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -49,4 +44,49 @@ fn main() -> ExitCode {
             ExitCode::from(f.code)
         }
     }
+}
+
+/// Logs to stderr at `default_level` (RUST_LOG wins when set), and with `--log-file` also
+/// appends to that file with times, at info level at least whatever -q says.
+fn init_logging(
+    default_level: &str,
+    verbose: u8,
+    log_file: Option<&std::path::Path>,
+) -> Result<(), String> {
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new(format!("kraken_tax={default_level},warn")));
+    let stderr_layer = tracing_subscriber::fmt::layer()
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_target(false)
+        .without_time()
+        // A closed stderr must not turn a log line into a panic.
+        .log_internal_errors(false)
+        .with_filter(filter);
+    let file_layer = match log_file {
+        None => None,
+        Some(path) => {
+            use std::os::unix::fs::OpenOptionsExt;
+            let file = std::fs::OpenOptions::new()
+                .append(true)
+                .create(true)
+                .mode(0o600)
+                .open(path)
+                .map_err(|e| format!("cannot open the log file {}: {e}", path.display()))?;
+            let level = if verbose >= 2 { "debug" } else { "info" };
+            Some(
+                tracing_subscriber::fmt::layer()
+                    .with_writer(std::sync::Mutex::new(file))
+                    .with_ansi(false)
+                    .with_target(false)
+                    .log_internal_errors(false)
+                    .with_filter(EnvFilter::new(format!("kraken_tax={level},warn"))),
+            )
+        }
+    };
+    tracing_subscriber::registry()
+        .with(stderr_layer)
+        .with(file_layer)
+        .init();
+    Ok(())
 }

@@ -41,6 +41,17 @@ pub fn render(store: &Store, account: &str) -> Result<String, StoreError> {
             if n == 1 { "" } else { "s" }
         );
     }
+    for w in store.open_type_warnings(account)? {
+        let _ = writeln!(
+            out,
+            "  warning: {} ledger entr{} of unknown type {:?} stored since {} (e.g. {}), reported as unclassified until a [classify] rule covers them",
+            w.entries,
+            if w.entries == 1 { "y" } else { "ies" },
+            w.kind,
+            w.first_seen,
+            w.example
+        );
+    }
     let verify_lines = verify_lines(store, account)?;
     last_run(store, account, &mut out)?;
     out.push_str(&verify_lines);
@@ -142,4 +153,69 @@ pub fn verify_lines(store: &Store, account: &str) -> Result<String, StoreError> 
         out.push_str("          run `kraken-tax verify` for the entries concerned\n");
     }
     Ok(out)
+}
+
+/// The status report of one account as one JSON object (`status --json`, described by
+/// `schemas/json/status.schema.json`). Times are RFC 3339 UTC.
+pub fn json(store: &Store, account: &str) -> Result<serde_json::Value, StoreError> {
+    use serde_json::json;
+    let known = store.accounts()?.iter().any(|a| a == account);
+    let mut streams = Vec::new();
+    for stream in Stream::ALL {
+        let s = store.stream_summary(account, stream)?;
+        let state = store.stream_state(account, stream)?;
+        let sync = if state.window.is_some() {
+            "in_progress"
+        } else if state.synced_to.is_some() {
+            "complete"
+        } else {
+            "never"
+        };
+        streams.push(json!({
+            "stream": stream.as_str(),
+            "entries": s.count,
+            "oldest": s.oldest.map(|t| t.to_rfc3339()),
+            "newest": s.newest.map(|t| t.to_rfc3339()),
+            "sync": sync,
+        }));
+    }
+    let mut warnings = Vec::new();
+    let conflicts = if known {
+        store.conflict_count(account)?
+    } else {
+        0
+    };
+    if conflicts > 0 {
+        warnings.push(json!({"code": "conflicts_kept_aside", "count": conflicts,
+            "message": format!("{conflicts} conflicting versions of stored entries were kept aside")}));
+    }
+    let unclassified = store
+        .derived_counts(account)?
+        .into_iter()
+        .find(|(e, _)| e == "Unclassified")
+        .map_or(0, |(_, n)| n);
+    if unclassified > 0 {
+        warnings.push(json!({"code": "unclassified_legs", "count": unclassified,
+            "message": format!("{unclassified} unclassified legs (as of the last sync, rebuild or export)")}));
+    }
+    for w in store.open_type_warnings(account)? {
+        warnings.push(json!({"code": "unknown_ledger_type", "count": w.entries, "type": w.kind,
+            "example": w.example, "since": w.first_seen,
+            "message": format!("ledger entries of unknown type {:?}, reported as unclassified until a [classify] rule covers them", w.kind)}));
+    }
+    let last_sync = store.last_run(account)?.map(|r| {
+        json!({"started_at": r.started_at, "finished_at": r.finished_at,
+            "outcome": format!("{:?}", r.outcome).to_lowercase(), "detail": r.detail,
+            "calls": r.calls, "new_ledger": r.new_ledger, "new_trades": r.new_trades,
+            "waited_ms": r.waited_ms, "retries": r.retries})
+    });
+    Ok(json!({
+        "command": "status",
+        "account": account,
+        "known": known,
+        "streams": streams,
+        "last_sync": last_sync,
+        "last_complete_sync": store.last_complete_sync(account)?.map(|t| t.to_rfc3339()),
+        "warnings": warnings,
+    }))
 }

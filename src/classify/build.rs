@@ -228,6 +228,23 @@ fn rebuild_with(
     Ok(report)
 }
 
+/// What [`rebuild`] would derive, with nothing stored (`rebuild --dry-run`).
+pub fn preview_rebuild(
+    store: &mut Store,
+    account: &str,
+    assets: &AssetTable,
+    rules: &Rules,
+) -> Result<BuildReport, StoreError> {
+    let (table, events) = load_grouped(store, account, assets)?;
+    let mut report = BuildReport::default();
+    store.preview_derived_legs_with(account, |sink| {
+        report = derive_compact(&table, &events, rules, sink)?;
+        Ok(())
+    })?;
+    report.rederived = report.legs;
+    Ok(report)
+}
+
 /// Reads `account`'s ledger from the store (only the columns needed, no allocation per
 /// entry) and groups it into events.
 fn load_grouped(

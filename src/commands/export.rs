@@ -22,6 +22,19 @@ pub(super) async fn run(ctx: &Context, args: &ExportArgs) -> Result<(), Failure>
     };
     let plan = config::export_plan(&ctx.common(), &ctx.file, flags).map_err(Failure::usage)?;
     let exported = export(ctx, &plan).await?;
+    if args.json {
+        let value = serde_json::json!({
+            "command": "export", "account": ctx.account, "year": args.year,
+            "currency": args.currency.to_string(),
+            "files": exported.files.iter().map(|f| f.display().to_string()).collect::<Vec<_>>(),
+            "legs": exported.legs, "priced": exported.priced, "unpriced": exported.unpriced,
+            "warnings": if exported.unpriced > 0 { vec![serde_json::json!({
+                "code": "unpriced_legs", "count": exported.unpriced,
+                "message": format!("{} legs need a value but have none", exported.unpriced),
+            })] } else { vec![] },
+        });
+        return super::out(&format!("{value}\n"));
+    }
     if !ctx.quiet {
         for f in &exported.files {
             super::out(&format!("wrote {}\n", f.display()))?;

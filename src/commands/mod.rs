@@ -111,7 +111,7 @@ pub fn note(line: &str) {
 }
 
 /// The error for a command that needs an existing database.
-fn no_database(db: &std::path::Path) -> Failure {
+pub(super) fn no_database(db: &std::path::Path) -> Failure {
     Failure::usage(anyhow::anyhow!(
         "no database at {}: run `kraken-tax sync` or `kraken-tax import FILE` first, or pass --db PATH",
         db.display()
@@ -129,7 +129,7 @@ fn open_store(ctx: &Context, must_exist: bool) -> Result<Store, Failure> {
 
 /// A database failure as a command failure naming the file: busy is "retry later" (75),
 /// anything else exit 1.
-fn store_failure(db: &std::path::Path, e: StoreError) -> Failure {
+pub(super) fn store_failure(db: &std::path::Path, e: StoreError) -> Failure {
     let busy = matches!(&e, StoreError::Sqlite(s) if matches!(
         s.sqlite_error_code(),
         Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
@@ -250,8 +250,8 @@ async fn dispatch(
 ) -> Result<(), Failure> {
     match &cli.command {
         Command::Sync(args) => sync::run(&resolve_ctx(file)?, args).await,
-        Command::Status => status::run(&resolve_ctx(file)?),
-        Command::Rebuild => rebuild::run(&resolve_ctx(file)?),
+        Command::Status(args) => status::run(&resolve_ctx(file)?, args),
+        Command::Rebuild(args) => rebuild::run(&resolve_ctx(file)?, args),
         Command::Export(args) => export::run(&resolve_ctx(file)?, args).await,
         Command::Demo(args) => demo::run(args, cli.quiet).await,
         Command::Emulator(args) => emulator::run(args).await,

@@ -2,33 +2,61 @@
 //! rows, e.g. after changing classification rules.
 
 use super::{Context, Failure};
-use crate::classify::build::{BuildReport, rebuild};
+use crate::classify::build::{BuildReport, preview_rebuild, rebuild};
+use crate::cli::RebuildArgs;
 use crate::normalize::assets::AssetTable;
+use crate::store::Store;
 
-pub(super) fn run(ctx: &Context) -> Result<(), Failure> {
+pub(super) fn run(ctx: &Context, args: &RebuildArgs) -> Result<(), Failure> {
     let rules = &ctx.file.classify;
     rules.validate().map_err(Failure::usage)?;
-    let mut store = super::open_store(ctx, true)?;
-    let report =
-        rebuild(&mut store, &ctx.account, &AssetTable::default(), rules).map_err(Failure::bad)?;
+    let assets = AssetTable::default();
+    let (report, stored) = if args.dry_run {
+        if !ctx.db.exists() {
+            return Err(super::no_database(&ctx.db));
+        }
+        let mut store =
+            Store::open_unchanged(&ctx.db).map_err(|e| super::store_failure(&ctx.db, e))?;
+        let stored = store.derived_counts(&ctx.account).map_err(Failure::bad)?;
+        let report =
+            preview_rebuild(&mut store, &ctx.account, &assets, rules).map_err(Failure::bad)?;
+        (report, Some(stored))
+    } else {
+        let mut store = super::open_store(ctx, true)?;
+        let report = rebuild(&mut store, &ctx.account, &assets, rules).map_err(Failure::bad)?;
+        (report, None)
+    };
     warn_about(&report);
-    if !ctx.quiet {
-        let parts: Vec<String> = report
+    if ctx.quiet && stored.is_none() {
+        return Ok(());
+    }
+    let by_element = |counts: Vec<String>| {
+        if counts.is_empty() {
+            String::new()
+        } else {
+            format!(": {}", counts.join(", "))
+        }
+    };
+    let new = by_element(
+        report
             .by_element
             .iter()
             .map(|(e, n)| format!("{e} {n}"))
-            .collect();
-        let by_element = if parts.is_empty() {
-            String::new()
-        } else {
-            format!(": {}", parts.join(", "))
-        };
-        super::out(&format!(
-            "classified {} legs of account {:?}{by_element}\n",
+            .collect(),
+    );
+    super::out(&match stored {
+        None => format!(
+            "classified {} legs of account {:?}{new}\n",
             report.legs, ctx.account
-        ))?;
-    }
-    Ok(())
+        ),
+        Some(stored) => format!(
+            "dry run, nothing changed: would classify {} legs of account {:?}{new}\nstored now: {} legs{}\n",
+            report.legs,
+            ctx.account,
+            stored.iter().map(|(_, n)| n).sum::<u64>(),
+            by_element(stored.iter().map(|(e, n)| format!("{e} {n}")).collect())
+        ),
+    })
 }
 
 /// Warnings for unclassified legs and unrecognised assets, with counts and an example.

@@ -5,8 +5,8 @@ use super::{Context, Failure};
 use crate::cli::SyncArgs;
 use crate::config::{self, SyncFlags};
 use crate::sync::{
-    BackfillError, ErrorKind, ProgressEvent, RunError, RunEvent, SyncError, SyncPlan, SyncReport,
-    summary_line,
+    AlertDecision, BackfillError, ErrorKind, ProgressEvent, RunError, RunEvent, SyncError,
+    SyncPlan, SyncReport, alert_decision, report_json, summary_line,
 };
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::IsTerminal;
@@ -19,14 +19,57 @@ pub(super) async fn run(ctx: &Context, args: &SyncArgs) -> Result<(), Failure> {
         tier: args.tier.clone(),
         max_duration: args.max_duration,
         backfill: args.backfill,
+        alert_after: args.alert_after,
     };
     let plan = config::sync_plan(&ctx.common(), &ctx.file, flags, &config::process_env)
         .map_err(Failure::usage)?;
-    let report = run_plan(plan, ctx.quiet).await?;
+    let alert_after = plan.alert_after;
+    let report = match (run_plan(plan, ctx.quiet).await, alert_after) {
+        (Ok(report), _) => report,
+        (Err(f), Some(limit)) if f.code == super::EXIT_TEMPFAIL => {
+            let quiet = within_alert_limit(ctx, f, limit)?;
+            return match args.json {
+                true => json_out(report_json(&ctx.account, None, Some(&quiet))),
+                false => Ok(()),
+            };
+        }
+        (Err(f), _) => return Err(f),
+    };
+    if args.json {
+        return json_out(report_json(&ctx.account, Some(&report), None));
+    }
     if !ctx.quiet {
         super::out(&format!("{}\n", summary_line(&ctx.account, &report)))?;
     }
     Ok(())
+}
+
+/// A temporary failure under `--alert-after`: nothing said and exit 0 while the last complete
+/// sync is young enough (the reason still goes to the log at info level, so `--log-file`
+/// keeps it); otherwise exit 75 with one line saying how stale the history is, then why.
+fn within_alert_limit(
+    ctx: &Context,
+    f: Failure,
+    limit: std::time::Duration,
+) -> Result<String, Failure> {
+    // Unreadable run records cannot prove the history fresh: keep the failure.
+    let last =
+        match crate::store::Store::open(&ctx.db).and_then(|s| s.last_complete_sync(&ctx.account)) {
+            Ok(last) => last,
+            Err(_) => return Err(f),
+        };
+    match alert_decision(last, chrono::Utc::now(), limit) {
+        AlertDecision::Quiet => {
+            let line = f.render();
+            tracing::info!("temporary failure kept quiet (--alert-after): {line}");
+            Ok(line)
+        }
+        AlertDecision::Alert(line) => Err(Failure::temporary(f.error.context(line))),
+    }
+}
+
+fn json_out(value: serde_json::Value) -> Result<(), Failure> {
+    super::out(&format!("{value}\n"))
 }
 
 /// Runs one sync with a progress bar (unless quiet); shared by `sync` and `demo`.

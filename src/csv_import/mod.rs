@@ -158,23 +158,32 @@ impl FileReport {
     /// The warnings to show about this file, each bounded: skipped rows and conflicting ids
     /// are listed up to [`LISTED`], then counted ("and 999980 more").
     pub fn warnings(&self) -> Vec<String> {
+        self.coded_warnings().into_iter().map(|(_, w)| w).collect()
+    }
+
+    /// [`FileReport::warnings`], each with a stable code for scripts (`import --json`):
+    /// `bad_row_skipped`, `bad_rows_skipped`, `conflicts_kept_aside`, `columns_not_read`.
+    pub fn coded_warnings(&self) -> Vec<(&'static str, String)> {
         let mut out = Vec::new();
         for s in &self.skipped {
-            out.push(format!("{}: skipped {s}", self.file));
+            out.push(("bad_row_skipped", format!("{}: skipped {s}", self.file)));
         }
         let unlisted = self.bad_rows.saturating_sub(self.skipped.len() as u64);
         if unlisted > 0 {
-            out.push(format!(
-                "{}: skipped {unlisted} more bad row{} ({} in all)",
-                self.file,
-                if unlisted == 1 { "" } else { "s" },
-                self.bad_rows
+            out.push((
+                "bad_rows_skipped",
+                format!(
+                    "{}: skipped {unlisted} more bad row{} ({} in all)",
+                    self.file,
+                    if unlisted == 1 { "" } else { "s" },
+                    self.bad_rows
+                ),
             ));
         }
         let n = self.outcome.conflicts;
         if n > 0 {
             let more = n.saturating_sub(self.conflicts.len() as u64);
-            out.push(format!(
+            out.push(("conflicts_kept_aside", format!(
                 "{}: {n} entr{} differ from the stored version and were kept aside, not merged: {}{}",
                 self.file,
                 if n == 1 { "y" } else { "ies" },
@@ -184,13 +193,16 @@ impl FileReport {
                 } else {
                     String::new()
                 }
-            ));
+            )));
         }
         if !self.ignored_columns.is_empty() {
-            out.push(format!(
-                "{}: columns not read: {}",
-                self.file,
-                self.ignored_columns.join(", ")
+            out.push((
+                "columns_not_read",
+                format!(
+                    "{}: columns not read: {}",
+                    self.file,
+                    self.ignored_columns.join(", ")
+                ),
             ));
         }
         out
@@ -319,6 +331,33 @@ pub fn import_input(
     opts: ImportOptions,
     before_commit: &mut dyn FnMut(&mut ImportTx<'_>, &FileReport) -> Result<(), StoreError>,
 ) -> Result<FileReport, ImportError> {
+    import_or_preview(store, account, input, opts, Some(before_commit))
+}
+
+/// What [`import_input`] would store, skip or keep aside as conflicts, against the database
+/// as it is: the same work in a transaction that is rolled back, so nothing changes (the
+/// conflicts are counted, not listed).
+pub fn preview_input(
+    store: &mut Store,
+    account: &str,
+    input: &Input,
+    opts: ImportOptions,
+) -> Result<FileReport, ImportError> {
+    import_or_preview(store, account, input, opts, None)
+}
+
+/// Runs inside an import's transaction after its last row (see [`import_input`]).
+pub type BeforeCommit<'a> =
+    dyn FnMut(&mut ImportTx<'_>, &FileReport) -> Result<(), StoreError> + 'a;
+
+/// [`import_input`] with `before_commit`, else [`preview_input`].
+fn import_or_preview(
+    store: &mut Store,
+    account: &str,
+    input: &Input,
+    opts: ImportOptions,
+    before_commit: Option<&mut BeforeCommit<'_>>,
+) -> Result<FileReport, ImportError> {
     let bad = |error| ImportError::Bad {
         file: input.name.clone(),
         error,
@@ -404,8 +443,14 @@ pub fn import_input(
             let micros = tx.stored_micros(stream, &id)?.unwrap_or(micros);
             report.newest = Some(SyncPoint { id, micros });
         }
-        before_commit(&mut tx, &report)?;
-        tx.commit()?;
+        match before_commit {
+            Some(before_commit) => {
+                before_commit(&mut tx, &report)?;
+                tx.commit()?;
+            }
+            // Dropped uncommitted: rolled back.
+            None => return Ok(report),
+        }
     }
     report.conflicts = store
         .conflicts_after(account, conflicts_before, LISTED)?

@@ -143,7 +143,12 @@ pub enum ExportError {
 impl ExportError {
     /// A usage or setup problem (exit 2) rather than a failure (exit 1).
     pub fn is_usage(&self) -> bool {
-        matches!(self, ExportError::CreateDir { .. })
+        // An empty year is refused unless --allow-empty says so: the fix is a flag or
+        // another command first (like "no database"), so it is a usage error.
+        matches!(
+            self,
+            ExportError::CreateDir { .. } | ExportError::Empty { .. }
+        )
     }
 
     /// Entries were stored while the export ran: run it again (exit 75).

@@ -29,6 +29,14 @@ pub struct ImportError {
     pub reason: String,
 }
 
+impl ImportError {
+    /// The file's name is wrong (it must say the pair and interval), not its content: the
+    /// user passed the wrong argument, a usage error (exit 2).
+    pub fn is_name(&self) -> bool {
+        self.line.is_none()
+    }
+}
+
 fn at(line: Option<usize>, column: &Option<&'static str>) -> String {
     match (line, column) {
         (Some(l), Some(c)) => format!(" line {l}, column {c}"),

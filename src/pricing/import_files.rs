@@ -58,9 +58,14 @@ pub enum PriceFileError {
 }
 
 impl PriceFileError {
-    /// The file could not be used at all (a usage error) rather than holding bad data.
+    /// The file could not be used at all, or is misnamed (a usage error) rather than holding
+    /// bad data.
     pub fn is_usage(&self) -> bool {
-        matches!(self, Self::NotAFileName(_) | Self::Read { .. })
+        match self {
+            Self::NotAFileName(_) | Self::Read { .. } => true,
+            Self::Parse(e) => e.is_name(),
+            _ => false,
+        }
     }
 }
 

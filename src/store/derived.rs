@@ -334,6 +334,24 @@ impl Store {
         Ok(())
     }
 
+    /// [`Store::replace_derived_legs_with`] for a dry run: the same work in a transaction
+    /// that is rolled back, so the stored legs and the stamp stay as they are.
+    pub fn preview_derived_legs_with(
+        &mut self,
+        account: &str,
+        fill: impl FnOnce(&mut DerivedSink<'_>) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        let tx = self.conn.transaction()?;
+        tx.execute("DELETE FROM legs WHERE account = ?1", [account])?;
+        {
+            let insert = tx.prepare_cached(&format!("INSERT {INSERT_LEG}"))?;
+            let mut sink = DerivedSink { insert, account };
+            fill(&mut sink)?;
+        }
+        tx.rollback()?;
+        Ok(())
+    }
+
     /// Inserts or replaces the legs `fill` inserts, keeping the account's other legs, and
     /// stamps the table, in one transaction (an incremental refresh).
     pub fn update_derived_legs_with(

@@ -53,6 +53,10 @@ pub(crate) const MIGRATIONS: &[(&str, &str)] = &[
         "0012_gains_basis_labels",
         include_str!("../../schemas/sqlite/0012_gains_basis_labels.sql"),
     ),
+    (
+        "0013_type_warnings",
+        include_str!("../../schemas/sqlite/0013_type_warnings.sql"),
+    ),
 ];
 
 /// Applies the migrations the database lacks, all in one `BEGIN IMMEDIATE` transaction that

@@ -3,6 +3,7 @@
 
 mod derived;
 mod doctor;
+mod dry_run;
 mod gains_facts;
 mod import;
 mod keys;
@@ -13,6 +14,7 @@ mod raw;
 mod runs;
 mod state;
 mod verify;
+mod warnings;
 
 pub use derived::{DerivedLeg, DerivedLegRef, DerivedSink, DerivedStamp, OwnedFields, YearLeg};
 pub use doctor::{KeyEvent, KeyRecord};
@@ -25,6 +27,7 @@ pub use raw::{LedgerGrouping, PageOutcome, Source, StreamSummary};
 pub use runs::{RunOutcome, RunRecord, RunTotals};
 pub use state::PageRows;
 pub use verify::{VerifyRecord, VerifyTrigger};
+pub use warnings::TypeWarning;
 
 use rusqlite::Connection;
 use std::path::{Path, PathBuf};

@@ -124,6 +124,29 @@ impl Store {
         Ok(())
     }
 
+    /// When the most recent complete (`ok`) run of `account` finished; `None` if none did.
+    pub fn last_complete_sync(
+        &self,
+        account: &str,
+    ) -> Result<Option<chrono::DateTime<chrono::Utc>>, StoreError> {
+        let text: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT finished_at FROM sync_runs WHERE account = ?1 AND outcome = 'ok'
+                   AND finished_at IS NOT NULL ORDER BY run_id DESC LIMIT 1",
+                [account],
+                |r| r.get(0),
+            )
+            .optional()?;
+        // A finished_at this program did not write counts as no complete sync: alerting is
+        // the safe side.
+        Ok(text.and_then(|t| {
+            chrono::DateTime::parse_from_rfc3339(&t)
+                .ok()
+                .map(|t| t.with_timezone(&chrono::Utc))
+        }))
+    }
+
     /// The most recent run of `account`.
     pub fn last_run(&self, account: &str) -> Result<Option<RunRecord>, StoreError> {
         Ok(self
@@ -148,5 +171,41 @@ impl Store {
                 },
             )
             .optional()?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn last_complete_sync_is_the_latest_ok_run_only() {
+        let store = Store::open_in_memory().unwrap();
+        assert_eq!(store.last_complete_sync("a").unwrap(), None);
+        let first = store.begin_run("a").unwrap();
+        store
+            .finish_run(first, RunOutcome::Ok, None, &RunTotals::default())
+            .unwrap();
+        let ok_at = store.last_complete_sync("a").unwrap().expect("one ok run");
+        let second = store.begin_run("a").unwrap();
+        store
+            .finish_run(second, RunOutcome::Interrupted, None, &RunTotals::default())
+            .unwrap();
+        store.begin_run("a").unwrap();
+        // Neither the partial run nor the running one counts; another account neither.
+        assert_eq!(store.last_complete_sync("a").unwrap(), Some(ok_at));
+        assert_eq!(store.last_complete_sync("b").unwrap(), None);
+        let finished: String = store
+            .conn
+            .query_row(
+                "SELECT finished_at FROM sync_runs WHERE run_id = ?1",
+                [first],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(
+            ok_at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+            finished
+        );
     }
 }

@@ -12,4 +12,7 @@ pub use driver::{
     ProgressEvent, StoreKeyState, StreamReport, SyncError, SyncFailure, SyncOptions, SyncReport,
     sync_account, sync_account_into,
 };
-pub use run::{ErrorKind, RunError, RunEvent, SyncPlan, run, summary_line};
+pub use run::{
+    AlertDecision, ErrorKind, RunError, RunEvent, SyncPlan, alert_decision, report_json, run,
+    summary_line,
+};

@@ -42,6 +42,8 @@ pub struct SyncPlan {
     pub backfill: BackfillMode,
     /// Classification rules for the refresh after the sync.
     pub rules: Rules,
+    /// `--alert-after` / `[sync] alert_after`: see [`alert_decision`].
+    pub alert_after: Option<Duration>,
 }
 
 /// What a run shows while it works.
@@ -225,6 +227,10 @@ pub async fn run(
             "stored {n} ledger entr{} of unknown type {kind:?} (e.g. {example}); they are kept and will be reported as unclassified",
             if *n == 1 { "y" } else { "ies" }
         );
+        // Kept for `status` until resolved, whatever the log level was.
+        store
+            .note_unknown_type(account, kind, *n, example)
+            .map_err(RunError::Record)?;
     }
     let totals = totals(&client, &report);
     let detail = failed.map(|(_, d)| d);
@@ -383,6 +389,77 @@ pub fn summary_line(account: &str, report: &SyncReport) -> String {
     )
 }
 
+/// `sync --json` (schemas/json/sync.schema.json): a finished run (`report`), or a temporary
+/// failure kept quiet by `--alert-after` (`quiet_failure`, the error line).
+pub fn report_json(
+    account: &str,
+    report: Option<&SyncReport>,
+    quiet_failure: Option<&str>,
+) -> serde_json::Value {
+    use serde_json::json;
+    let Some(report) = report else {
+        return json!({"command": "sync", "account": account, "outcome": "interrupted_quiet",
+            "error": quiet_failure, "new_entries": 0, "streams": {}, "warnings": []});
+    };
+    let mut warnings = Vec::new();
+    for (kind, (n, example)) in &report.unknown_types {
+        warnings.push(json!({"code": "unknown_ledger_type", "type": kind, "count": n,
+            "example": example, "message": format!(
+                "stored {n} ledger entries of unknown type {kind:?}; they will be reported as unclassified")}));
+    }
+    let mut streams = serde_json::Map::new();
+    for (name, s) in &report.streams {
+        if let Some((expected, stored)) = s.count_mismatch {
+            warnings.push(json!({"code": "count_mismatch", "stream": name, "expected": expected,
+                "stored": stored, "message": format!(
+                    "{name}: Kraken announced {expected} entries but {stored} are stored; run `kraken-tax verify`")}));
+        }
+        streams.insert(
+            (*name).to_owned(),
+            json!({"pages": s.pages, "new": s.new,
+            "duplicates": s.duplicates, "conflicts": s.conflicts, "complete": s.complete}),
+        );
+    }
+    json!({"command": "sync", "account": account, "outcome": "complete",
+        "new_entries": report.new_entries(), "pages": report.pages(), "streams": streams,
+        "retries": report.retries, "warnings": warnings})
+}
+
+/// What a temporary failure of `sync --alert-after LIMIT` becomes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AlertDecision {
+    /// Exit 0 without a word: the last complete sync is younger than the limit.
+    Quiet,
+    /// Exit 75 with this one line: the history has been stale for too long.
+    Alert(String),
+}
+
+/// Decides, at `now`, whether a temporary failure is kept quiet: only while the last complete
+/// sync (`last_complete`, none if there never was one) is younger than `limit`.
+pub fn alert_decision(
+    last_complete: Option<chrono::DateTime<chrono::Utc>>,
+    now: chrono::DateTime<chrono::Utc>,
+    limit: Duration,
+) -> AlertDecision {
+    let limit_text = humantime::format_duration(limit);
+    let Some(last) = last_complete else {
+        return AlertDecision::Alert(format!(
+            "no complete sync yet, and this one failed (--alert-after {limit_text})"
+        ));
+    };
+    let age = now.signed_duration_since(last);
+    // A clock set back makes the age negative: young, hence quiet.
+    let age_std = age.to_std().unwrap_or(Duration::ZERO);
+    if age_std < limit {
+        return AlertDecision::Quiet;
+    }
+    let age_text = humantime::format_duration(Duration::from_secs(age_std.as_secs()));
+    AlertDecision::Alert(format!(
+        "the last complete sync was {age_text} ago ({}), longer than --alert-after {limit_text}",
+        last.format("%Y-%m-%d %H:%M:%S UTC")
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -443,6 +520,44 @@ mod tests {
         assert_eq!(
             chain_text(&RunError::Signal("SIGINT")),
             "interrupted by SIGINT; progress is saved, the next run resumes"
+        );
+    }
+
+    #[test]
+    fn alert_after_is_quiet_only_while_the_last_complete_sync_is_younger() {
+        use chrono::TimeZone;
+        let now = chrono::Utc.with_ymd_and_hms(2026, 12, 5, 3, 0, 0).unwrap();
+        let day = Duration::from_secs(86_400);
+        let hours_ago = |h: i64| Some(now - chrono::Duration::hours(h));
+        assert_eq!(
+            alert_decision(hours_ago(23), now, day),
+            AlertDecision::Quiet
+        );
+        // A last sync "in the future" (clock set back) is young.
+        assert_eq!(
+            alert_decision(hours_ago(-1), now, day),
+            AlertDecision::Quiet
+        );
+        // Exactly the limit is too old.
+        assert_eq!(
+            alert_decision(hours_ago(24), now, day),
+            AlertDecision::Alert(
+                "the last complete sync was 1day ago (2026-12-04 03:00:00 UTC), longer than --alert-after 1day"
+                    .to_owned()
+            )
+        );
+        assert_eq!(
+            alert_decision(hours_ago(50), now, Duration::from_secs(2 * 86_400)),
+            AlertDecision::Alert(
+                "the last complete sync was 2days 2h ago (2026-12-03 01:00:00 UTC), longer than --alert-after 2days"
+                    .to_owned()
+            )
+        );
+        assert_eq!(
+            alert_decision(None, now, day),
+            AlertDecision::Alert(
+                "no complete sync yet, and this one failed (--alert-after 1day)".to_owned()
+            )
         );
     }
 }

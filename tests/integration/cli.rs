@@ -318,3 +318,79 @@ async fn a_missing_database_names_sync_and_import() {
     }
     assert!(!db.exists());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_keeps_the_unknown_type_warning_of_a_quiet_sync_until_a_rule_covers_it() {
+    let mut dataset =
+        kraken_tax::emulator::generate(&kraken_tax::emulator::GeneratorConfig::new(18, 40));
+    let last = dataset.ledger.last().unwrap().clone();
+    dataset.ledger.push(LedgerEntry {
+        id: LedgerId::new("LNEWTY-PE0002-ABCDEF").unwrap(),
+        refid: RefId::new("RNEWTY-PE0002-ABCDEF").unwrap(),
+        time: KrakenTime::from_micros(last.time.micros() + 1_000_000, 6),
+        kind: "futuresbonus".into(),
+        subtype: Some("".into()),
+        aclass: "currency".into(),
+        subclass: None,
+        asset: AssetCode::new("XXBT").unwrap(),
+        wallet: None,
+        amount: dec!(0.0100000000),
+        fee: dec!(0.0000000000),
+        balance: None,
+    });
+    let env = Env::with_dataset(dataset).await;
+    let key_file = env.key_file();
+    let out = env
+        .run_sync_bin(&["-q", "--key-file", key_file.to_str().unwrap()], &[])
+        .await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(stderr(&out), "", "-q says nothing");
+    let db = env.db.display().to_string();
+    let status = |config: Option<String>| {
+        let mut args = vec![
+            "status".to_owned(),
+            "--db".to_owned(),
+            db.clone(),
+            "--account".to_owned(),
+            crate::harness::ACCOUNT.to_owned(),
+        ];
+        if let Some(c) = config {
+            args.extend(["--config".to_owned(), c]);
+        }
+        run_bin(args, &[])
+    };
+    let out = status(None).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let re = regex::Regex::new(
+        r#"(?m)^  warning: 1 ledger entry of unknown type "futuresbonus" stored since 20[0-9]{2}-[0-9]{2}-[0-9]{2}T[0-9:.]+Z \(e\.g\. LNEWTY-PE0002-ABCDEF\), reported as unclassified until a \[classify\] rule covers them$"#,
+    )
+    .unwrap();
+    assert!(re.is_match(&text), "{text}");
+    // A rule for the type, then a rebuild: resolved, no longer shown.
+    let config = env.dir.path().join("rules.toml");
+    std::fs::write(
+        &config,
+        "[classify]\nrules = [{ type = \"futuresbonus\", element = \"CryptoTransferIn\", code = \"CARF508\" }]\n",
+    )
+    .unwrap();
+    let c = config.display().to_string();
+    let out = run_bin(
+        vec![
+            "rebuild".into(),
+            "--db".into(),
+            db.clone(),
+            "--account".into(),
+            crate::harness::ACCOUNT.into(),
+            "--config".into(),
+            c.clone(),
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let out = status(Some(c)).await;
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(!text.contains("unknown type"), "{text}");
+    assert!(text.starts_with("account \"test\"\n"), "{text}");
+}

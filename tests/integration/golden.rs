@@ -275,11 +275,11 @@ async fn the_golden_account_exports_the_hand_worked_files() {
     strict.push("--strict".to_owned());
     let out = run_bin(strict, &[]).await;
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    // A year without entries: exit 1 with one sentence, unless --allow-empty.
+    // A year without entries: a usage error (exit 2) with one sentence, unless --allow-empty.
     let mut empty = export("net");
     empty[2] = "2023".to_owned();
     let out = run_bin(empty.clone(), &[]).await;
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(2));
     assert_eq!(
         stderr(&out),
         "error: account \"golden\" has no ledger entries in 2023 (UTC); run `kraken-tax sync` or `kraken-tax import FILE` first, or pass --allow-empty for empty reports\n"

@@ -9,13 +9,16 @@ mod carf_schema;
 
 mod audit;
 mod cli;
+mod cron;
 mod doctor;
+mod dry_run;
 mod export;
 mod faults;
 mod first_run;
 mod gains;
 mod golden;
 mod import;
+mod json;
 mod no_panic;
 mod overflow;
 mod pricing;

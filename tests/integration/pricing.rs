@@ -350,4 +350,13 @@ async fn imported_ohlcvt_file_prices_legs_offline() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    // A misnamed file is a usage error (exit 2): the name must say the pair and interval.
+    let misnamed = dir.path().join("prices.csv");
+    std::fs::write(&misnamed, "1704067200,1,1,1,1,1,1\n").unwrap();
+    let out = run(&misnamed).await;
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "error: prices.csv: expected a name like XBTEUR_1440.csv (PAIR_MINUTES)\n"
+    );
 }

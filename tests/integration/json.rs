@@ -1,0 +1,137 @@
+//! `--json` on status, sync, import and export: one JSON object on stdout, valid against its
+//! schema under `schemas/json/`.
+
+use crate::harness::{ACCOUNT, Env, run_bin, stderr};
+use serde_json::Value;
+
+fn schema(name: &str) -> Value {
+    let path = format!(
+        "{}/schemas/json/{name}.schema.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// The one JSON object of `out`, checked against its schema.
+fn valid(out: &std::process::Output, name: &str) -> Value {
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(out));
+    let text = String::from_utf8(out.stdout.clone()).unwrap();
+    assert_eq!(text.lines().count(), 1, "one line: {text}");
+    let value: Value = serde_json::from_str(&text).unwrap();
+    let schema = schema(name);
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let errors: Vec<String> = validator
+        .iter_errors(&value)
+        .map(|e| e.to_string())
+        .collect();
+    assert!(errors.is_empty(), "{name}: {errors:?} in {value}");
+    // The schema bites: the same object without its command is refused.
+    let mut broken = value.clone();
+    broken.as_object_mut().unwrap().remove("command");
+    assert!(!validator.is_valid(&broken));
+    value
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sync_and_status_json_follow_their_schemas() {
+    let env = Env::generated(21, 60).await;
+    let key_file = env.key_file();
+    let out = env
+        .run_sync_bin(&["--json", "--key-file", key_file.to_str().unwrap()], &[])
+        .await;
+    let sync = valid(&out, "sync");
+    let total = (env.dataset.ledger.len() + env.dataset.trades.len()) as u64;
+    assert_eq!(sync["outcome"], "complete");
+    assert_eq!(sync["new_entries"].as_u64(), Some(total));
+    assert_eq!(
+        sync["streams"]["ledgers"]["new"].as_u64(),
+        Some(env.dataset.ledger.len() as u64)
+    );
+    assert_eq!(sync["warnings"], serde_json::json!([]));
+    let db = env.db.display().to_string();
+    let out = run_bin(
+        ["status", "--json", "--db", &db, "--account", ACCOUNT]
+            .map(String::from)
+            .to_vec(),
+        &[],
+    )
+    .await;
+    let status = valid(&out, "status");
+    assert_eq!(status["known"], true);
+    assert_eq!(status["streams"][0]["stream"], "ledgers");
+    assert_eq!(
+        status["streams"][0]["entries"].as_u64(),
+        Some(env.dataset.ledger.len() as u64)
+    );
+    assert_eq!(status["streams"][0]["sync"], "complete");
+    assert_eq!(status["last_sync"]["outcome"], "ok");
+    assert!(status["last_complete_sync"].is_string());
+}
+
+const V4: &str = "\"txid\",\"refid\",\"time\",\"type\",\"subtype\",\"aclass\",\"subclass\",\"asset\",\"wallet\",\"amount\",\"fee\",\"balance\"";
+const ROW1: &str = "\"L4UESK-KG3EQ-UFO4T5\",\"TJKLXF-PGMUI-4NTLXU\",\"2023-07-04 09:54:44\",\"trade\",\"tradespot\",\"currency\",\"fiat\",\"GBP\",\"spot / main\",\"-24.5000\",\"0.0490\",\"459567.9171\"";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn import_and_export_json_follow_their_schemas() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("k.sqlite").display().to_string();
+    let file = dir.path().join("ledgers.csv");
+    std::fs::write(&file, format!("{V4}\n{ROW1}\n\"bad\"\n")).unwrap();
+    let f = file.display().to_string();
+    let import = |extra: &[&str]| {
+        let mut args: Vec<String> = ["import", "--json", "--skip-bad", &f, "--db", &db]
+            .map(String::from)
+            .to_vec();
+        args.extend(extra.iter().map(|s| s.to_string()));
+        run_bin(args, &[])
+    };
+    let dry = valid(&import(&["--dry-run"]).await, "import");
+    assert_eq!(dry["dry_run"], true);
+    assert_eq!(dry["files"][0]["new"].as_u64(), Some(1));
+    let done = valid(&import(&[]).await, "import");
+    assert_eq!(done["dry_run"], false);
+    let file0 = &done["files"][0];
+    assert_eq!(
+        (
+            file0["kind"].as_str(),
+            file0["rows"].as_u64(),
+            file0["new"].as_u64()
+        ),
+        (Some("ledgers"), Some(2), Some(1))
+    );
+    assert_eq!(file0["bad_skipped"].as_u64(), Some(1));
+    assert_eq!(file0["warnings"][0]["code"], "bad_row_skipped");
+    let out_dir = dir.path().join("out").display().to_string();
+    let args = [
+        "export",
+        "--json",
+        "--year",
+        "2020",
+        "--currency",
+        "EUR",
+        "--offline",
+        "--allow-empty",
+        "--format",
+        "csv",
+        "--out",
+        &out_dir,
+        "--db",
+        &db,
+    ];
+    let out = run_bin(args.map(String::from).to_vec(), &[]).await;
+    let export = valid(&out, "export");
+    let files: Vec<&str> = export["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f.as_str().unwrap())
+        .collect();
+    assert!(!files.is_empty());
+    for f in files {
+        assert!(std::path::Path::new(f).exists(), "{f}");
+    }
+    assert_eq!(
+        (export["year"].as_i64(), export["legs"].as_u64()),
+        (Some(2020), Some(0))
+    );
+}
