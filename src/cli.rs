@@ -11,7 +11,12 @@ use std::time::Duration;
 
 /// Keeps a complete local copy of a Kraken account's history and exports CARF-style reports.
 #[derive(Debug, Parser)]
-#[command(name = "kraken-tax", version, about, propagate_version = true)]
+#[command(
+    name = "kraken-tax",
+    version = env!("KRAKEN_TAX_VERSION"),
+    about,
+    propagate_version = true
+)]
 pub struct Cli {
     /// The SQLite database (created with mode 0600).
     #[arg(long, global = true, env = "KRAKEN_TAX_DB", value_name = "PATH")]
