@@ -7,14 +7,14 @@ use kraken_tax::kraken::wire::{Envelope, LedgersResult, ledger_entry};
 use kraken_tax::store::{Source, Store};
 use std::path::{Path, PathBuf};
 
-fn fixture(name: &str) -> PathBuf {
+pub(crate) fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("fixtures/golden")
         .join(name)
 }
 
 /// Loads the fixture ledger (Kraken's `Ledgers` answer) into a new database.
-fn load_ledger(db: &Path) {
+pub(crate) fn load_ledger(db: &Path) {
     let text = std::fs::read_to_string(fixture("ledger.json")).unwrap();
     let envelope: Envelope = serde_json::from_str(&text).unwrap();
     let result: LedgersResult = serde_json::from_str(envelope.result.unwrap().get()).unwrap();

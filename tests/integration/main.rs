@@ -14,6 +14,7 @@ mod export;
 mod faults;
 mod first_run;
 mod golden;
+mod habits;
 mod import;
 mod no_panic;
 mod overflow;
