@@ -1522,10 +1522,7 @@ pub fn describe(
     let (v, o) = match set {
         0 => ("(none set)".to_owned(), Origin::Default),
         n => (
-            format!(
-                "{} set (values not shown)",
-                crate::text::count(n as u64, "field")
-            ),
+            format!("{} set (values not shown)", crate::text::count(n, "field")),
             from_file(),
         ),
     };
@@ -1533,7 +1530,7 @@ pub fn describe(
     let rules = file.classify.rules.len();
     let (v, o) = match rules {
         0 => ("(none)".to_owned(), Origin::Default),
-        n => (crate::text::count(n as u64, "rule"), from_file()),
+        n => (crate::text::count(n, "rule"), from_file()),
     };
     add("[classify] rules", v, o);
     shown

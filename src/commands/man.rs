@@ -25,7 +25,7 @@ pub(super) fn run(args: &ManArgs, quiet: bool) -> Result<(), Failure> {
         let n = pages.len();
         out(&format!(
             "{} written to {}\n",
-            crate::text::count(n as u64, "manual page"),
+            crate::text::count(n, "manual page"),
             dir.display()
         ))?;
     }

@@ -129,10 +129,7 @@ async fn the_readme_first_run_works_on_a_fresh_machine() {
         text(&out.stderr)
     );
     let report = text(&out.stdout);
-    assert!(
-        report.ends_with("\n0 problem(s), 1 warning(s)\n"),
-        "{report}"
-    );
+    assert!(report.ends_with("\n0 problems, 1 warning\n"), "{report}");
     // The store is the one the steps made, holding the whole account.
     let store = kraken_tax::store::Store::open(&db).unwrap();
     assert_eq!(

@@ -78,7 +78,7 @@ async fn the_golden_account_exports_the_hand_worked_files() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     // One unclassified leg: a warning with its count and example, on stderr.
     assert!(
-        stderr(&out).contains("1 leg(s) are unclassified (e.g. LGD020-AAAAA-000020"),
+        stderr(&out).contains("1 leg is unclassified (e.g. LGD020-AAAAA-000020"),
         "{}",
         stderr(&out)
     );
