@@ -388,3 +388,22 @@ fn rand_name(env: &str, flags: &str) -> String {
         .collect::<String>()
         + "db"
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn version_names_the_commit_when_built_from_git() {
+    let out = run_bin(args(&["--version"]), &[]).await;
+    assert_eq!(out.status.code(), Some(0));
+    let commit = std::process::Command::new("git")
+        .args(["rev-parse", "--short=12", "HEAD"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned());
+    let version = env!("CARGO_PKG_VERSION");
+    let want = match commit {
+        Some(c) => format!("kraken-tax {version} ({c})\n"),
+        None => format!("kraken-tax {version}\n"),
+    };
+    assert_eq!(stdout(&out), want);
+}
