@@ -11,7 +11,12 @@ use std::time::Duration;
 
 /// Keeps a complete local copy of a Kraken account's history and exports CARF-style reports.
 #[derive(Debug, Parser)]
-#[command(name = "kraken-tax", version, about, propagate_version = true)]
+#[command(
+    name = "kraken-tax",
+    version = env!("KRAKEN_TAX_VERSION"),
+    about,
+    propagate_version = true
+)]
 pub struct Cli {
     /// The SQLite database (created with mode 0600).
     #[arg(long, global = true, env = "KRAKEN_TAX_DB", value_name = "PATH")]
@@ -32,9 +37,35 @@ pub struct Cli {
     /// under -q, so a quiet cron run loses nothing.
     #[arg(long, global = true, value_name = "PATH")]
     pub log_file: Option<PathBuf>,
+    /// Colour the log lines on stderr: auto (on a terminal, unless NO_COLOR is set), always, never.
+    #[arg(long, global = true, value_enum, default_value_t = ColorWhen::Auto, value_name = "WHEN")]
+    pub color: ColorWhen,
     /// The command to run.
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// `--color`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum ColorWhen {
+    /// On a terminal, unless `NO_COLOR` is set to a non-empty value.
+    #[default]
+    Auto,
+    /// Always (e.g. through `less -R`).
+    Always,
+    /// Never.
+    Never,
+}
+
+impl ColorWhen {
+    /// Whether to colour, given `NO_COLOR`'s value and whether stderr is a terminal.
+    pub fn enabled(self, no_color: Option<&std::ffi::OsStr>, terminal: bool) -> bool {
+        match self {
+            ColorWhen::Always => true,
+            ColorWhen::Never => false,
+            ColorWhen::Auto => terminal && no_color.is_none_or(|v| v.is_empty()),
+        }
+    }
 }
 
 /// The commands.
@@ -68,6 +99,14 @@ pub enum Command {
     Basis(BasisCommand),
     /// Say what a deposit or withdrawal is (by ledger id or refid).
     Label(LabelArgs),
+    /// Print a shell completion script (bash, zsh, fish or powershell) on stdout.
+    Completions(CompletionsArgs),
+    /// Write the manual pages (one per command), or print the main page on stdout.
+    Man(ManArgs),
+    /// Show the resolved settings and where each came from (secrets never shown).
+    Config,
+    /// Print the default paths: database, config file, key file, on this system.
+    Paths,
 }
 
 /// `basis` subcommands.
@@ -203,6 +242,22 @@ pub struct GainsArgs {
     /// Kraken API base URL for market prices (plain http only for loopback addresses).
     #[arg(long, env = "KRAKEN_API_URL", value_name = "URL")]
     pub api_url: Option<String>,
+}
+
+/// Options of `completions`.
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+/// Options of `man`.
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// Directory for the pages (kraken-tax.1, kraken-tax-sync.1, ...); created if missing.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
 }
 
 /// `prices` subcommands.
@@ -373,21 +428,22 @@ pub struct ExportArgs {
     /// Calendar year to report.
     #[arg(long)]
     pub year: i32,
-    /// Reporting currency: EUR, USD, GBP, CHF, CAD, AUD or JPY.
+    /// Reporting currency: EUR, USD, GBP, CHF, CAD, AUD or JPY [default: [export] currency].
     #[arg(long)]
-    pub currency: ReportCurrency,
-    /// Directory for the files.
-    #[arg(long, default_value = ".", value_name = "DIR")]
-    pub out: PathBuf,
-    /// net: acquisitions without fees, disposals after fees; gross: the other way round.
-    #[arg(long, default_value = "net", value_parser = fees_parser())]
-    pub fees: FeeTreatment,
-    /// Time zone of the year boundary (IANA name).
-    #[arg(long, default_value = "UTC", value_parser = parse_tz)]
-    pub tz: Tz,
-    /// Files to write: csv, xml or csv,xml.
-    #[arg(long, value_parser = FormatParser, value_delimiter = ',', default_value = "csv,xml")]
-    pub format: Vec<ExportFormat>,
+    pub currency: Option<ReportCurrency>,
+    /// Directory for the files [default: [export] out, else .].
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// net: acquisitions without fees, disposals after fees; gross: the other way round
+    /// [default: [export] fees, else net].
+    #[arg(long, value_parser = fees_parser())]
+    pub fees: Option<FeeTreatment>,
+    /// Time zone of the year boundary, an IANA name [default: [export] tz, else UTC].
+    #[arg(long, value_parser = parse_tz)]
+    pub tz: Option<Tz>,
+    /// Files to write: csv, xml or csv,xml [default: [export] format, else csv,xml].
+    #[arg(long, value_parser = FormatParser, value_delimiter = ',')]
+    pub format: Option<Vec<ExportFormat>>,
     /// Write header-only files (and a nil XML) when the year has no entries.
     #[arg(long)]
     pub allow_empty: bool,
@@ -407,4 +463,22 @@ pub struct ExportArgs {
     /// Print one JSON object (schemas/json/export.schema.json) instead of the file list.
     #[arg(long)]
     pub json: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ColorWhen;
+    use std::ffi::OsStr;
+
+    #[test]
+    fn colour_follows_the_flag_then_no_color_then_the_terminal() {
+        let set = Some(OsStr::new("1"));
+        let empty = Some(OsStr::new(""));
+        assert!(ColorWhen::Auto.enabled(None, true));
+        assert!(!ColorWhen::Auto.enabled(set, true));
+        assert!(ColorWhen::Auto.enabled(empty, true));
+        assert!(!ColorWhen::Auto.enabled(None, false));
+        assert!(ColorWhen::Always.enabled(set, false));
+        assert!(!ColorWhen::Never.enabled(None, true));
+    }
 }

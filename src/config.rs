@@ -46,6 +46,127 @@ pub struct FileConfig {
     /// `[doctor]` settings.
     #[serde(default)]
     pub doctor: DoctorFileConfig,
+    /// `[export]` defaults of `export` (flags win).
+    #[serde(default)]
+    pub export: ExportFileConfig,
+    /// `[gains]` defaults of `gains` (flags win).
+    #[serde(default)]
+    pub gains: GainsFileConfig,
+}
+
+/// The `[export]` table: what `export --year Y` uses when a flag is not given.
+#[derive(Debug, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ExportFileConfig {
+    /// Reporting currency (`--currency`).
+    #[serde(default, deserialize_with = "de_from_str")]
+    pub currency: Option<ReportCurrency>,
+    /// `net` or `gross` (`--fees`).
+    #[serde(default, deserialize_with = "de_fees")]
+    pub fees: Option<FeeTreatment>,
+    /// Files to write: `"csv,xml"` or `["csv", "xml"]` (`--format`).
+    #[serde(default, deserialize_with = "de_formats")]
+    pub format: Option<Vec<ExportFormat>>,
+    /// Directory of the files (`--out`).
+    pub out: Option<PathBuf>,
+    /// Time zone of the year boundary (`--tz`).
+    #[serde(default, deserialize_with = "de_tz")]
+    pub tz: Option<Tz>,
+}
+
+/// The `[gains]` table: what `gains` uses when a flag is not given.
+#[derive(Debug, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct GainsFileConfig {
+    /// Reporting currency (`--currency`).
+    #[serde(default, deserialize_with = "de_from_str")]
+    pub currency: Option<ReportCurrency>,
+    /// Cost-basis method (`--method`).
+    #[serde(default, deserialize_with = "de_value_enum")]
+    pub method: Option<GainsMethod>,
+    /// Tax period (`--period`).
+    #[serde(default, deserialize_with = "de_value_enum")]
+    pub period: Option<GainsPeriod>,
+    /// Time zone of the calendar year or range (`--tz`).
+    #[serde(default, deserialize_with = "de_tz")]
+    pub tz: Option<Tz>,
+    /// Directory of the files (`--out`).
+    pub out: Option<PathBuf>,
+}
+
+fn de_from_str<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: std::str::FromStr,
+    T::Err: std::fmt::Display,
+{
+    let text = String::deserialize(d)?;
+    text.parse().map(Some).map_err(serde::de::Error::custom)
+}
+
+fn de_tz<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Tz>, D::Error> {
+    let text = String::deserialize(d)?;
+    parse_tz(&text).map(Some).map_err(|_| {
+        serde::de::Error::custom(format!(
+            "unknown time zone {text:?}: use an IANA name such as Europe/Berlin, or UTC"
+        ))
+    })
+}
+
+/// One of the names of a clap value enum, as in the flag.
+fn value_enum<T: clap::ValueEnum>(text: &str) -> Result<T, String> {
+    T::from_str(text.trim(), true).map_err(|_| {
+        let names: Vec<String> = T::value_variants()
+            .iter()
+            .filter_map(|v| v.to_possible_value().map(|p| p.get_name().to_owned()))
+            .collect();
+        format!("{text:?} is not one of {}", names.join(", "))
+    })
+}
+
+fn de_value_enum<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: clap::ValueEnum,
+{
+    let text = String::deserialize(d)?;
+    value_enum(&text)
+        .map(Some)
+        .map_err(serde::de::Error::custom)
+}
+
+fn de_fees<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<FeeTreatment>, D::Error> {
+    match String::deserialize(d)?.trim() {
+        "net" => Ok(Some(FeeTreatment::Net)),
+        "gross" => Ok(Some(FeeTreatment::Gross)),
+        other => Err(serde::de::Error::custom(format!(
+            "{other:?} is not one of net, gross"
+        ))),
+    }
+}
+
+fn de_formats<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Vec<ExportFormat>>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Formats {
+        One(String),
+        Many(Vec<String>),
+    }
+    let items: Vec<String> = match Formats::deserialize(d)? {
+        Formats::One(text) => text.split(',').map(str::to_owned).collect(),
+        Formats::Many(list) => list,
+    };
+    let formats = items
+        .iter()
+        .map(|i| value_enum::<ExportFormat>(i))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(serde::de::Error::custom)?;
+    if formats.is_empty() {
+        return Err(serde::de::Error::custom("give csv, xml or both"));
+    }
+    Ok(Some(formats))
 }
 
 /// The `[doctor]` table.
@@ -179,6 +300,28 @@ pub fn default_db_path() -> Result<PathBuf, ConfigError> {
         .ok_or(ConfigError::NoDataDir)
 }
 
+/// The default locations (`kraken-tax paths`): on Linux `$XDG_DATA_HOME` (else
+/// `~/.local/share`) and `$XDG_CONFIG_HOME` (else `~/.config`); on macOS both are
+/// `~/Library/Application Support`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DefaultPaths {
+    /// The database (`--db`, `KRAKEN_TAX_DB`, `db` override it).
+    pub db: Option<PathBuf>,
+    /// The config file (`--config`, `KRAKEN_TAX_CONFIG` override it).
+    pub config: Option<PathBuf>,
+    /// A suggested place for the key file (never read unless named).
+    pub key_file: Option<PathBuf>,
+}
+
+/// The default locations on this system.
+pub fn default_paths() -> DefaultPaths {
+    DefaultPaths {
+        db: default_db_path().ok(),
+        config: default_config_path(),
+        key_file: dirs::config_dir().map(|d| d.join("kraken-tax").join("kraken.key")),
+    }
+}
+
 /// Loads the config file. An explicitly given file must exist; the default one may be absent.
 pub fn load(explicit: Option<&Path>) -> Result<FileConfig, ConfigError> {
     let (path, required) = match explicit {
@@ -215,12 +358,15 @@ pub fn parse(text: &str, path: &Path) -> Result<FileConfig, ConfigError> {
             return Err(ConfigError::SecretInConfig(path.to_owned()));
         }
     }
-    let config: FileConfig = toml::from_str(text).map_err(|e| ConfigError::Parse {
-        path: path.to_owned(),
-        message: match e.span().and_then(|span| locate(text, span.start)) {
-            Some(place) => format!("{place}: {}", e.message()),
-            None => e.message().to_owned(),
-        },
+    let config: FileConfig = toml::from_str(text).map_err(|e| {
+        let message = suggest_key(e.message()).unwrap_or_else(|| e.message().to_owned());
+        ConfigError::Parse {
+            path: path.to_owned(),
+            message: match e.span().and_then(|span| locate(text, span.start)) {
+                Some(place) => format!("{place}: {message}"),
+                None => message,
+            },
+        }
     })?;
     config
         .classify
@@ -239,11 +385,39 @@ pub fn parse(text: &str, path: &Path) -> Result<FileConfig, ConfigError> {
     Ok(config)
 }
 
-/// "line N, [table] key" of the byte offset `at`: where a value is wrong, without the value
-/// (it may be personal data).
+/// serde's "unknown field `curency`, expected one of `currency`, ..." as a sentence naming
+/// the nearest valid key; `None` for any other message.
+fn suggest_key(message: &str) -> Option<String> {
+    let rest = message.strip_prefix("unknown field `")?;
+    let (unknown, rest) = rest.split_once('`')?;
+    let valid: Vec<&str> = rest.split('`').skip(1).step_by(2).collect();
+    let nearest = valid
+        .iter()
+        .map(|v| (strsim::damerau_levenshtein(unknown, v), *v))
+        .min()
+        .filter(|(d, v)| *d <= 2 || d * 3 <= unknown.len().max(v.len()));
+    Some(match (nearest, valid.is_empty()) {
+        (Some((_, v)), _) => format!("unknown key \"{unknown}\": did you mean \"{v}\"?"),
+        (None, true) => format!("unknown key \"{unknown}\": this table takes no keys"),
+        (None, false) => format!(
+            "unknown key \"{unknown}\": valid keys are {}",
+            valid.join(", ")
+        ),
+    })
+}
+
+/// "line N, column C, [table] key" of the byte offset `at`: where a value is wrong, without the
+/// value (it may be personal data).
 fn locate(text: &str, at: usize) -> Option<String> {
     let before = text.get(..at)?;
     let n = before.matches('\n').count() + 1;
+    let column = before
+        .rsplit('\n')
+        .next()
+        .unwrap_or_default()
+        .chars()
+        .count()
+        + 1;
     let line = text.lines().nth(n - 1)?;
     let table = before
         .lines()
@@ -257,7 +431,7 @@ fn locate(text: &str, at: usize) -> Option<String> {
         .map(|(k, _)| format!(" {}", k.trim()))
         .unwrap_or_default();
     Some(
-        format!("line {n},{table}{key}")
+        format!("line {n}, column {column},{table}{key}")
             .trim_end_matches(',')
             .to_owned(),
     )
@@ -520,6 +694,11 @@ pub enum PlanError {
     /// `gains` options that do not fit together.
     #[error(transparent)]
     Gains(#[from] GainsOptionError),
+    /// Neither `--currency` nor the config's table gives the reporting currency.
+    #[error(
+        "no reporting currency: pass --currency CCY, or set currency in the [{0}] table of the config file"
+    )]
+    NoCurrency(&'static str),
 }
 
 /// Years a report accepts.
@@ -653,16 +832,16 @@ pub fn sync_plan(
 pub struct ExportFlags {
     /// `--year`.
     pub year: i32,
-    /// `--currency`.
-    pub currency: ReportCurrency,
-    /// `--out`.
-    pub out: PathBuf,
-    /// `--fees`.
-    pub fees: FeeTreatment,
-    /// `--tz`.
-    pub tz: Tz,
-    /// `--format`.
-    pub formats: Vec<ExportFormat>,
+    /// `--currency`, else `[export] currency`; required.
+    pub currency: Option<ReportCurrency>,
+    /// `--out`, else `[export] out`, else the current directory.
+    pub out: Option<PathBuf>,
+    /// `--fees`, else `[export] fees`, else net.
+    pub fees: Option<FeeTreatment>,
+    /// `--tz`, else `[export] tz`, else UTC.
+    pub tz: Option<Tz>,
+    /// `--format`, else `[export] format`, else csv and xml.
+    pub formats: Option<Vec<ExportFormat>>,
     /// `--allow-empty`.
     pub allow_empty: bool,
     /// `--strict`.
@@ -683,9 +862,15 @@ pub fn export_plan(
     flags: ExportFlags,
 ) -> Result<ExportPlan, PlanError> {
     check_year(flags.year)?;
-    check_out(&flags.out)?;
-    let bounds =
-        crate::export::year_bounds(flags.year, flags.tz).ok_or(PlanError::Bounds(flags.year))?;
+    let d = &file.export;
+    let currency = (flags.currency.or(d.currency)).ok_or(PlanError::NoCurrency("export"))?;
+    let out = (flags.out.or_else(|| d.out.clone())).unwrap_or_else(|| PathBuf::from("."));
+    let fees = flags.fees.or(d.fees).unwrap_or(FeeTreatment::Net);
+    let tz = flags.tz.or(d.tz).unwrap_or(chrono_tz::UTC);
+    let formats = (flags.formats.or_else(|| d.format.clone()))
+        .unwrap_or_else(|| vec![ExportFormat::Csv, ExportFormat::Xml]);
+    check_out(&out)?;
+    let bounds = crate::export::year_bounds(flags.year, tz).ok_or(PlanError::Bounds(flags.year))?;
     file.classify.validate()?;
     let prices_from = match flags.offline {
         true => None,
@@ -695,19 +880,19 @@ pub fn export_plan(
         account: common.account.clone(),
         quiet: common.quiet,
         year: flags.year,
-        currency: flags.currency,
-        out: flags.out,
-        fees: flags.fees,
-        tz: flags.tz,
+        currency,
+        out,
+        fees,
+        tz,
         bounds,
-        csv: flags.formats.contains(&ExportFormat::Csv),
-        xml: flags.formats.contains(&ExportFormat::Xml),
+        csv: formats.contains(&ExportFormat::Csv),
+        xml: formats.contains(&ExportFormat::Xml),
         allow_empty: flags.allow_empty,
         strict: flags.strict,
         draft: flags.draft,
         prices_from,
         rules: file.classify.clone(),
-        identity: xml_identity(&file.identity, flags.currency),
+        identity: xml_identity(&file.identity, currency),
     })
 }
 
@@ -1128,6 +1313,235 @@ pub fn gains_plan(
     })
 }
 
+/// Where a resolved setting came from, for `kraken-tax config`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    /// The built-in default.
+    Default,
+    /// The config file.
+    File(PathBuf),
+    /// An environment variable.
+    Env(&'static str),
+    /// A command-line flag.
+    Flag(&'static str),
+}
+
+impl std::fmt::Display for Origin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Origin::Default => f.write_str("default"),
+            Origin::File(p) => write!(f, "file {}", p.display()),
+            Origin::Env(name) => write!(f, "env {name}"),
+            Origin::Flag(flag) => write!(f, "flag {flag}"),
+        }
+    }
+}
+
+/// One resolved setting: its name (`db`, `[export] currency`), its value, where it came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Shown {
+    /// The setting's name as the config file spells it.
+    pub key: String,
+    /// Its value as text (secrets and personal data are never put here).
+    pub value: String,
+    /// Where it came from.
+    pub origin: Origin,
+}
+
+/// The shared settings as the command line or the environment gave them, with their origins.
+#[derive(Debug, Clone, Default)]
+pub struct GivenCommon {
+    /// `--config` / `KRAKEN_TAX_CONFIG`.
+    pub config: Option<(PathBuf, Origin)>,
+    /// `--db` / `KRAKEN_TAX_DB`.
+    pub db: Option<(PathBuf, Origin)>,
+    /// `--account` / `KRAKEN_TAX_ACCOUNT`.
+    pub account: Option<(String, Origin)>,
+}
+
+/// Every setting resolved as the commands resolve it, with its origin: given (flag or
+/// environment), else the config file at `file_path`, else the default. Credentials are only
+/// said to be set; `[identity]` values (personal data) only counted.
+pub fn describe(
+    given: &GivenCommon,
+    file: &FileConfig,
+    file_path: Option<&Path>,
+    env: Env,
+) -> Vec<Shown> {
+    let from_file = || Origin::File(file_path.map(Path::to_owned).unwrap_or_default());
+    let mut shown = Vec::new();
+    let mut add = |key: &str, value: String, origin: Origin| {
+        shown.push(Shown {
+            key: key.to_owned(),
+            value,
+            origin,
+        })
+    };
+    // given, else file, else default
+    let pick = |given: Option<(String, Origin)>, in_file: Option<String>, default: &str| match (
+        given, in_file,
+    ) {
+        (Some((v, o)), _) => (v, o),
+        (None, Some(v)) => (v, from_file()),
+        (None, None) => (default.to_owned(), Origin::Default),
+    };
+    let config = match (&given.config, file_path) {
+        (Some((p, o)), _) => (p.display().to_string(), o.clone()),
+        (None, Some(p)) => (p.display().to_string(), Origin::Default),
+        (None, None) => ("(none)".to_owned(), Origin::Default),
+    };
+    add("config", config.0, config.1);
+    let path_text = |p: &Path| p.display().to_string();
+    let default_db = default_db_path().map_or_else(|_| "(none)".to_owned(), |p| path_text(&p));
+    let (v, o) = pick(
+        given.db.as_ref().map(|(p, o)| (path_text(p), o.clone())),
+        file.db.as_deref().map(path_text),
+        &default_db,
+    );
+    add("db", v, o);
+    let (v, o) = pick(given.account.clone(), file.account.clone(), DEFAULT_ACCOUNT);
+    add("account", v, o);
+    let env_given = |name: &'static str| env(name).map(|v| (v, Origin::Env(name)));
+    let sync = &file.sync;
+    let (v, o) = pick(
+        env_given("KRAKEN_API_URL"),
+        sync.api_url.clone(),
+        crate::kraken::DEFAULT_API_URL,
+    );
+    add("[sync] api_url", v, o);
+    let (v, o) = pick(None, sync.tier.clone(), "starter");
+    add("[sync] tier", v, o);
+    let (v, o) = pick(
+        env_given("KRAKEN_KEY_FILE"),
+        sync.key_file.as_deref().map(path_text),
+        "(none)",
+    );
+    let key_file_origin = o.clone();
+    add("[sync] key_file", v, o);
+    let has_key_file = key_file_origin != Origin::Default;
+    let credentials = match (has_key_file, env("KRAKEN_API_KEY").is_some()) {
+        (true, _) => ("from the key file (hidden)".to_owned(), key_file_origin),
+        (false, true) => (
+            "KRAKEN_API_KEY and KRAKEN_API_SECRET (hidden)".to_owned(),
+            Origin::Env("KRAKEN_API_KEY"),
+        ),
+        (false, false) => ("(none)".to_owned(), Origin::Default),
+    };
+    add("credentials", credentials.0, credentials.1);
+    let human = |d: Duration| humantime::format_duration(d).to_string();
+    let retry = RetryPolicy::default();
+    for (key, value, default) in [
+        (
+            "[sync] max_duration",
+            sync.max_duration.map(human),
+            "(none)".to_owned(),
+        ),
+        (
+            "[sync] retry_base",
+            sync.retry_base.map(human),
+            human(retry.base),
+        ),
+        (
+            "[sync] retry_cap",
+            sync.retry_cap.map(human),
+            human(retry.cap),
+        ),
+        (
+            "[sync] retry_attempts",
+            sync.retry_attempts.map(|n| n.to_string()),
+            retry.max_attempts.to_string(),
+        ),
+    ] {
+        let (v, o) = pick(None, value, &default);
+        add(key, v, o);
+    }
+    let ex = &file.export;
+    let formats = |f: &[ExportFormat]| {
+        f.iter()
+            .map(|f| match f {
+                ExportFormat::Csv => "csv",
+                ExportFormat::Xml => "xml",
+            })
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    let not_set = "(none: --currency needed)";
+    for (key, value, default) in [
+        (
+            "[export] currency",
+            ex.currency.map(|c| c.as_str().to_owned()),
+            not_set,
+        ),
+        (
+            "[export] fees",
+            ex.fees.map(|f| f.as_str().to_owned()),
+            "net",
+        ),
+        (
+            "[export] format",
+            ex.format.as_deref().map(formats),
+            "csv,xml",
+        ),
+        ("[export] out", ex.out.as_deref().map(path_text), "."),
+        ("[export] tz", ex.tz.map(|t| t.name().to_owned()), "UTC"),
+    ] {
+        let (v, o) = pick(None, value, default);
+        add(key, v, o);
+    }
+    let g = &file.gains;
+    let name = |v: Option<clap::builder::PossibleValue>| v.map(|p| p.get_name().to_owned());
+    use clap::ValueEnum as _;
+    for (key, value, default) in [
+        (
+            "[gains] currency",
+            g.currency.map(|c| c.as_str().to_owned()),
+            not_set,
+        ),
+        (
+            "[gains] method",
+            g.method.and_then(|m| name(m.to_possible_value())),
+            "(none)",
+        ),
+        (
+            "[gains] period",
+            g.period.and_then(|p| name(p.to_possible_value())),
+            "calendar",
+        ),
+        ("[gains] tz", g.tz.map(|t| t.name().to_owned()), "UTC"),
+        ("[gains] out", g.out.as_deref().map(path_text), "."),
+    ] {
+        let (v, o) = pick(None, value, default);
+        add(key, v, o);
+    }
+    let (v, o) = pick(
+        None,
+        file.doctor.rotate_after_days.map(|d| d.to_string()),
+        "180",
+    );
+    add("[doctor] rotate_after_days", v, o);
+    let set = file
+        .identity
+        .fields()
+        .iter()
+        .filter(|(_, v)| v.is_some())
+        .count();
+    let (v, o) = match set {
+        0 => ("(none set)".to_owned(), Origin::Default),
+        n => (
+            format!("{} set (values not shown)", crate::text::count(n, "field")),
+            from_file(),
+        ),
+    };
+    add("[identity]", v, o);
+    let rules = file.classify.rules.len();
+    let (v, o) = match rules {
+        0 => ("(none)".to_owned(), Origin::Default),
+        n => (crate::text::count(n, "rule"), from_file()),
+    };
+    add("[classify] rules", v, o);
+    shown
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1319,7 +1733,7 @@ mod tests {
             .to_string();
         assert_eq!(
             err,
-            "config file c.toml is invalid: line 2, [sync] retry_base: invalid value: string \"soon\", expected a duration"
+            "config file c.toml is invalid: line 2, column 14, [sync] retry_base: invalid value: string \"soon\", expected a duration"
         );
         let zero = parse("[sync]\nretry_attempts = 0\n", Path::new("c.toml")).unwrap();
         assert_eq!(resolve_retry(&zero), Err(RetryConfigError::ZeroAttempts));
@@ -1378,17 +1792,105 @@ mod tests {
     fn export_flags() -> ExportFlags {
         ExportFlags {
             year: 2025,
-            currency: ReportCurrency::Gbp,
-            out: PathBuf::from("/nonexistent-out"),
-            fees: FeeTreatment::Net,
-            tz: chrono_tz::UTC,
-            formats: vec![ExportFormat::Csv],
+            currency: Some(ReportCurrency::Gbp),
+            out: Some(PathBuf::from("/nonexistent-out")),
+            fees: Some(FeeTreatment::Net),
+            tz: Some(chrono_tz::UTC),
+            formats: Some(vec![ExportFormat::Csv]),
             allow_empty: false,
             strict: false,
             offline: false,
             draft: false,
             api_url: None,
         }
+    }
+
+    #[test]
+    fn export_settings_come_from_flags_then_the_export_table_then_defaults() {
+        let file = parse(
+            "[export]\ncurrency = \"usd\"\nfees = \"gross\"\nformat = [\"xml\"]\nout = \"/nonexistent-a\"\ntz = \"America/New_York\"\n",
+            Path::new("c.toml"),
+        )
+        .unwrap();
+        let bare = ExportFlags {
+            currency: None,
+            out: None,
+            fees: None,
+            tz: None,
+            formats: None,
+            offline: true,
+            ..export_flags()
+        };
+        let p = export_plan(&common(), &file, bare.clone()).unwrap();
+        assert_eq!(p.currency, ReportCurrency::Usd);
+        assert_eq!(p.fees, FeeTreatment::Gross);
+        assert_eq!((p.csv, p.xml), (false, true));
+        assert_eq!(p.out, PathBuf::from("/nonexistent-a"));
+        assert_eq!(p.tz, chrono_tz::America::New_York);
+        let p = export_plan(
+            &common(),
+            &file,
+            ExportFlags {
+                offline: true,
+                ..export_flags()
+            },
+        )
+        .unwrap();
+        assert_eq!(p.currency, ReportCurrency::Gbp);
+        assert_eq!(p.fees, FeeTreatment::Net);
+        assert_eq!((p.csv, p.xml), (true, false));
+        assert_eq!(p.out, PathBuf::from("/nonexistent-out"));
+        assert_eq!(p.tz, chrono_tz::UTC);
+        let empty = FileConfig::default();
+        let p = export_plan(
+            &common(),
+            &empty,
+            ExportFlags {
+                currency: Some(ReportCurrency::Eur),
+                ..bare.clone()
+            },
+        )
+        .unwrap();
+        assert_eq!(
+            (p.fees, p.csv, p.xml, p.out, p.tz),
+            (
+                FeeTreatment::Net,
+                true,
+                true,
+                PathBuf::from("."),
+                chrono_tz::UTC
+            )
+        );
+        assert!(matches!(
+            export_plan(&common(), &empty, bare),
+            Err(PlanError::NoCurrency("export"))
+        ));
+    }
+
+    #[test]
+    fn an_unknown_key_is_refused_with_the_nearest_name_or_the_list() {
+        let err = |text: &str| parse(text, Path::new("c.toml")).unwrap_err().to_string();
+        assert_eq!(
+            err("[sync]\nretry_attemps = 3\n"),
+            "config file c.toml is invalid: line 2, column 1, [sync] retry_attemps: unknown key \"retry_attemps\": did you mean \"retry_attempts\"?"
+        );
+        assert_eq!(
+            err("[doctor]\nzzz = 1\n"),
+            "config file c.toml is invalid: line 2, column 1, [doctor] zzz: unknown key \"zzz\": valid keys are rotate_after_days"
+        );
+        assert_eq!(
+            err("[gains]\nperiod = \"uk\"\ntz = \"Mars/Olympus\"\n"),
+            "config file c.toml is invalid: line 3, column 6, [gains] tz: unknown time zone \"Mars/Olympus\": use an IANA name such as Europe/Berlin, or UTC"
+        );
+        let ok = parse(
+            "[gains]\nperiod = \"uk\"\nmethod = \"UK\"\n",
+            Path::new("c.toml"),
+        )
+        .unwrap();
+        assert_eq!(
+            (ok.gains.period, ok.gains.method),
+            (Some(GainsPeriod::Uk), Some(GainsMethod::Uk))
+        );
     }
 
     #[test]
@@ -1608,7 +2110,7 @@ mod tests {
         .unwrap_err();
         assert_eq!(
             e.to_string(),
-            "config file c.toml is invalid: line 3, [[classify.rules]] element: unknown element \"Bogus\": use one of CryptoFiatIn, CryptoFiatOut, CryptoToCryptoIn, CryptoToCryptoOut, CryptoTransferIn, CryptoTransferOut, TransferWallet, Internal, NotReportable, Unclassified"
+            "config file c.toml is invalid: line 3, column 11, [[classify.rules]] element: unknown element \"Bogus\": use one of CryptoFiatIn, CryptoFiatOut, CryptoToCryptoIn, CryptoToCryptoOut, CryptoTransferIn, CryptoTransferOut, TransferWallet, Internal, NotReportable, Unclassified"
         );
         // A rule that reads but cannot be used keeps its problem as the source.
         let e = parse(

@@ -185,11 +185,11 @@ pub async fn run(
         &FileConfig::default(),
         ExportFlags {
             year,
-            currency: ReportCurrency::Eur,
-            out: plan.out.clone(),
-            fees: FeeTreatment::Net,
-            tz: chrono_tz::UTC,
-            formats: vec![ExportFormat::Csv, ExportFormat::Xml],
+            currency: Some(ReportCurrency::Eur),
+            out: Some(plan.out.clone()),
+            fees: Some(FeeTreatment::Net),
+            tz: Some(chrono_tz::UTC),
+            formats: Some(vec![ExportFormat::Csv, ExportFormat::Xml]),
             allow_empty: false,
             strict: false,
             offline: false,
@@ -277,10 +277,10 @@ fn render(store: &Store, account: &str, s: &Shown<'_>) -> Result<String, StoreEr
     let _ = writeln!(out, "ledger entries per asset: {by_asset}");
     let _ = writeln!(
         out,
-        "\n{} history calls for {} entries (Pro tier, clock x{DEMO_TIME_SCALE}); {} pages; identical to the ground truth; {:.1} s",
-        s.history_calls,
-        s.report.new_entries(),
-        s.report.pages(),
+        "\n{} for {} (Pro tier, clock x{DEMO_TIME_SCALE}); {}; identical to the ground truth; {:.1} s",
+        crate::text::count(s.history_calls, "history call"),
+        crate::text::plural(s.report.new_entries(), "entry", "entries"),
+        crate::text::count(s.report.pages(), "page"),
         s.seconds
     );
     let _ = writeln!(
@@ -302,8 +302,11 @@ fn render(store: &Store, account: &str, s: &Shown<'_>) -> Result<String, StoreEr
 pub fn legs_line(exported: &Exported, year: i32) -> String {
     let need = exported.priced + exported.unpriced;
     format!(
-        "{} legs in {year}; {need} need a value: {} valued, {} without a price",
-        exported.legs, exported.priced, exported.unpriced
+        "{} in {year}; {need} {} a value: {} valued, {} without a price",
+        crate::text::count(exported.legs, "leg"),
+        crate::text::agree(need, "needs", "need"),
+        exported.priced,
+        exported.unpriced
     )
 }
 

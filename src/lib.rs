@@ -68,4 +68,5 @@ pub mod secret;
 pub mod status;
 pub mod store;
 pub mod sync;
+pub mod text;
 pub mod verify;

@@ -21,8 +21,12 @@ fn main() -> ExitCode {
             _ => "debug",
         }
     };
-    if let Err(e) = init_logging(default_level, cli.verbose, cli.log_file.as_deref()) {
-        commands::note(&format!("error: {e}"));
+    let ansi = cli.color.enabled(
+        std::env::var_os("NO_COLOR").as_deref(),
+        std::io::stderr().is_terminal(),
+    );
+    if let Err(e) = init_logging(default_level, cli.verbose, cli.log_file.as_deref(), ansi) {
+        commands::note(&format!("error: {e:#}"));
         return ExitCode::from(commands::EXIT_USAGE);
     }
 
@@ -52,12 +56,13 @@ fn init_logging(
     default_level: &str,
     verbose: u8,
     log_file: Option<&std::path::Path>,
-) -> Result<(), String> {
+    ansi: bool,
+) -> anyhow::Result<()> {
     let filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new(format!("kraken_tax={default_level},warn")));
     let stderr_layer = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
+        .with_ansi(ansi)
         .with_target(false)
         .without_time()
         // A closed stderr must not turn a log line into a panic.
@@ -72,7 +77,7 @@ fn init_logging(
                 .create(true)
                 .mode(0o600)
                 .open(path)
-                .map_err(|e| format!("cannot open the log file {}: {e}", path.display()))?;
+                .map_err(|e| anyhow::anyhow!("cannot open the log file {}: {e}", path.display()))?;
             let level = if verbose >= 2 { "debug" } else { "info" };
             Some(
                 tracing_subscriber::fmt::layer()

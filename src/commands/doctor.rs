@@ -33,8 +33,8 @@ pub(super) async fn run(
     }
     if report.has_problem() {
         return Err(Failure::bad(anyhow!(
-            "doctor found {} problem(s); see the lines marked \"problem\"",
-            report.count(Status::Problem)
+            "doctor found {}; see the lines marked \"problem\"",
+            crate::text::count(report.count(Status::Problem), "problem")
         )));
     }
     Ok(())

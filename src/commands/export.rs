@@ -25,7 +25,7 @@ pub(super) async fn run(ctx: &Context, args: &ExportArgs) -> Result<(), Failure>
     if args.json {
         let value = serde_json::json!({
             "command": "export", "account": ctx.account, "year": args.year,
-            "currency": args.currency.to_string(),
+            "currency": plan.currency.to_string(),
             "files": exported.files.iter().map(|f| f.display().to_string()).collect::<Vec<_>>(),
             "legs": exported.legs, "priced": exported.priced, "unpriced": exported.unpriced,
             "warnings": if exported.unpriced > 0 { vec![serde_json::json!({

@@ -2,6 +2,8 @@
 //! `main.rs`) are errors `anyhow` and mapped to exit codes.
 
 mod basis;
+mod completions;
+mod config_show;
 mod demo;
 mod doctor;
 mod emulator;
@@ -9,6 +11,8 @@ mod export;
 mod gains;
 mod import;
 mod label;
+mod man;
+mod paths;
 mod prices;
 mod rebuild;
 mod status;
@@ -213,6 +217,14 @@ impl Context {
 
 /// Runs the parsed command line.
 pub async fn run(cli: Cli) -> Result<(), Failure> {
+    // Commands that need no config file (a broken one must not stop them).
+    match &cli.command {
+        Command::Completions(args) => return completions::run(args),
+        Command::Man(args) => return man::run(args, cli.quiet),
+        Command::Paths => return paths::run(),
+        Command::Config => return config_show::run(&cli),
+        _ => {}
+    }
     let (file, config_error) = match config::load(cli.config.as_deref()) {
         Ok(file) => (file, None),
         // `doctor` reports a bad config file as one of its checks instead of stopping.
@@ -262,6 +274,11 @@ async fn dispatch(
         Command::Gains(args) => gains::run(&resolve_ctx(file)?, args).await,
         Command::Basis(cmd) => basis::run(&resolve_ctx(file)?, cmd),
         Command::Label(args) => label::run(&resolve_ctx(file)?, args),
+        // Answered by `run` before the config file is read; the same calls, for completeness.
+        Command::Completions(args) => completions::run(args),
+        Command::Man(args) => man::run(args, cli.quiet),
+        Command::Paths => paths::run(),
+        Command::Config => config_show::run(cli),
     }
 }
 
@@ -352,21 +369,20 @@ mod tests {
         let Command::Export(a) = parse(&[&export[..], &given].concat()) else {
             panic!("export")
         };
-        assert_eq!(a.currency, crate::domain::ReportCurrency::Gbp);
-        assert_eq!(a.fees, FeeTreatment::Gross);
-        assert_eq!(a.tz, chrono_tz::Europe::Berlin);
-        assert_eq!(a.format, [ExportFormat::Xml]);
+        assert_eq!(a.currency, Some(crate::domain::ReportCurrency::Gbp));
+        assert_eq!(a.fees, Some(FeeTreatment::Gross));
+        assert_eq!(a.tz, Some(chrono_tz::Europe::Berlin));
+        assert_eq!(a.format, Some(vec![ExportFormat::Xml]));
+        // Not given: left to the config file's [export] table, then the defaults.
         let Command::Export(a) = parse(&[&export[..], &["EUR"]].concat()) else {
             panic!("export")
         };
-        assert_eq!(a.fees, FeeTreatment::Net);
-        assert_eq!(a.tz, chrono_tz::UTC);
-        assert_eq!(a.format, [ExportFormat::Csv, ExportFormat::Xml]);
+        assert_eq!((a.fees, a.tz, a.format, a.out), (None, None, None, None));
         let Command::Export(a) = parse(&[&export[..], &["EUR", "--format", "xml, csv"]].concat())
         else {
             panic!("export")
         };
-        assert_eq!(a.format, [ExportFormat::Xml, ExportFormat::Csv]);
+        assert_eq!(a.format, Some(vec![ExportFormat::Xml, ExportFormat::Csv]));
         let Command::Sync(a) = parse(&["sync", "--backfill", "auto", "--max-duration", "1h30m"])
         else {
             panic!("sync")

@@ -96,7 +96,8 @@ pub(super) fn show(ev: RunEvent, bar: Option<&ProgressBar>, quiet: bool) {
             _,
         ) if !quiet => {
             super::note(&format!(
-                "{kind}: {rows} exported entries imported ({inserted} new)"
+                "{kind}: {} imported ({inserted} new)",
+                crate::text::plural(rows, "exported entry", "exported entries")
             ));
         }
         (
@@ -143,7 +144,12 @@ pub(super) fn failure(error: RunError, db: &Path) -> Failure {
 }
 
 pub(super) fn progress_bar(quiet: bool) -> Option<ProgressBar> {
-    if quiet || !std::io::stderr().is_terminal() {
+    progress_bar_for(quiet, std::io::stderr().is_terminal())
+}
+
+/// A progress bar only on a terminal and without `-q` (never in cron mail or a log file).
+fn progress_bar_for(quiet: bool, terminal: bool) -> Option<ProgressBar> {
+    if quiet || !terminal {
         return None;
     }
     let bar = ProgressBar::new(0);
@@ -153,4 +159,16 @@ pub(super) fn progress_bar(quiet: bool) -> Option<ProgressBar> {
             .progress_chars("=> "),
     );
     Some(bar)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::progress_bar_for;
+
+    #[test]
+    fn the_progress_bar_is_for_terminals_only() {
+        assert!(progress_bar_for(false, false).is_none());
+        assert!(progress_bar_for(true, true).is_none());
+        assert!(progress_bar_for(false, true).is_some());
+    }
 }

@@ -332,7 +332,8 @@ pub fn nonce_check(record: Option<&KeyRecord>, recent_invalid: u64) -> Check {
         return Check::warning(
             NAME,
             format!(
-                "{last}; Kraken refused {recent_invalid} nonce(s) of this key in the last {NONCE_WINDOW_DAYS} days: another program seems to use the same key"
+                "{last}; Kraken refused {} of this key in the last {NONCE_WINDOW_DAYS} days: another program seems to use the same key",
+                crate::text::count(recent_invalid, "nonce")
             ),
             "give kraken-tax an API key of its own (one key per application)",
         );
@@ -352,19 +353,26 @@ pub fn key_age_check(
     };
     let days = (now - r.first_used).num_days().max(0);
     let detail = format!(
-        "first used with this database on {} ({days} days ago)",
-        show_time(r.first_used)
+        "first used with this database on {} ({} ago)",
+        show_time(r.first_used),
+        crate::text::count(days, "day")
     );
     if days > i64::from(rotate_after_days) {
         return Check::warning(
             NAME,
-            format!("{detail}, more than {rotate_after_days} days"),
+            format!(
+                "{detail}, more than {}",
+                crate::text::count(rotate_after_days, "day")
+            ),
             "rotate it: create a new key in Kraken with the same permissions, write it to a new key file (chmod 600), point --key-file or [sync] key_file at it, run `kraken-tax doctor`, then delete the old key in Kraken; the history is kept per account, not per key",
         );
     }
     Check::ok(
         NAME,
-        format!("{detail}; rotation reminder after {rotate_after_days} days"),
+        format!(
+            "{detail}; rotation reminder after {}",
+            crate::text::count(rotate_after_days, "day")
+        ),
     )
 }
 
@@ -572,7 +580,7 @@ mod tests {
         );
         let c = nonce_check(Some(&rec), 3);
         assert_eq!(c.status, Status::Warning);
-        assert!(c.detail.contains("refused 3 nonce(s)"), "{}", c.detail);
+        assert!(c.detail.contains("refused 3 nonces"), "{}", c.detail);
     }
 
     #[test]

@@ -135,9 +135,9 @@ impl Report {
             out.push('\n');
         }
         out.push_str(&format!(
-            "{} problem(s), {} warning(s)\n",
-            self.count(Status::Problem),
-            self.count(Status::Warning)
+            "{}, {}\n",
+            crate::text::count(self.count(Status::Problem), "problem"),
+            crate::text::count(self.count(Status::Warning), "warning")
         ));
         out
     }

@@ -136,7 +136,7 @@ pub enum ExportError {
         currency: ReportCurrency,
     },
     /// `--strict` and warnings: the files are written.
-    #[error("{0} warning(s) and --strict: the files were written but need attention")]
+    #[error("{} and --strict: the files were written but need attention", crate::text::count(*.0, "warning"))]
     Strict(usize),
 }
 
@@ -238,7 +238,8 @@ pub async fn run(plan: &ExportPlan, store: &mut Store) -> Result<Exported, Expor
 pub fn warn_unknown_assets(report: &BuildReport) {
     for (code, n) in &report.unknown_assets {
         tracing::warn!(
-            "asset code {code:?} is not recognised ({n} legs); it is reported unchanged"
+            "asset code {code:?} is not recognised ({}); it is reported unchanged",
+            crate::text::count(*n, "leg")
         );
     }
 }
@@ -318,8 +319,11 @@ fn warn(totals: &YearTotals) -> usize {
     if let Some((ledger_id, asset, time)) = &totals.first_unpriced {
         kinds += 1;
         tracing::warn!(
-            "{} leg(s) have no price and are reported without an amount (e.g. {} {} {}): import a price table with `kraken-tax prices import`",
-            totals.unpriced,
+            "{} no price and {} reported without an amount (e.g. {} {} {}): import a price table with `kraken-tax prices import`",
+            crate::text::count(totals.unpriced, "leg")
+                + " "
+                + crate::text::agree(totals.unpriced, "has", "have"),
+            crate::text::agree(totals.unpriced, "is", "are"),
             ledger_id,
             asset,
             super::format_time(*time)
@@ -328,8 +332,9 @@ fn warn(totals: &YearTotals) -> usize {
     if let Some((ledger_id, note)) = &totals.first_unclassified {
         kinds += 1;
         tracing::warn!(
-            "{} leg(s) are unclassified (e.g. {}: {}): add a [[classify.rules]] entry to the config",
-            totals.unclassified,
+            "{} {} unclassified (e.g. {}: {}): add a [[classify.rules]] entry to the config",
+            crate::text::count(totals.unclassified, "leg"),
+            crate::text::agree(totals.unclassified, "is", "are"),
             ledger_id,
             note
         );
@@ -342,8 +347,8 @@ fn warn_gaps(store: &Store, plan: &ExportPlan) -> usize {
     match crate::verify::gaps_in_year(store, &plan.account, plan.year) {
         Ok(Some(gaps)) if !gaps.is_empty() => {
             tracing::warn!(
-                "the history has {} unresolved gap(s) that may touch {} (e.g. {} missing before {}): run `kraken-tax verify` and sync or import the missing entries",
-                gaps.len(),
+                "the history has {} that may touch {} (e.g. {} missing before {}): run `kraken-tax verify` and sync or import the missing entries",
+                crate::text::count(gaps.len(), "unresolved gap"),
                 plan.year,
                 gaps[0].asset,
                 gaps[0].next_id

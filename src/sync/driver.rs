@@ -79,10 +79,13 @@ pub enum SyncError {
     #[error(transparent)]
     Plan(#[from] PlanError),
     /// Stopped on request (page limit) with progress saved.
-    #[error("stopped after {0} pages as requested; progress is saved")]
+    #[error("stopped after {} as requested; progress is saved", crate::text::count(*.0, "page"))]
     Stopped(u64),
     /// The time budget was spent; progress is saved.
-    #[error("time budget spent after {0} pages; progress is saved, the next run resumes")]
+    #[error(
+        "time budget spent after {}; progress is saved, the next run resumes",
+        crate::text::count(*.0, "page")
+    )]
     TimeBudget(u64),
 }
 
@@ -233,7 +236,9 @@ async fn run(
                     let stored = store.count_between(account, stream, w.lo_micros, w.hi_micros)?;
                     if let Some(expected) = w.expected.filter(|&e| stored < e) {
                         tracing::warn!(
-                            "{stream}: Kraken announced {expected} entries for this sync but {stored} are stored; run `kraken-tax verify`"
+                            "{stream}: Kraken announced {} for this sync but {stored} {} stored; run `kraken-tax verify`",
+                            crate::text::plural(expected, "entry", "entries"),
+                            crate::text::agree(stored, "is", "are")
                         );
                         sr.count_mismatch = Some((expected, stored));
                     }

@@ -381,7 +381,13 @@ pub fn summary_line(account: &str, report: &SyncReport) -> String {
     let parts: Vec<String> = report
         .streams
         .iter()
-        .map(|(name, s)| format!("{name} +{} ({} pages)", s.new, s.pages))
+        .map(|(name, s)| {
+            format!(
+                "{name} +{} ({})",
+                s.new,
+                crate::text::count(s.pages, "page")
+            )
+        })
         .collect();
     format!(
         "synced account {account:?}: {}; history complete",

@@ -364,17 +364,17 @@ impl VerifyReport {
         let mut out = String::new();
         let _ = writeln!(
             out,
-            "account {:?}: {} ledger entries in {} balance chains, {} trades",
+            "account {:?}: {} in {}, {}",
             self.account,
-            self.ledger_entries,
-            self.chains.len(),
-            self.trades
+            crate::text::plural(self.ledger_entries, "ledger entry", "ledger entries"),
+            crate::text::count(self.chains.len(), "balance chain"),
+            crate::text::count(self.trades, "trade")
         );
         if self.blank_balances > 0 {
             let _ = writeln!(
                 out,
-                "  {} entries have no balance: not checked, the chain continues past them",
-                self.blank_balances
+                "  {} no balance: not checked, the chain continues past them",
+                crate::text::plural(self.blank_balances, "entry has", "entries have")
             );
         }
         for g in &self.gaps {

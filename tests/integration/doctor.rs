@@ -173,7 +173,7 @@ async fn happy_path_all_ok_but_the_order_reminder() {
         "ok      key age: first used with this database on T (0 days ago); rotation reminder after 180 days".to_owned(),
         db_line(&env.db),
         "ok      last sync: complete at T (0 hours ago)".to_owned(),
-        "0 problem(s), 1 warning(s)".to_owned(),
+        "0 problems, 1 warning".to_owned(),
     ];
     assert_eq!(lines(&out), expected);
     assert_eq!(stderr(&out), "");
@@ -247,7 +247,7 @@ async fn each_missing_permission_is_named_with_what_it_costs() {
         if code == 1 {
             assert_eq!(
                 stderr(&out),
-                "error: doctor found 1 problem(s); see the lines marked \"problem\"\n"
+                "error: doctor found 1 problem; see the lines marked \"problem\"\n"
             );
         }
     }
@@ -388,7 +388,7 @@ async fn a_stale_sync_and_an_old_key_are_warnings() {
         got[13],
         "warning last sync: complete at T (72 hours ago) -> older than 48 hours: the cron job may have stopped; check `crontab -l` and its mail or log"
     );
-    assert_eq!(got[14], "0 problem(s), 3 warning(s)");
+    assert_eq!(got[14], "0 problems, 3 warnings");
 
     // The reminder's age is configurable.
     let config = env.dir.path().join("doctor.toml");
@@ -452,11 +452,11 @@ async fn refused_nonces_are_remembered_and_reported() {
     );
     assert_eq!(
         got[10],
-        "warning nonce: last nonce N (T); Kraken refused 1 nonce(s) of this key in the last 7 days: another program seems to use the same key -> give kraken-tax an API key of its own (one key per application)"
+        "warning nonce: last nonce N (T); Kraken refused 1 nonce of this key in the last 7 days: another program seems to use the same key -> give kraken-tax an API key of its own (one key per application)"
     );
     // Remembered for the next run.
     let out = doctor(&env, &env.emu.url(), &kf, &[]).await;
-    assert!(lines(&out)[10].contains("refused 1 nonce(s)"));
+    assert!(lines(&out)[10].contains("refused 1 nonce of"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

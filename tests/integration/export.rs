@@ -378,7 +378,7 @@ async fn export_warns_about_gaps_found_by_verify_and_strict_fails() {
     );
     let err = crate::harness::stderr(&out);
     assert!(
-        err.contains("unresolved gap(s) that may touch 2025 (e.g. ZEUR missing before"),
+        err.contains("unresolved gap that may touch 2025 (e.g. ZEUR missing before"),
         "{err}"
     );
     export.push("--strict".into());

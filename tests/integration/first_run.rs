@@ -129,10 +129,7 @@ async fn the_readme_first_run_works_on_a_fresh_machine() {
         text(&out.stderr)
     );
     let report = text(&out.stdout);
-    assert!(
-        report.ends_with("\n0 problem(s), 1 warning(s)\n"),
-        "{report}"
-    );
+    assert!(report.ends_with("\n0 problems, 1 warning\n"), "{report}");
     // The store is the one the steps made, holding the whole account.
     let store = kraken_tax::store::Store::open(&db).unwrap();
     assert_eq!(
@@ -231,6 +228,16 @@ fn the_readme_config_example_parses_and_documents_every_identity_key() {
     ] {
         assert!(value.is_some(), "[identity] {key} is not in the README");
     }
+    // The [export] and [gains] tables as documented.
+    assert_eq!(
+        config.export.currency,
+        Some(kraken_tax::domain::ReportCurrency::Eur)
+    );
+    assert_eq!(config.export.tz, Some(chrono_tz::Europe::Berlin));
+    assert_eq!(
+        config.gains.method,
+        Some(kraken_tax::config::GainsMethod::Fifo)
+    );
     // The specs are not part of the repository: the README must not send readers to them.
     for spec in ["carf.md", "design.md", "product.md", "gains.md"] {
         assert!(!text.contains(spec), "the README refers to {spec}");

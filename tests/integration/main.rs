@@ -17,6 +17,7 @@ mod faults;
 mod first_run;
 mod gains;
 mod golden;
+mod habits;
 mod import;
 mod json;
 mod no_panic;
