@@ -8,6 +8,7 @@ mod export;
 mod import;
 mod prices;
 mod rebuild;
+mod report;
 mod status;
 mod sync;
 mod verify;
@@ -250,6 +251,7 @@ async fn dispatch(
         Command::Status => status::run(&resolve_ctx(file)?),
         Command::Rebuild => rebuild::run(&resolve_ctx(file)?),
         Command::Export(args) => export::run(&resolve_ctx(file)?, args).await,
+        Command::Report(args) => report::run(&resolve_ctx(file)?, args).await,
         Command::Demo(args) => demo::run(args, cli.quiet).await,
         Command::Emulator(args) => emulator::run(args).await,
         Command::Verify(args) => verify::run(&resolve_ctx(file)?, args).await,
