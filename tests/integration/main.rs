@@ -18,6 +18,7 @@ mod import;
 mod no_panic;
 mod overflow;
 mod pricing;
+mod report;
 mod robustness;
 mod sync;
 mod transport;
