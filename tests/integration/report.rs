@@ -491,3 +491,87 @@ fn chromium_renders_one_mark_per_data_point_and_no_overflow() {
     );
     assert_eq!(check["overflow"], serde_json::json!([]));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_report_command_exports_and_writes_the_page_and_workbook() {
+    use std::os::unix::fs::PermissionsExt;
+    let env = crate::harness::Env::generated(7, 400).await;
+    let key = env.key_file();
+    let synced = env
+        .run_sync_bin(&["--key-file", key.to_str().unwrap()], &[])
+        .await;
+    assert_eq!(
+        synced.status.code(),
+        Some(0),
+        "{}",
+        crate::harness::stderr(&synced)
+    );
+    let out_dir = env.dir.path().join("report-out");
+    let args: Vec<String> = [
+        "report",
+        "--db",
+        env.db.to_str().unwrap(),
+        "--account",
+        crate::harness::ACCOUNT,
+        "--year",
+        "2025",
+        "--currency",
+        "EUR",
+        "--offline",
+        "--format",
+        "html,xlsx",
+        "--out",
+        out_dir.to_str().unwrap(),
+    ]
+    .map(str::to_owned)
+    .to_vec();
+    let out = crate::harness::run_bin(args, &[]).await;
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        crate::harness::stderr(&out)
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let html = out_dir.join("report-2025-EUR.html");
+    let xlsx = out_dir.join("report-2025-EUR.xlsx");
+    assert_eq!(
+        stdout,
+        format!(
+            "wrote {}\nwrote {}\nwrote {}\nwrote {}\n",
+            out_dir.join("carf-summary-2025-EUR.csv").display(),
+            out_dir.join("carf-transactions-2025-EUR.csv").display(),
+            html.display(),
+            xlsx.display()
+        )
+    );
+    for f in [&html, &xlsx] {
+        let mode = std::fs::metadata(f).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{}", f.display());
+    }
+    let page = std::fs::read_to_string(&html).unwrap();
+    let facts = &page
+        [page.find("<div class=\"facts\">").unwrap()..page.find("<h2 id=\"attention\">").unwrap()];
+    assert!(facts.contains("<b>Last sync</b>started "), "{facts}");
+    assert!(
+        page.contains(
+            "fix: <code>kraken-tax gains --year 2025 --currency EUR --method fifo</code>"
+        )
+    );
+    // The sync verified the history after it.
+    assert!(
+        facts.contains("<b>Verification</b>consistent, checked "),
+        "{facts}"
+    );
+    assert!(!page.contains("fix: <code>kraken-tax verify</code>"));
+    let rows = read_table(
+        FileKind::CarfTransactions,
+        &out_dir.join("carf-transactions-2025-EUR.csv"),
+    )
+    .unwrap()
+    .rows
+    .len();
+    assert!(page.contains(&format!("<b>Legs of the year</b>{rows}</div>")));
+    let range = sheet(&xlsx, "CARF transactions");
+    assert_eq!(range.height(), rows + 2, "header, rows, SUM row");
+}
