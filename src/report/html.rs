@@ -42,7 +42,7 @@ pub fn checklist(i: &Inputs) -> Vec<Check> {
     let unpriced: Decimal = column_sum(&i.carf.summary, "unpriced_transactions");
     if !unpriced.is_zero() {
         out.push(Check {
-            what: format!("{unpriced} legs have no price in {}", m.currency),
+            what: format!("{} no price in {}", count(unpriced, "leg has", "legs have"), m.currency),
             fix: format!(
                 "kraken-tax prices import PAIR_1440.csv, or run `kraken-tax report {args}` without --offline"
             ),
@@ -50,7 +50,10 @@ pub fn checklist(i: &Inputs) -> Vec<Check> {
     }
     if f.unclassified > 0 {
         out.push(Check {
-            what: format!("{} ledger legs are unclassified", f.unclassified),
+            what: format!(
+                "{} unclassified",
+                count(f.unclassified.into(), "ledger leg is", "ledger legs are")
+            ),
             fix: "add a rule under [classify] in the config, then kraken-tax rebuild".to_owned(),
         });
     }
@@ -66,7 +69,10 @@ pub fn checklist(i: &Inputs) -> Vec<Check> {
                 .unwrap_or_default();
             if !unknown.is_zero() {
                 out.push(Check {
-                    what: format!("{unknown} disposals have an unknown cost"),
+                    what: format!(
+                        "{} an unknown cost",
+                        count(unknown, "disposal has", "disposals have")
+                    ),
                     fix: "kraken-tax basis import FILE".to_owned(),
                 });
             }
@@ -83,7 +89,10 @@ pub fn checklist(i: &Inputs) -> Vec<Check> {
     }
     if f.gaps > 0 {
         out.push(Check {
-            what: format!("the latest verification found {} probable gaps", f.gaps),
+            what: format!(
+                "the latest verification found {}",
+                count(f.gaps.into(), "probable gap", "probable gaps")
+            ),
             fix: "kraken-tax verify (lists the entries), then kraken-tax sync".to_owned(),
         });
     }
@@ -100,6 +109,11 @@ pub fn checklist(i: &Inputs) -> Vec<Check> {
         });
     }
     out
+}
+
+/// `1 leg has`, `2 legs have`.
+fn count(n: Decimal, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == Decimal::ONE { one } else { many })
 }
 
 /// The row of a summary whose `crypto_asset` is `TOTAL`.
@@ -146,7 +160,7 @@ table{border-collapse:collapse;width:100%;margin:6px 0;font-size:12px}
 th,td{padding:3px 6px;border-bottom:1px solid #e3e6ec;text-align:left;vertical-align:top;overflow-wrap:anywhere}
 th{background:#f3f5f9;font-weight:600}
 td.n,th.n{text-align:right;white-space:nowrap;font-variant-numeric:tabular-nums}
-td:first-child{white-space:nowrap}
+td:first-child,th:first-child{white-space:nowrap}
 tr.total td{font-weight:700;border-top:2px solid #1d2433}
 .side{display:grid;grid-template-columns:1fr 1fr;gap:16px}
 .side>div{min-width:0;overflow-x:auto}

@@ -199,9 +199,9 @@ fn every_figure_of_the_page_is_the_files_value() {
     assert_eq!(
         items,
         [
-            "1 legs have no price in EURfix: kraken-tax prices import PAIR_1440.csv, or run `kraken-tax report --year 2024 --currency EUR` without --offline",
+            "1 leg has no price in EURfix: kraken-tax prices import PAIR_1440.csv, or run `kraken-tax report --year 2024 --currency EUR` without --offline",
             "3 ledger legs are unclassifiedfix: add a rule under [classify] in the config, then kraken-tax rebuild",
-            "1 disposals have an unknown costfix: kraken-tax basis import FILE",
+            "1 disposal has an unknown costfix: kraken-tax basis import FILE",
             "the CARF XML lacks your identity: tinfix: set them under [identity] in the config, then kraken-tax export --year 2024 --currency EUR",
         ]
     );
@@ -574,4 +574,47 @@ async fn the_report_command_exports_and_writes_the_page_and_workbook() {
     assert!(page.contains(&format!("<b>Legs of the year</b>{rows}</div>")));
     let range = sheet(&xlsx, "CARF transactions");
     assert_eq!(range.height(), rows + 2, "header, rows, SUM row");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_writes_the_report_and_prints_its_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let out_dir = dir.path().join("demo");
+    let args: Vec<String> = [
+        "demo",
+        "--entries",
+        "300",
+        "--out",
+        out_dir.to_str().unwrap(),
+    ]
+    .map(str::to_owned)
+    .to_vec();
+    let out = crate::harness::run_bin(args, &[]).await;
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        crate::harness::stderr(&out)
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let html = std::fs::read_dir(&out_dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "html"))
+        .expect("a report page");
+    let name = html.file_name().unwrap().to_str().unwrap().to_owned();
+    assert!(
+        name.starts_with("report-") && name.ends_with("-EUR.html"),
+        "{name}"
+    );
+    assert!(
+        stdout.contains(&format!("  {}\n", html.display())),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!("  {}\n", html.with_extension("xlsx").display())),
+        "{stdout}"
+    );
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(page.contains("<b>Account(s)</b>demo</div>"));
 }
