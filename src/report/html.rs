@@ -335,7 +335,8 @@ fn fig(t: &Table, row: usize, col: &str, ccy: Option<&str>) -> String {
     )
 }
 
-fn is_money(col: &str) -> bool {
+/// A money column (in the reporting currency).
+pub(crate) fn is_money(col: &str) -> bool {
     matches!(
         col,
         "amount"

@@ -1,7 +1,7 @@
 //! `report-Y-CCY.xlsx`: one sheet per file (and the checklist), typed cells (numbers as
 //! numbers, times as dates), a frozen header row, an auto-filter and column widths. Sheets of
-//! line-item files end with a totals row of SUM formulas whose cached results are the exact
-//! sums of the file's column; the gains summary's own TOTAL row is kept as the file has it,
+//! line-item files end with a totals row of SUM formulas over the money columns, cached at
+//! the exact sums of the file's column; the gains summary's own TOTAL row is kept as the file has it,
 //! as SUM formulas where the file's total is the sum of its asset rows.
 //!
 //! A spreadsheet cell holds a binary floating-point number: the f64 conversion happens here,
@@ -136,7 +136,12 @@ fn write_table(sheet: &mut Worksheet, t: &Table) -> Result<(), XlsxError> {
         None if !t.rows.is_empty() => {
             let xr = last + 1;
             sheet.write_string_with_format(xr, 0, "SUM", &bold)?;
-            for c in numeric.into_iter().filter(|c| *c > 0) {
+            // Money adds up; units of different assets and prices do not.
+            let summed = numeric.into_iter().filter(|c| {
+                let name = t.columns[*c].as_str();
+                *c > 0 && super::html::is_money(name) && !name.starts_with("price")
+            });
+            for c in summed {
                 let sum: Decimal = t.rows.iter().filter_map(|r| r[c].num()).sum();
                 let l = column_letters(c as u16);
                 let f = Formula::new(format!("=SUM({l}2:{l}{last_excel})", last_excel = last + 1))

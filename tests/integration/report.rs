@@ -341,6 +341,11 @@ fn every_cell_of_the_workbook_is_the_files_value_and_the_sums_are_the_totals() {
         .unwrap();
     assert_eq!(values.get((4, 0)), Some(&Data::String("SUM".into())));
     assert_eq!(values.get((4, value_col)), Some(&Data::Float(1265.0678)));
+    // Units of different assets and prices are not added up.
+    for col in ["units", "price"] {
+        let c = gcsv::INCOME_COLUMNS.iter().position(|x| *x == col).unwrap();
+        assert_eq!(values.get((4, c)), Some(&Data::Empty), "{col}");
+    }
     let f = formulas.get((
         4 - formulas.start().unwrap().0 as usize,
         value_col - formulas.start().unwrap().1 as usize,
