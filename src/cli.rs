@@ -79,6 +79,8 @@ pub enum Command {
     Rebuild(RebuildArgs),
     /// Write the CARF report files of a year (summary and transactions CSV, CARF XML).
     Export(ExportArgs),
+    /// Write the year at a glance: report-Y-CCY.html (and .xlsx) from the export and gains files.
+    Report(ReportArgs),
     /// Run the whole job against the built-in Kraken emulator: no key, no network.
     Demo(DemoArgs),
     /// Serve a generated account with the built-in Kraken emulator on loopback (tests, benchmarks).
@@ -481,4 +483,39 @@ mod tests {
         assert!(ColorWhen::Always.enabled(set, false));
         assert!(!ColorWhen::Never.enabled(None, true));
     }
+}
+
+/// A file `report --format` can ask for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ReportFormat {
+    /// report-Y-CCY.html: one self-contained page.
+    Html,
+    /// report-Y-CCY.xlsx: one sheet per file.
+    Xlsx,
+}
+
+/// Options of `report`.
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// Calendar year to report.
+    #[arg(long)]
+    pub year: i32,
+    /// Reporting currency: EUR, USD, GBP, CHF, CAD, AUD or JPY.
+    #[arg(long)]
+    pub currency: ReportCurrency,
+    /// Gains method whose files (from `kraken-tax gains`) the report shows.
+    #[arg(long, value_enum, default_value_t = crate::config::GainsMethod::Fifo)]
+    pub method: crate::config::GainsMethod,
+    /// Files to write: html, xlsx or html,xlsx.
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "html")]
+    pub format: Vec<ReportFormat>,
+    /// Directory of the export's, the gains' and the report's files.
+    #[arg(long, default_value = ".", value_name = "DIR")]
+    pub out: PathBuf,
+    /// Use only cached and imported prices: no call to Kraken.
+    #[arg(long)]
+    pub offline: bool,
+    /// Kraken API base URL for market prices (plain http only for loopback addresses).
+    #[arg(long, env = "KRAKEN_API_URL", value_name = "URL")]
+    pub api_url: Option<String>,
 }

@@ -75,6 +75,9 @@ pub enum DemoError {
     /// The export failed.
     #[error(transparent)]
     Export(#[from] ExportError),
+    /// The report page or workbook failed.
+    #[error(transparent)]
+    Report(#[from] crate::report::ReportError),
     /// Reading the synced history back failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -229,10 +232,13 @@ pub async fn run(
             trades_truth: dataset.trades.len(),
         });
     }
+    let facts = crate::report::run::facts(&store, &export)?;
+    let (report_files, _) = crate::report::run::write_report(&export, "fifo", &facts, true, true)?;
     if plan.quiet {
         return Ok(None);
     }
     let shown = Shown {
+        report_files: &report_files,
         seed: plan.seed,
         year,
         history_calls,
@@ -246,6 +252,7 @@ pub async fn run(
 
 /// What the demo's text reports.
 struct Shown<'a> {
+    report_files: &'a [PathBuf],
     seed: u64,
     year: i32,
     history_calls: u64,
@@ -290,7 +297,7 @@ fn render(store: &Store, account: &str, s: &Shown<'_>) -> Result<String, StoreEr
         summary_table(&s.exported.summary)
     );
     let _ = writeln!(out, "{}; files written:", legs_line(s.exported, s.year));
-    for f in &s.exported.files {
+    for f in s.exported.files.iter().chain(s.report_files) {
         let _ = writeln!(out, "  {}", f.display());
     }
     out.push_str(s.gains);

@@ -64,6 +64,7 @@ pub mod gains;
 pub mod kraken;
 pub mod normalize;
 pub mod pricing;
+pub mod report;
 pub mod secret;
 pub mod status;
 pub mod store;

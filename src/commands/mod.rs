@@ -15,6 +15,7 @@ mod man;
 mod paths;
 mod prices;
 mod rebuild;
+mod report;
 mod status;
 mod sync;
 mod verify;
@@ -265,6 +266,7 @@ async fn dispatch(
         Command::Status(args) => status::run(&resolve_ctx(file)?, args),
         Command::Rebuild(args) => rebuild::run(&resolve_ctx(file)?, args),
         Command::Export(args) => export::run(&resolve_ctx(file)?, args).await,
+        Command::Report(args) => report::run(&resolve_ctx(file)?, args).await,
         Command::Demo(args) => demo::run(args, cli.quiet).await,
         Command::Emulator(args) => emulator::run(args).await,
         Command::Verify(args) => verify::run(&resolve_ctx(file)?, args).await,

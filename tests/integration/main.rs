@@ -23,6 +23,7 @@ mod json;
 mod no_panic;
 mod overflow;
 mod pricing;
+mod report;
 mod robustness;
 mod sync;
 mod transport;
