@@ -181,6 +181,9 @@ pub async fn run(
     // The lock comes first: a second run must not even send a request (it would spoil the
     // running one's nonce sequence).
     let lock = RunLock::acquire(&plan.db, &plan.account).map_err(RunError::Lock)?;
+    // Listen for SIGINT / SIGTERM from here on: a signal that arrives while the database is
+    // opened and checked is kept and ends the run before its first page, recorded.
+    let mut signals = Termination::install();
     if let Some(previous) = &lock.stale_holder {
         tracing::info!(
             "the previous sync ({previous}) ended without releasing its lock; continuing where it stopped"
@@ -214,6 +217,7 @@ pub async fn run(
         &bopts,
         &mut report,
         on_event,
+        &mut signals,
     )
     .await;
     let failed = result.as_ref().err().map(|e| (e.kind(), chain_text(e)));
@@ -267,6 +271,7 @@ async fn fill(
     bopts: &BackfillOptions,
     report: &mut SyncReport,
     on_event: &mut dyn FnMut(RunEvent),
+    signals: &mut Termination,
 ) -> Result<(), RunError> {
     let work = async {
         let b = backfill(store, client, bopts)
@@ -290,7 +295,7 @@ async fn fill(
     tokio::pin!(work);
     tokio::select! {
         r = &mut work => r,
-        signal = termination_signal() => Err(RunError::Signal(signal)),
+        signal = signals.received() => Err(RunError::Signal(signal)),
     }
 }
 
@@ -313,19 +318,35 @@ fn totals(client: &KrakenClient, report: &SyncReport) -> RunTotals {
     }
 }
 
-/// Resolves on SIGINT or SIGTERM, naming it.
-async fn termination_signal() -> &'static str {
-    use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut int), Ok(mut term)) = (
-        signal(SignalKind::interrupt()),
-        signal(SignalKind::terminate()),
-    ) else {
-        // Without signal handlers the default action (termination) applies; never resolve.
-        return std::future::pending().await;
-    };
-    tokio::select! {
-        _ = int.recv() => "SIGINT",
-        _ = term.recv() => "SIGTERM",
+/// SIGINT and SIGTERM, listened for from [`Termination::install`] on: a signal received
+/// before [`Termination::received`] is awaited is kept, not lost.
+struct Termination {
+    handlers: Option<(tokio::signal::unix::Signal, tokio::signal::unix::Signal)>,
+}
+
+impl Termination {
+    fn install() -> Self {
+        use tokio::signal::unix::{SignalKind, signal};
+        let handlers = match (
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::terminate()),
+        ) {
+            (Ok(int), Ok(term)) => Some((int, term)),
+            // Without handlers the default action (termination) applies.
+            _ => None,
+        };
+        Termination { handlers }
+    }
+
+    /// Resolves on SIGINT or SIGTERM, naming it; never without handlers.
+    async fn received(&mut self) -> &'static str {
+        let Some((int, term)) = &mut self.handlers else {
+            return std::future::pending().await;
+        };
+        tokio::select! {
+            _ = int.recv() => "SIGINT",
+            _ = term.recv() => "SIGTERM",
+        }
     }
 }
 
