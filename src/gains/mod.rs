@@ -13,6 +13,7 @@ pub mod adapter;
 pub mod basis;
 pub mod csv;
 mod engine;
+mod lots;
 mod period;
 pub mod run;
 #[cfg(test)]

@@ -8,7 +8,7 @@
 //! ([`UkPlan::build`]); the pool is operated on during the walk, at the first acquisition or
 //! disposal of each (asset, day), so transfers in and out meet it in time order.
 
-use super::engine::{Lot, NO_LEG, Ovf, Part, Pool, R, add, opt_add, share, sub, unknown_lot};
+use super::lots::{Lot, NO_LEG, Ovf, Part, Pool, R, add, opt_add, share, sub, unknown_lot};
 use super::{CostSource, GainsLeg, LegKind, Rule};
 use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
