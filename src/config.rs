@@ -113,14 +113,24 @@ fn de_tz<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Tz>, D::Error>
     })
 }
 
+/// A config value that is none of a value enum's names.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{text:?} is not one of {}", .names.join(", "))]
+pub struct NotOneOf {
+    /// The value given.
+    pub text: String,
+    /// The names accepted.
+    pub names: Vec<String>,
+}
+
 /// One of the names of a clap value enum, as in the flag.
-fn value_enum<T: clap::ValueEnum>(text: &str) -> Result<T, String> {
-    T::from_str(text.trim(), true).map_err(|_| {
-        let names: Vec<String> = T::value_variants()
+fn value_enum<T: clap::ValueEnum>(text: &str) -> Result<T, NotOneOf> {
+    T::from_str(text.trim(), true).map_err(|_| NotOneOf {
+        text: text.to_owned(),
+        names: T::value_variants()
             .iter()
             .filter_map(|v| v.to_possible_value().map(|p| p.get_name().to_owned()))
-            .collect();
-        format!("{text:?} is not one of {}", names.join(", "))
+            .collect(),
     })
 }
 
