@@ -32,7 +32,7 @@ const UNCLASSIFIED_TYPES: &[&str] = &["dividend", "custodytransfer"];
 
 /// Margin position types: not transfers of crypto-assets (carf.md), `NotReportable` with
 /// reason `margin`.
-const MARGIN_TYPES: &[&str] = &["margin", "rollover", "settled"];
+pub const MARGIN_TYPES: &[&str] = &["margin", "rollover", "settled"];
 
 /// A user rule from the config file (`[[classify.rules]]`): the first matching rule wins over
 /// the built-in mapping.

@@ -11,17 +11,15 @@
 //! [`Valued::legs`] builds the slice.
 
 use super::{Basis, DisposalKind, GainsLeg, IncomeKind, LegKind};
+use crate::classify::MARGIN_TYPES;
 use crate::classify::{Counterparty, Rules};
 use crate::domain::Element;
 use crate::export::{FeeTreatment, RowRef, YearLegs};
 use crate::normalize::legs::LegTable;
-use crate::pricing::PriceSource;
+use crate::pricing::{LegValuer, PriceSource};
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use std::collections::{HashMap, HashSet};
-
-/// Margin position types (`classify` reports them `NotReportable`, note `margin`).
-const MARGIN_TYPES: &[&str] = &["margin", "rollover", "settled"];
 
 /// Decimals kept for values computed here (as the valuation does).
 const VALUE_DP: u32 = 12;
@@ -348,34 +346,15 @@ fn intern(
     Ok(id)
 }
 
-/// The price of one `asset` in `currency` at `at_us` from the first source that has it
-/// (direct pair, or via USD, EUR or BTC), with its label.
+/// The price of one `asset` in `currency` at `at_us`, found as the valuation finds a market
+/// price (first source that has it, direct or via USD, EUR or BTC), with its label.
 pub fn market(
     sources: &mut [&mut dyn PriceSource],
     asset: &str,
     currency: &str,
     at_us: i64,
 ) -> Option<(Decimal, String)> {
-    if asset == currency {
-        return Some((Decimal::ONE, format!("trade:{currency}")));
-    }
-    for src in sources.iter_mut() {
-        if let Some(q) = src.price(asset, currency, at_us) {
-            return Some((q.price, q.label));
-        }
-        for via in ["USD", "EUR", "BTC"] {
-            if via == asset || via == currency {
-                continue;
-            }
-            let Some(a) = src.price(asset, via, at_us) else {
-                continue;
-            };
-            if let Some(b) = src.price(via, currency, at_us)
-                && let Some(p) = a.price.checked_mul(b.price)
-            {
-                return Some((p.round_dp(VALUE_DP), format!("{}+{}", a.label, b.label)));
-            }
-        }
-    }
-    None
+    LegValuer::new(currency, sources)
+        .market_quote(asset, at_us)
+        .map(|q| (q.price, q.label))
 }

@@ -2,7 +2,6 @@
 //! the caller's (see `export::csv::write_atomic`).
 
 use super::{DisposalRow, Form8949Row, GainsOptions, HoldingRow, IncomeRow, MarginRow, SummaryRow};
-use chrono::{DateTime, Utc};
 use rust_decimal::{Decimal, RoundingStrategy};
 use std::io::{self, Write};
 
@@ -118,10 +117,8 @@ fn err(e: csv::Error) -> io::Error {
     }
 }
 
-/// `YYYY-MM-DDTHH:MM:SS.ffffffZ`.
-pub fn format_time(t: DateTime<Utc>) -> String {
-    t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
-}
+/// `YYYY-MM-DDTHH:MM:SS.ffffffZ`, as every file of the tool writes times.
+pub use crate::export::format_time;
 
 fn num(d: Option<Decimal>) -> String {
     d.map(|d| d.to_string()).unwrap_or_default()

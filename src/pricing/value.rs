@@ -162,6 +162,12 @@ impl<'a, 'b> LegValuer<'a, 'b> {
         }
     }
 
+    /// The market price of `asset` at `at_us` in the currency, as a leg without a fiat
+    /// counter-leg is valued: the first source that has it, direct or via USD, EUR or BTC.
+    pub fn market_quote(&mut self, asset: &str, at_us: i64) -> Option<Quote> {
+        self.inner.market(asset, at_us).map(|m| m.quote)
+    }
+
     /// The value of the next leg.
     pub fn value(&mut self, leg: &LegToValue<'_>) -> LegValue {
         self.inner.value(leg)
