@@ -8,8 +8,10 @@
 //! and the gain £1,400 − £938 = £462). Each test asserts the engine's exact figures to the
 //! penny and shows that HMRC's printed pounds follow by that rounding.
 //!
-//! Sources. The text of CRYPTO22251, 22252, 22254 and 22255 was read whole (GOV.UK copies).
-//! Of CRYPTO22253, 22256 and 22257 only the first part of each page could be retrieved
+//! Sources. The text of CRYPTO22252, 22254 and 22255 was read whole (GOV.UK copies);
+//! CRYPTO22251's figures are as recorded when its test was written (its inputs agree with
+//! BittyTax's workbook and two third-party suites; its page was not found again in
+//! December 2026). Of CRYPTO22253, 22256 and 22257 only the first part of each page could be retrieved
 //! (stored GOV.UK copies, searched again in December 2026; no full copy, no quotation of the
 //! rest found in public repositories): the inputs and HMRC's matching are from that text,
 //! and so are the figures the comments call HMRC's; the figures after the point where the
