@@ -11,11 +11,11 @@
 //! Sources. The text of CRYPTO22252, 22254 and 22255 was read whole (GOV.UK copies);
 //! CRYPTO22251's figures are as recorded when its test was written (its inputs agree with
 //! BittyTax's workbook and two third-party suites; its page was not found again in
-//! December 2026). Of CRYPTO22253, 22256 and 22257 only the first part of each page could be retrieved
-//! (stored GOV.UK copies, searched again in December 2026; no full copy, no quotation of the
-//! rest found in public repositories): the inputs and HMRC's matching are from that text,
-//! and so are the figures the comments call HMRC's; the figures after the point where the
-//! retrieved text stops are our arithmetic and say so. BittyTax's HMRC example workbooks
+//! December 2026). Of CRYPTO22253, 22256 and 22257 only the first part of each page could
+//! be retrieved (stored GOV.UK copies, searched again in December 2026; no full copy and no
+//! quotation of the rest found in public repositories): the inputs and HMRC's matching are
+//! from that text, and so are the figures the comments call HMRC's; the figures after the
+//! point where the retrieved text stops are our arithmetic and say so. BittyTax's HMRC example workbooks
 //! (data/HMRC-Examples/CRYPTO2225x.xlsx, which quote each page's inputs) agree with every
 //! input used here, including CRYPTO22257's valuation of a swap's two sides.
 //!
