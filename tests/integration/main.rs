@@ -16,6 +16,7 @@ mod export;
 mod faults;
 mod first_run;
 mod gains;
+mod gains_hmrc;
 mod golden;
 mod habits;
 mod import;

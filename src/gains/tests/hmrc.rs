@@ -7,6 +7,20 @@
 //! gain from the rounded cost (CRYPTO22252: £1,000 × 1,500/1,600 = £937.50 is printed £938,
 //! and the gain £1,400 − £938 = £462). Each test asserts the engine's exact figures to the
 //! penny and shows that HMRC's printed pounds follow by that rounding.
+//!
+//! Sources. The text of CRYPTO22252, 22254 and 22255 was read whole (GOV.UK copies);
+//! CRYPTO22251's figures are as recorded when its test was written (its inputs agree with
+//! BittyTax's workbook and two third-party suites; its page was not found again in
+//! December 2026). Of CRYPTO22253, 22256 and 22257 only the first part of each page could
+//! be retrieved (stored GOV.UK copies, searched again in December 2026; no full copy and no
+//! quotation of the rest found in public repositories): the inputs and HMRC's matching are
+//! from that text, and so are the figures the comments call HMRC's; the figures after the
+//! point where the retrieved text stops are our arithmetic and say so. BittyTax's HMRC example workbooks
+//! (data/HMRC-Examples/CRYPTO2225x.xlsx, which quote each page's inputs) agree with every
+//! input used here, including CRYPTO22257's valuation of a swap's two sides.
+//!
+//! The same examples but CRYPTO22257 are also entered as Kraken ledger rows (GBP trades) and
+//! run through the whole program: `tests/integration/gains_hmrc.rs`.
 
 use super::*;
 use rust_decimal::RoundingStrategy;
@@ -92,9 +106,11 @@ fn crypto22252_same_day_rule() {
 /// Rachel: pool 2,000 token C, £1,000. 31/03 disposes of 1,000 for £400; 20/04 of 500 for
 /// £150; acquires 700 on 21/04 for £175, 500 on 28/04 for £100, 500 on 01/05 for £150.
 /// HMRC: 31 March: 700 of 21/04 (£175) + 300 of 28/04 (£100 × 300/500 = £60), gain £165;
-/// 20 April: 200 of 28/04 (£40) + 300 of 01/05 (£90), gain £20. The remaining 200 token C
-/// go to the pool (the page's figure for their cost was cut off in the copy we could
-/// retrieve; £150 × 200/500 = £60 is our arithmetic).
+/// 20 April: 200 of 28/04 (£100 × 200/500 = £40) + 300 of 01/05 (£150 × 300/500 = £90),
+/// gain £20; "the remaining 200 token C" go into the pool. The retrieved text stops in the
+/// middle of the sentence giving their cost ("and their associated cost o…"): that cost,
+/// £150 × 200/500 = £60, and the pool after (2,200 token C, £1,060) are our arithmetic, not
+/// HMRC's printed figures.
 #[test]
 fn crypto22253_thirty_day_rule() {
     let legs = [
@@ -211,12 +227,15 @@ fn crypto22255_thirty_day_and_pool() {
 /// Gulferaz: pool 100,000 token F, £300,000. 31/07 acquires 10,000 for £45,000 and
 /// disposes of 30,000 for £150,000; 05/08 disposes of 20,000 for £100,000; 06/08 acquires
 /// 50,000 for £225,000; 07/08 disposes of 100,000 for £150,000. HMRC (retrieved text):
-/// 31 July: same day £45,000 + 30 day 20,000 of 06/08 (£90,000), gain £15,000; 5 August:
-/// 30 day 20,000 of 06/08 (£90,000); the remaining 10,000 of 06/08 go into the pool. The
-/// copy of the page we could retrieve stops there: the 5 August gain (£10,000) and the
-/// 7 August figures are our arithmetic (pool 110,000 and £345,000; cost £345,000 ×
-/// 100,000/110,000 = £313,636.36, printed by HMRC's rounding as £313,637, a loss of
-/// £163,637 — the figures a third-party transcription of the page also gives).
+/// 31 July: same day £45,000 + 30 day 20,000 of 06/08 (£225,000 × 20,000/50,000 =
+/// £90,000), gain £15,000, and "no token F go into or come out of the section 104 pool at
+/// this date"; 5 August: 30 day 20,000 of 06/08, "£225,000 x (20,000 / 50,000)"; the
+/// remaining 10,000 of 06/08 go into the pool. The retrieved text stops at that 5 August
+/// line: its result (£90,000) and gain (£10,000), the pool (110,000 token F, £345,000) and
+/// the 7 August figures (cost £345,000 × 100,000/110,000 = £313,636.36, by HMRC's rounding
+/// £313,637, a loss of £163,637) are our arithmetic, not figures read on HMRC's page (two
+/// third-party test suites that say they transcribe the page give the same £313,637 and
+/// £163,637; we could not check them against HMRC's text).
 #[test]
 fn crypto22256_same_day_thirty_day_and_pool() {
     let legs = [
@@ -252,14 +271,21 @@ fn crypto22256_same_day_thirty_day_and_pool() {
 /// CRYPTO22257 — example 7, disposal of tokens to acquire different tokens.
 /// https://www.gov.uk/hmrc-internal-manuals/cryptoassets-manual/crypto22257
 /// Elina: pool 100,000 token G, £300,000, and six swaps G ↔ H whose two sides HMRC values
-/// separately (e.g. 5,000 token H worth £1,700 for 600 token G worth £1,920). Each swap is
-/// entered as two legs: the disposal's proceeds are the value of the tokens received and
-/// the acquisition's cost the value of the tokens given. The retrieved text gives the
-/// matching (two acquisitions of H on 31/08 are one acquisition of 15,000 matched with the
-/// disposal of 5,000 H; the two disposals of G on 31/08 are one disposal of 1,550 G matched
-/// with the 600 G acquired that day, then the 180 G acquired on 04/09, then the pool) but
-/// not HMRC's per-disposal figures: the figures below are our arithmetic from the page's
-/// inputs; their net, −£972, is the net a third-party transcription attributes to HMRC.
+/// separately (HMRC's list, 20XX = 2024): 31/08 10,000 H (£3,200) for 1,000 G (£3,200);
+/// 31/08 5,000 H (£1,700) for 600 G (£1,920); 31/08 5,000 H (£1,650) for 550 G (£1,760);
+/// 04/09 2,000 H (£560) for 180 G (£558); 16/09 4,000 H (£1,080) for 400 G (£1,080);
+/// 27/10 12,000 H (£2,400) for 900 G (£2,430). Each swap is entered as two legs: the
+/// disposal's proceeds are the value of the tokens received and the acquisition's cost the
+/// value of the tokens given (as BittyTax's workbook of this example enters them). Kraken
+/// ledger rows cannot express this example: a Kraken swap has one value for both sides
+/// (gains.md), so it is tested here only, on engine legs.
+/// The retrieved text gives the matching (two acquisitions of H on 31/08 are one
+/// acquisition of 15,000 matched with the disposal of 5,000 H; the two disposals of G on
+/// 31/08 are one disposal of 1,550 G matched with the 600 G acquired that day, then the
+/// 180 G acquired on 04/09, then "the remaining part" — the text stops there) but none of
+/// HMRC's money figures: every figure below is our arithmetic from the page's inputs, not
+/// HMRC's (their net, −£972, is the net a third-party test suite attributes to HMRC; we could
+/// not check it against HMRC's text).
 #[test]
 fn crypto22257_crypto_to_crypto() {
     let swap = |time, out_id, out_asset, out_units, proceeds, in_id, in_asset, in_units, cost| {
