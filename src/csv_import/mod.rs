@@ -13,6 +13,7 @@
 
 mod assets;
 mod parse;
+pub mod run;
 
 pub use assets::{asset_code, pair_code};
 pub use parse::{

@@ -4,12 +4,8 @@ use super::planner::{self, PageSummary, PlanError};
 use crate::domain::StreamState;
 use crate::domain::{LedgerEntry, RawRecord, Stream, SyncPoint, Trade, is_known_ledger_type};
 use crate::kraken::retry::{Retrier, RetryError, RetryPolicy};
-use crate::kraken::{
-    DecodeError, HistoryQuery, KeyState, KeyStateError, KeyStateStore, KrakenClient, KrakenError,
-    PAGE_SIZE,
-};
-use crate::store::{KeyStateDb, PageRows, Source, Store, StoreError};
-use chrono::{DateTime, Utc};
+use crate::kraken::{DecodeError, HistoryQuery, KrakenClient, KrakenError, PAGE_SIZE};
+use crate::store::{PageRows, Source, Store, StoreError};
 use std::collections::BTreeMap;
 use std::time::Instant;
 
@@ -408,26 +404,4 @@ fn note_unknown_types(
         }
     }
     Ok(())
-}
-
-/// The database's `key_state` row as the client's nonce and counter store.
-#[derive(Debug)]
-pub struct StoreKeyState(pub KeyStateDb);
-
-impl KeyStateStore for StoreKeyState {
-    fn load(&mut self) -> Result<KeyState, KeyStateError> {
-        let (last_nonce, counter) = self.0.load().map_err(KeyStateError::read)?;
-        Ok(KeyState {
-            last_nonce,
-            counter,
-        })
-    }
-    fn save_nonce(&mut self, nonce: u64) -> Result<(), KeyStateError> {
-        self.0.save_nonce(nonce).map_err(KeyStateError::record)
-    }
-    fn save_counter(&mut self, level: f64, at: DateTime<Utc>) -> Result<(), KeyStateError> {
-        self.0
-            .save_counter(level, at)
-            .map_err(KeyStateError::record)
-    }
 }

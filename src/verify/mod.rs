@@ -18,6 +18,8 @@ mod chain;
 mod report;
 mod trades;
 
+pub mod run;
+
 pub use chain::{ChainChecker, ChainKey, OutOfRange};
 pub use report::{
     BalanceCheck, BalanceMismatch, ChainSummary, Gap, TradeProblem, VerifyReport, compare_balances,
