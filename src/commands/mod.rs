@@ -94,7 +94,8 @@ pub fn render_chain(error: &anyhow::Error) -> String {
 /// Writes `text` to stdout. A closed pipe (`kraken-tax status | head -1`) ends the output
 /// quietly; any other write failure (disk full behind `>`) fails the command.
 pub(crate) fn out(text: &str) -> Result<(), Failure> {
-    write_out(text).map_err(|e| Failure::bad(anyhow::anyhow!("cannot write the output: {e}")))
+    write_out(text)
+        .map_err(|e| Failure::bad(anyhow::Error::new(e).context("cannot write the output")))
 }
 
 /// [`out`] as an I/O result, for the callbacks a library function calls while it works (its

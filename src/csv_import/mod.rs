@@ -42,20 +42,22 @@ const MAX_ZIP_TOTAL: u64 = 2 << 30;
 #[derive(Debug, thiserror::Error)]
 pub enum ImportError {
     /// The file could not be read.
-    #[error("{file}: cannot read: {detail}")]
+    #[error("{file}: cannot read")]
     Io {
         /// The file.
         file: String,
         /// What went wrong.
-        detail: String,
+        #[source]
+        source: std::io::Error,
     },
-    /// A zip that cannot be opened.
-    #[error("{file}: not a readable zip archive: {detail}")]
+    /// A zip that cannot be opened, or a member that cannot be inflated.
+    #[error("{file}: not a readable zip archive")]
     Zip {
-        /// The file.
+        /// The file (`archive.zip:member.csv` for a member).
         file: String,
-        /// What went wrong.
-        detail: String,
+        /// What went wrong: the zip library's error, or the inflating reader's.
+        #[source]
+        source: std::io::Error,
     },
     /// A file in a zip inflates beyond the cap: refused, never truncated.
     #[error(
@@ -239,7 +241,7 @@ fn inputs_capped(
     }
     let zip_err = |e: zip::result::ZipError| ImportError::Zip {
         file: name.to_owned(),
-        detail: e.to_string(),
+        source: std::io::Error::other(e),
     };
     let mut archive = zip::ZipArchive::new(std::io::Cursor::new(data)).map_err(zip_err)?;
     let mut out = Vec::new();
@@ -260,9 +262,9 @@ fn inputs_capped(
         (&mut member)
             .take(cap + 1)
             .read_to_end(&mut buf)
-            .map_err(|e| ImportError::Zip {
+            .map_err(|source| ImportError::Zip {
                 file: full.clone(),
-                detail: e.to_string(),
+                source,
             })?;
         if buf.len() as u64 > cap {
             let (cap_mib, what) = if cap < entry_cap {
@@ -298,9 +300,9 @@ fn inputs_capped(
 /// Reads a file from disk into its inputs (see [`inputs`]).
 pub fn read_inputs(path: &std::path::Path) -> Result<Vec<Input>, ImportError> {
     let name = path.display().to_string();
-    let data = std::fs::read(path).map_err(|e| ImportError::Io {
+    let data = std::fs::read(path).map_err(|source| ImportError::Io {
         file: name.clone(),
-        detail: e.to_string(),
+        source,
     })?;
     inputs(&name, data)
 }

@@ -32,7 +32,8 @@ pub enum ImportRunError {
     #[error(transparent)]
     Unreadable(ImportError),
     /// A file that stopped the import: bad data, or the database failed while storing it.
-    #[error("{error}{}{}", skip_note(.error), done_note(*.done))]
+    /// Said as the file's error with its causes, then what stays imported.
+    #[error("{}{}{}", crate::text::chain(.error), skip_note(.error), done_note(*.done))]
     Stopped {
         /// Why; nothing of this file was stored.
         error: ImportError,
@@ -108,7 +109,7 @@ mod tests {
     fn a_stopped_import_says_what_skip_bad_would_do_and_what_stays_imported() {
         let io = || ImportError::Zip {
             file: "a.zip".to_owned(),
-            detail: "bad".to_owned(),
+            source: std::io::Error::other("bad"),
         };
         let e = ImportRunError::Stopped {
             error: io(),

@@ -366,7 +366,10 @@ pub fn after_sync(store: &Store, account: &str, run_id: i64) -> Result<(), Store
             r.summary()
         ),
         Err(verify::VerifyError::Store(e)) if e.is_damage() => return Err(e),
-        Err(e) => tracing::warn!("could not check the stored history after the sync: {e}"),
+        Err(e) => tracing::warn!(
+            "could not check the stored history after the sync: {}",
+            crate::text::chain(&e)
+        ),
     }
     Ok(())
 }
