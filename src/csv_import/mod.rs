@@ -21,8 +21,9 @@ pub use parse::{
     read_layout, strip_bom,
 };
 
-use crate::domain::{LedgerEntry, RawRecord, Stream, SyncPoint, Trade};
+use crate::domain::{LedgerEntry, RawRecord, Stream, SyncPoint, Trade, is_known_ledger_type};
 use crate::store::{ImportTx, PageOutcome, Source, Store, StoreError};
+use std::collections::{BTreeMap, HashSet};
 use std::io::Read;
 
 /// Rows inserted per statement batch; the whole file is still one transaction.
@@ -155,6 +156,9 @@ pub struct FileReport {
     pub conflicts: Vec<String>,
     /// The newest entry of the file, by time then id.
     pub newest: Option<SyncPoint>,
+    /// New ledger entries of types this version does not know: type → (count, first id). An
+    /// import keeps them in the database for `status`, as the sync does.
+    pub unknown_types: BTreeMap<String, (u64, String)>,
 }
 
 impl FileReport {
@@ -165,7 +169,8 @@ impl FileReport {
     }
 
     /// [`FileReport::warnings`], each with a stable code for scripts (`import --json`):
-    /// `bad_row_skipped`, `bad_rows_skipped`, `conflicts_kept_aside`, `columns_not_read`.
+    /// `bad_row_skipped`, `bad_rows_skipped`, `conflicts_kept_aside`, `columns_not_read`,
+    /// `unknown_ledger_type`.
     pub fn coded_warnings(&self) -> Vec<(&'static str, String)> {
         let mut out = Vec::new();
         for s in &self.skipped {
@@ -205,6 +210,16 @@ impl FileReport {
                     "{}: columns not read: {}",
                     self.file,
                     self.ignored_columns.join(", ")
+                ),
+            ));
+        }
+        for (kind, (n, example)) in &self.unknown_types {
+            out.push((
+                "unknown_ledger_type",
+                format!(
+                    "{}: {} of unknown type {kind:?} (e.g. {example}), reported as unclassified until a [classify] rule covers them",
+                    self.file,
+                    crate::text::plural(*n, "new ledger entry", "new ledger entries")
                 ),
             ));
         }
@@ -382,6 +397,7 @@ fn import_or_preview(
         skipped: Vec::new(),
         conflicts: Vec::new(),
         newest: None,
+        unknown_types: BTreeMap::new(),
     };
     let conflicts_before = store.last_conflict_id()?;
     {
@@ -389,6 +405,7 @@ fn import_or_preview(
         let mut ledgers: Vec<RawRecord<LedgerEntry>> = Vec::with_capacity(BATCH);
         let mut trades: Vec<RawRecord<Trade>> = Vec::with_capacity(BATCH);
         let mut newest: Option<(i64, String)> = None;
+        let mut unknown = UnknownTypes::default();
         let mut note = |micros: i64, id: &str| {
             if newest
                 .as_ref()
@@ -420,6 +437,9 @@ fn import_or_preview(
                     Ok((_, Row::Ledger(r))) => {
                         report.rows += 1;
                         note(r.item.time.micros(), r.item.id.as_str());
+                        if !is_known_ledger_type(&r.item.kind) {
+                            unknown.note(&tx, &r.item)?;
+                        }
                         ledgers.push(r);
                         if ledgers.len() >= BATCH {
                             add(&mut report.outcome, tx.ledgers(&ledgers, opts.source)?);
@@ -441,6 +461,7 @@ fn import_or_preview(
         })?;
         add(&mut report.outcome, tx.ledgers(&ledgers, opts.source)?);
         add(&mut report.outcome, tx.trades(&trades, opts.source)?);
+        report.unknown_types = unknown.by_kind;
         if let Some((micros, id)) = newest {
             let stream = stream_of(layout.kind);
             let micros = tx.stored_micros(stream, &id)?.unwrap_or(micros);
@@ -448,6 +469,10 @@ fn import_or_preview(
         }
         match before_commit {
             Some(before_commit) => {
+                // Kept for `status` with the rows they are about, whatever the log level.
+                for (kind, (n, example)) in &report.unknown_types {
+                    tx.note_unknown_type(kind, *n, example)?;
+                }
                 before_commit(&mut tx, &report)?;
                 tx.commit()?;
             }
@@ -461,6 +486,29 @@ fn import_or_preview(
         .map(|c| c.entry_id)
         .collect();
     Ok(report)
+}
+
+/// New ledger entries of unknown types in one file, counted as the sync counts them: an id
+/// already stored, or met before in the file, is not new. Such entries are rare, so the
+/// lookup per entry costs nothing on an ordinary file.
+#[derive(Debug, Default)]
+struct UnknownTypes {
+    seen: HashSet<String>,
+    by_kind: BTreeMap<String, (u64, String)>,
+}
+
+impl UnknownTypes {
+    fn note(&mut self, tx: &ImportTx<'_>, e: &LedgerEntry) -> Result<(), StoreError> {
+        let id = e.id.as_str();
+        if !self.seen.insert(id.to_owned()) || tx.stored_micros(Stream::Ledgers, id)?.is_some() {
+            return Ok(());
+        }
+        self.by_kind
+            .entry(e.kind.clone())
+            .or_insert((0, id.to_owned()))
+            .0 += 1;
+        Ok(())
+    }
 }
 
 /// Parses `data` on its own thread while the caller stores what is already parsed: rows go

@@ -200,14 +200,21 @@ async fn run(
             let (fetched, summary) =
                 fetch_with_retry(client, stream, &query, &state, &mut retry, report).await?;
             let step = planner::advance(&state, &summary, PAGE_SIZE)?;
-            if let Fetched::Ledgers(rows) = &fetched {
-                note_unknown_types(store, account, rows, report)?;
-            }
+            let unknown = match &fetched {
+                Fetched::Ledgers(rows) => unknown_types(store, account, rows)?,
+                Fetched::Trades(_) => BTreeMap::new(),
+            };
             let rows = match &fetched {
                 Fetched::Ledgers(r) => PageRows::Ledgers(r),
                 Fetched::Trades(r) => PageRows::Trades(r),
             };
             let outcome = store.commit_page(account, rows, Source::Api, &step.state)?;
+            // Kept for `status` as soon as stored, whatever the log level (no await between
+            // the commit and this, so a signal cannot come between them).
+            for (kind, (n, example)) in unknown {
+                store.note_unknown_type(account, &kind, n, &example)?;
+                report.unknown_types.entry(kind).or_insert((0, example)).0 += n;
+            }
             pages_total += 1;
             sr.pages += 1;
             sr.new += outcome.inserted;
@@ -384,24 +391,23 @@ fn error_kind(e: &KrakenError) -> String {
     }
 }
 
-/// Records new entries whose type this version does not know, for the run's warnings.
-fn note_unknown_types(
+/// New entries of the page whose type this version does not know: type → (count, first id).
+fn unknown_types(
     store: &Store,
     account: &str,
     rows: &[RawRecord<LedgerEntry>],
-    report: &mut SyncReport,
-) -> Result<(), StoreError> {
+) -> Result<BTreeMap<String, (u64, String)>, StoreError> {
+    let mut found: BTreeMap<String, (u64, String)> = BTreeMap::new();
     for r in rows {
         let e = &r.item;
         if !is_known_ledger_type(&e.kind)
             && !store.contains(account, Stream::Ledgers, e.id.as_str())?
         {
-            let slot = report
-                .unknown_types
+            found
                 .entry(e.kind.clone())
-                .or_insert((0, e.id.to_string()));
-            slot.0 += 1;
+                .or_insert((0, e.id.to_string()))
+                .0 += 1;
         }
     }
-    Ok(())
+    Ok(found)
 }
