@@ -1,5 +1,5 @@
 //! Settings resolved in one place: defaults → TOML file → environment → flags, into typed
-//! plans ([`SyncPlan`], [`ExportPlan`], [`DoctorPlan`], [`BalanceSource`] (verify), [`GainsPlan`]).
+//! plans ([`SyncPlan`], [`ExportPlan`], [`DoctorPlan`], [`VerifyPlan`], [`GainsPlan`]).
 //!
 //! clap merges flags over the environment variables it knows (`KRAKEN_KEY_FILE`,
 //! `KRAKEN_API_URL`, ...) and checks the closed sets of values itself ([`clap::ValueEnum`] and
@@ -7,8 +7,8 @@
 //! fills what both left unset from the TOML file, then from the defaults. The API credentials
 //! come from a key file (flag, then file) or else from the environment, read through a lookup
 //! function so that tests choose the environment. The plans are built here and nowhere else;
-//! the library modules that run them ([`crate::sync`], [`crate::export`], [`crate::doctor`])
-//! never import this module's resolution, so the dependencies point one way.
+//! the library modules that run them ([`crate::sync`], [`crate::export`], [`crate::verify`],
+//! [`crate::doctor`]) never import this module's resolution, so the dependencies point one way.
 
 use crate::classify::{RuleError, Rules};
 use crate::domain::{RateTier, ReportCurrency, TierError};
@@ -23,8 +23,10 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 use url::Url;
 
+pub use crate::emulator::serve::ServePlan;
 pub use crate::export::run::{ExportFormat, ExportPlan};
 pub use crate::sync::{BackfillMode, SyncPlan};
+pub use crate::verify::run::{BalanceSource, VerifyPlan};
 
 /// The optional TOML file (`--config`, `KRAKEN_TAX_CONFIG`, or the XDG default).
 #[derive(Debug, Default, Deserialize, PartialEq)]
@@ -709,6 +711,9 @@ pub enum PlanError {
         "no reporting currency: pass --currency CCY, or set currency in the [{0}] table of the config file"
     )]
     NoCurrency(&'static str),
+    /// `emulator --time-scale` is not a positive number.
+    #[error("--time-scale must be a positive number")]
+    TimeScale,
 }
 
 /// Years a report accepts.
@@ -1011,41 +1016,68 @@ pub struct VerifyFlags {
     pub api_url: Option<String>,
 }
 
-/// How `verify` may ask Kraken for the balances.
-#[derive(Debug)]
-pub enum BalanceSource {
-    /// `--offline`.
-    Offline,
-    /// Ask Kraken with these credentials (errors are reported after the stored checks ran:
-    /// missing credentials skip the comparison, unusable ones are a usage error).
-    Kraken {
-        /// The base URL.
-        api_url: Url,
-        /// The credentials: none given, or unusable.
-        credentials: Result<Option<Credentials>, CredentialError>,
-        /// The tier of `[sync] tier`.
-        tier: Result<RateTier, TierError>,
-    },
+/// `emulator` options as the command line gave them.
+#[derive(Debug, Clone)]
+pub struct EmulatorFlags {
+    /// `--port`.
+    pub port: u16,
+    /// `--seed`.
+    pub seed: u64,
+    /// `--entries`.
+    pub entries: usize,
+    /// `--tier`, before time scaling.
+    pub tier: String,
+    /// `--time-scale`.
+    pub time_scale: f64,
+    /// `--truth`.
+    pub truth: Option<PathBuf>,
+    /// `--key-file-out`.
+    pub key_file_out: Option<PathBuf>,
 }
 
-/// The plan of `verify`: a bad URL is a usage error before anything is opened, as for sync.
+/// The plan of `emulator`: its tier parsed and scaled in time (no config file applies).
+pub fn emulator_plan(flags: EmulatorFlags) -> Result<ServePlan, PlanError> {
+    let tier: RateTier = flags.tier.parse()?;
+    if !(flags.time_scale.is_finite() && flags.time_scale > 0.0) {
+        return Err(PlanError::TimeScale);
+    }
+    Ok(ServePlan {
+        port: flags.port,
+        seed: flags.seed,
+        entries: flags.entries,
+        tier: tier.scaled(flags.time_scale),
+        truth: flags.truth,
+        key_file_out: flags.key_file_out,
+    })
+}
+
+/// The plan of `verify`: a bad URL is a usage error before anything is opened, as for sync;
+/// the credentials and the tier are kept as loaded (missing credentials skip the comparison
+/// with Kraken's balances, unusable ones are reported after the stored checks ran).
 pub fn verify_plan(
+    common: &Common,
     file: &FileConfig,
     flags: VerifyFlags,
     env: Env,
-) -> Result<BalanceSource, PlanError> {
-    if flags.offline {
-        return Ok(BalanceSource::Offline);
-    }
-    let api_url = resolve_api_url(flags.api_url.as_deref(), file)?;
-    let credentials = match flags.key_file.as_deref().or(file.sync.key_file.as_deref()) {
-        Some(path) => Credentials::from_key_file(path).map(Some),
-        None => Credentials::from_env_with(env),
+) -> Result<VerifyPlan, PlanError> {
+    let balances = if flags.offline {
+        BalanceSource::Offline
+    } else {
+        let api_url = resolve_api_url(flags.api_url.as_deref(), file)?;
+        let credentials = match flags.key_file.as_deref().or(file.sync.key_file.as_deref()) {
+            Some(path) => Credentials::from_key_file(path).map(Some),
+            None => Credentials::from_env_with(env),
+        };
+        BalanceSource::Kraken {
+            api_url,
+            credentials,
+            tier: resolve_tier(None, file),
+        }
     };
-    Ok(BalanceSource::Kraken {
-        api_url,
-        credentials,
-        tier: resolve_tier(None, file),
+    Ok(VerifyPlan {
+        db: common.db.clone(),
+        account: common.account.clone(),
+        balances,
     })
 }
 

@@ -5,6 +5,7 @@
 
 use crate::config::{self, Common, ExportFlags, FileConfig, PlanError};
 use crate::domain::{RateTier, ReportCurrency};
+pub use crate::emulator::serve::throwaway_key;
 use crate::emulator::{EmulatorConfig, EmulatorHandle, GeneratorConfig, generate_with_prices};
 use crate::export::FeeTreatment;
 use crate::export::SummaryRow;
@@ -14,9 +15,7 @@ use crate::kraken::{RetryPolicy, parse_api_url};
 use crate::secret::{CredentialError, Credentials};
 use crate::store::{LedgerGrouping, Store, StoreError};
 use crate::sync::{BackfillMode, RunError, RunEvent, SyncPlan, SyncReport};
-use base64::Engine as _;
 use chrono::Datelike;
-use rand::RngExt as _;
 use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::time::Instant;
@@ -101,26 +100,6 @@ pub enum DemoError {
         /// Trades generated.
         trades_truth: usize,
     },
-}
-
-/// A random key pair for an emulator (never a real Kraken key).
-pub fn throwaway_key() -> (String, String) {
-    let mut rng = rand::rng();
-    let key: String = (0..56)
-        .map(|_| {
-            let c = rng.random_range(0..62u8);
-            (match c {
-                0..=25 => b'A' + c,
-                26..=51 => b'a' + c - 26,
-                _ => b'0' + c - 52,
-            }) as char
-        })
-        .collect();
-    let secret: [u8; 64] = rng.random();
-    (
-        key,
-        base64::engine::general_purpose::STANDARD.encode(secret),
-    )
 }
 
 /// Runs the demo; returns the text to show (none when quiet). `on_event` sees the sync.

@@ -28,9 +28,37 @@ pub fn agree<N: TryInto<u128>>(n: N, one: &'static str, many: &'static str) -> &
     if is_one(n) { one } else { many }
 }
 
+/// An error and its causes on one line, for a log line: "cannot read X: cause: cause", each
+/// said once (a cause whose text the line already holds is not repeated).
+pub fn chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !text.is_empty() && !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        source = cause.source();
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_chain_says_each_cause_once() {
+        #[derive(Debug, thiserror::Error)]
+        #[error("cannot write {0}")]
+        struct Outer(&'static str, #[source] std::io::Error);
+        let e = Outer("a.csv", std::io::Error::other("disk full"));
+        assert_eq!(chain(&e), "cannot write a.csv: disk full");
+        // An io::Error wrapping an error shows it once, then the causes it has.
+        let e = std::io::Error::other(Outer("b.csv", std::io::Error::other("gone")));
+        assert_eq!(chain(&e), "cannot write b.csv: gone");
+    }
 
     #[test]
     fn one_is_singular_everything_else_plural() {

@@ -1,50 +1,33 @@
-//! `kraken-tax import FILE...`: Kraken's website exports into the raw tables.
+//! `kraken-tax import FILE...`: build the [`ImportPlan`], run [`crate::csv_import::run::run`]
+//! showing each file's report as it is stored, map its error to an exit code.
 
 use super::{Context, Failure};
 use crate::cli::ImportArgs;
-use crate::csv_import::{
-    FileReport, ImportError, ImportOptions, import_input, preview_input, read_inputs,
-};
-use crate::store::{Source, Store};
-use anyhow::anyhow;
+use crate::csv_import::FileReport;
+use crate::csv_import::run::{ImportPlan, ImportRunError};
 
 pub(super) fn run(ctx: &Context, args: &ImportArgs) -> Result<(), Failure> {
-    let mut store = if args.dry_run {
-        Store::open_unchanged(&ctx.db).map_err(|e| super::store_failure(&ctx.db, e))?
-    } else {
-        super::open_store(ctx, false)?
-    };
-    let opts = ImportOptions {
+    let plan = ImportPlan {
+        db: ctx.db.clone(),
+        account: ctx.account.clone(),
+        files: args.files.clone(),
         skip_bad: args.skip_bad,
-        source: Source::Csv,
+        dry_run: args.dry_run,
     };
-    let mut done = 0usize;
-    let mut json_files = Vec::new();
-    for path in &args.files {
-        let inputs = match read_inputs(path) {
-            Ok(i) => i,
-            Err(e @ ImportError::Io { .. }) => return Err(Failure::usage(e)),
-            Err(e) => return Err(stopped(e, done)),
-        };
-        for input in &inputs {
-            let report = if args.dry_run {
-                preview_input(&mut store, &ctx.account, input, opts)
-            } else {
-                import_input(&mut store, &ctx.account, input, opts, &mut |_, _| Ok(()))
-            }
-            .map_err(|e| stopped(e, done))?;
-            if args.json {
-                json_files.push(file_json(&report));
-            } else {
-                print_report(&report, ctx.quiet && !args.dry_run, args.dry_run)?;
-            }
-            done += 1;
-        }
-    }
+    let quiet = ctx.quiet && !args.dry_run;
+    let mut on_file = |r: &FileReport| match args.json {
+        true => Ok(()),
+        false => print_report(r, quiet, args.dry_run),
+    };
+    let reports = crate::csv_import::run::run(&plan, &mut on_file).map_err(|e| match e {
+        ImportRunError::Database(e) => super::store_failure(&ctx.db, e),
+        e @ ImportRunError::Unreadable(_) => Failure::usage(e),
+        e => Failure::bad(e),
+    })?;
     if args.json {
         let value = serde_json::json!({
             "command": "import", "account": ctx.account, "dry_run": args.dry_run,
-            "files": json_files,
+            "files": reports.iter().map(file_json).collect::<Vec<_>>(),
         });
         return super::out(&format!("{value}\n"));
     }
@@ -54,33 +37,14 @@ pub(super) fn run(ctx: &Context, args: &ImportArgs) -> Result<(), Failure> {
     Ok(())
 }
 
-/// A file that stopped the import: bad data is exit 1; files before it stay imported.
-fn stopped(e: ImportError, done: usize) -> Failure {
-    let hint = if done > 0 {
-        format!(
-            "; the {done} file{} before it {} imported",
-            if done == 1 { "" } else { "s" },
-            if done == 1 { "is" } else { "are" }
-        )
-    } else {
-        String::new()
-    };
-    let skip = if e.skip_bad_helps() {
-        " (nothing of this file was stored; fix the row or rerun with --skip-bad)"
-    } else {
-        ""
-    };
-    Failure::bad(anyhow!("{e}{skip}{hint}"))
-}
-
-fn print_report(r: &FileReport, quiet: bool, dry_run: bool) -> Result<(), Failure> {
+fn print_report(r: &FileReport, quiet: bool, dry_run: bool) -> std::io::Result<()> {
     for w in r.warnings() {
         super::note(&format!("warning: {w}"));
     }
     if quiet {
         return Ok(());
     }
-    super::out(&format!(
+    super::write_out(&format!(
         "{}: {} {}, {} rows: {} {}new, {} already stored, {} conflicting{}, {} pending skipped, {} bad skipped\n",
         r.file,
         r.kind.as_str(),

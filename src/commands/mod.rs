@@ -94,17 +94,21 @@ pub fn render_chain(error: &anyhow::Error) -> String {
 /// Writes `text` to stdout. A closed pipe (`kraken-tax status | head -1`) ends the output
 /// quietly; any other write failure (disk full behind `>`) fails the command.
 pub(crate) fn out(text: &str) -> Result<(), Failure> {
+    write_out(text)
+        .map_err(|e| Failure::bad(anyhow::Error::new(e).context("cannot write the output")))
+}
+
+/// [`out`] as an I/O result, for the callbacks a library function calls while it works (its
+/// typed error then says "cannot write the output" with this as the source).
+pub(crate) fn write_out(text: &str) -> std::io::Result<()> {
     use std::io::Write;
     let mut stdout = std::io::stdout().lock();
     match stdout
         .write_all(text.as_bytes())
         .and_then(|()| stdout.flush())
     {
-        Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-        Err(e) => Err(Failure::bad(anyhow::anyhow!(
-            "cannot write the output: {e}"
-        ))),
+        r => r,
     }
 }
 

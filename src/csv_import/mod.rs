@@ -13,6 +13,7 @@
 
 mod assets;
 mod parse;
+pub mod run;
 
 pub use assets::{asset_code, pair_code};
 pub use parse::{
@@ -20,8 +21,9 @@ pub use parse::{
     read_layout, strip_bom,
 };
 
-use crate::domain::{LedgerEntry, RawRecord, Stream, SyncPoint, Trade};
+use crate::domain::{LedgerEntry, RawRecord, Stream, SyncPoint, Trade, is_known_ledger_type};
 use crate::store::{ImportTx, PageOutcome, Source, Store, StoreError};
+use std::collections::{BTreeMap, HashSet};
 use std::io::Read;
 
 /// Rows inserted per statement batch; the whole file is still one transaction.
@@ -41,20 +43,22 @@ const MAX_ZIP_TOTAL: u64 = 2 << 30;
 #[derive(Debug, thiserror::Error)]
 pub enum ImportError {
     /// The file could not be read.
-    #[error("{file}: cannot read: {detail}")]
+    #[error("{file}: cannot read")]
     Io {
         /// The file.
         file: String,
         /// What went wrong.
-        detail: String,
+        #[source]
+        source: std::io::Error,
     },
-    /// A zip that cannot be opened.
-    #[error("{file}: not a readable zip archive: {detail}")]
+    /// A zip that cannot be opened, or a member that cannot be inflated.
+    #[error("{file}: not a readable zip archive")]
     Zip {
-        /// The file.
+        /// The file (`archive.zip:member.csv` for a member).
         file: String,
-        /// What went wrong.
-        detail: String,
+        /// What went wrong: the zip library's error, or the inflating reader's.
+        #[source]
+        source: std::io::Error,
     },
     /// A file in a zip inflates beyond the cap: refused, never truncated.
     #[error(
@@ -152,6 +156,9 @@ pub struct FileReport {
     pub conflicts: Vec<String>,
     /// The newest entry of the file, by time then id.
     pub newest: Option<SyncPoint>,
+    /// New ledger entries of types this version does not know: type → (count, first id). An
+    /// import keeps them in the database for `status`, as the sync does.
+    pub unknown_types: BTreeMap<String, (u64, String)>,
 }
 
 impl FileReport {
@@ -162,7 +169,8 @@ impl FileReport {
     }
 
     /// [`FileReport::warnings`], each with a stable code for scripts (`import --json`):
-    /// `bad_row_skipped`, `bad_rows_skipped`, `conflicts_kept_aside`, `columns_not_read`.
+    /// `bad_row_skipped`, `bad_rows_skipped`, `conflicts_kept_aside`, `columns_not_read`,
+    /// `unknown_ledger_type`.
     pub fn coded_warnings(&self) -> Vec<(&'static str, String)> {
         let mut out = Vec::new();
         for s in &self.skipped {
@@ -205,6 +213,16 @@ impl FileReport {
                 ),
             ));
         }
+        for (kind, (n, example)) in &self.unknown_types {
+            out.push((
+                "unknown_ledger_type",
+                format!(
+                    "{}: {} of unknown type {kind:?} (e.g. {example}), reported as unclassified until a [classify] rule covers them",
+                    self.file,
+                    crate::text::plural(*n, "new ledger entry", "new ledger entries")
+                ),
+            ));
+        }
         out
     }
 }
@@ -238,7 +256,7 @@ fn inputs_capped(
     }
     let zip_err = |e: zip::result::ZipError| ImportError::Zip {
         file: name.to_owned(),
-        detail: e.to_string(),
+        source: std::io::Error::other(e),
     };
     let mut archive = zip::ZipArchive::new(std::io::Cursor::new(data)).map_err(zip_err)?;
     let mut out = Vec::new();
@@ -259,9 +277,9 @@ fn inputs_capped(
         (&mut member)
             .take(cap + 1)
             .read_to_end(&mut buf)
-            .map_err(|e| ImportError::Zip {
+            .map_err(|source| ImportError::Zip {
                 file: full.clone(),
-                detail: e.to_string(),
+                source,
             })?;
         if buf.len() as u64 > cap {
             let (cap_mib, what) = if cap < entry_cap {
@@ -297,9 +315,9 @@ fn inputs_capped(
 /// Reads a file from disk into its inputs (see [`inputs`]).
 pub fn read_inputs(path: &std::path::Path) -> Result<Vec<Input>, ImportError> {
     let name = path.display().to_string();
-    let data = std::fs::read(path).map_err(|e| ImportError::Io {
+    let data = std::fs::read(path).map_err(|source| ImportError::Io {
         file: name.clone(),
-        detail: e.to_string(),
+        source,
     })?;
     inputs(&name, data)
 }
@@ -379,6 +397,7 @@ fn import_or_preview(
         skipped: Vec::new(),
         conflicts: Vec::new(),
         newest: None,
+        unknown_types: BTreeMap::new(),
     };
     let conflicts_before = store.last_conflict_id()?;
     {
@@ -386,6 +405,7 @@ fn import_or_preview(
         let mut ledgers: Vec<RawRecord<LedgerEntry>> = Vec::with_capacity(BATCH);
         let mut trades: Vec<RawRecord<Trade>> = Vec::with_capacity(BATCH);
         let mut newest: Option<(i64, String)> = None;
+        let mut unknown = UnknownTypes::default();
         let mut note = |micros: i64, id: &str| {
             if newest
                 .as_ref()
@@ -417,6 +437,9 @@ fn import_or_preview(
                     Ok((_, Row::Ledger(r))) => {
                         report.rows += 1;
                         note(r.item.time.micros(), r.item.id.as_str());
+                        if !is_known_ledger_type(&r.item.kind) {
+                            unknown.note(&tx, &r.item)?;
+                        }
                         ledgers.push(r);
                         if ledgers.len() >= BATCH {
                             add(&mut report.outcome, tx.ledgers(&ledgers, opts.source)?);
@@ -438,6 +461,7 @@ fn import_or_preview(
         })?;
         add(&mut report.outcome, tx.ledgers(&ledgers, opts.source)?);
         add(&mut report.outcome, tx.trades(&trades, opts.source)?);
+        report.unknown_types = unknown.by_kind;
         if let Some((micros, id)) = newest {
             let stream = stream_of(layout.kind);
             let micros = tx.stored_micros(stream, &id)?.unwrap_or(micros);
@@ -445,6 +469,10 @@ fn import_or_preview(
         }
         match before_commit {
             Some(before_commit) => {
+                // Kept for `status` with the rows they are about, whatever the log level.
+                for (kind, (n, example)) in &report.unknown_types {
+                    tx.note_unknown_type(kind, *n, example)?;
+                }
                 before_commit(&mut tx, &report)?;
                 tx.commit()?;
             }
@@ -458,6 +486,29 @@ fn import_or_preview(
         .map(|c| c.entry_id)
         .collect();
     Ok(report)
+}
+
+/// New ledger entries of unknown types in one file, counted as the sync counts them: an id
+/// already stored, or met before in the file, is not new. Such entries are rare, so the
+/// lookup per entry costs nothing on an ordinary file.
+#[derive(Debug, Default)]
+struct UnknownTypes {
+    seen: HashSet<String>,
+    by_kind: BTreeMap<String, (u64, String)>,
+}
+
+impl UnknownTypes {
+    fn note(&mut self, tx: &ImportTx<'_>, e: &LedgerEntry) -> Result<(), StoreError> {
+        let id = e.id.as_str();
+        if !self.seen.insert(id.to_owned()) || tx.stored_micros(Stream::Ledgers, id)?.is_some() {
+            return Ok(());
+        }
+        self.by_kind
+            .entry(e.kind.clone())
+            .or_insert((0, id.to_owned()))
+            .0 += 1;
+        Ok(())
+    }
 }
 
 /// Parses `data` on its own thread while the caller stores what is already parsed: rows go

@@ -3,6 +3,7 @@
 
 use super::{self as dr, AuthOutcome, Check, CredentialFacts, DbFacts, DbState, Needed, Report};
 use crate::config::DoctorPlan;
+use crate::key_state::StoreKeyState;
 use crate::kraken::probe::{self, Access, Probe};
 use crate::kraken::{
     ApiError, ClientConfig, KeyStateStore, KrakenClient, KrakenError, MemoryKeyState, Retrier,
@@ -10,7 +11,6 @@ use crate::kraken::{
 };
 use crate::secret::{CredentialError, Credentials};
 use crate::store::{KeyEvent, KeyRecord, KeyStateDb, LockError, RunLock, Store};
-use crate::sync::StoreKeyState;
 use chrono::{DateTime, Utc};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};

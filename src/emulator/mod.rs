@@ -12,6 +12,7 @@ mod generator;
 mod keys;
 pub mod public;
 mod rules;
+pub mod serve;
 mod server;
 mod signing;
 mod wire;

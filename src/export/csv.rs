@@ -53,12 +53,13 @@ pub const TRANSACTION_COLUMNS: [&str; 21] = [
 
 /// A report file could not be written.
 #[derive(Debug, thiserror::Error)]
-#[error("cannot write {path}: {detail}")]
+#[error("cannot write {}", .path.display())]
 pub struct WriteError {
     /// The file.
     pub path: PathBuf,
     /// What went wrong.
-    pub detail: String,
+    #[source]
+    pub source: std::io::Error,
 }
 
 /// Plain decimal text: `.` separator, no exponent, no thousands separator.
@@ -71,9 +72,9 @@ pub fn write_atomic(
     path: &Path,
     fill: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
 ) -> Result<(), WriteError> {
-    let err = |e: std::io::Error| WriteError {
+    let err = |source: std::io::Error| WriteError {
         path: path.to_owned(),
-        detail: e.to_string(),
+        source,
     };
     let dir = path
         .parent()
@@ -255,6 +256,31 @@ pub fn write_summary(
 mod tests {
     use super::*;
     use chrono::TimeZone;
+
+    #[test]
+    fn a_write_error_names_the_file_and_keeps_its_cause_as_the_source() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("carf-2025-EUR-summary.csv");
+        let e = write_atomic(&path, |out| {
+            out.write_all(b"header\n")?;
+            Err(std::io::Error::other("No space left on device"))
+        })
+        .unwrap_err();
+        let shown = path.display().to_string();
+        // The message names the file; the cause is the source, said once by the chain.
+        assert_eq!(e.to_string(), format!("cannot write {shown}"));
+        assert_eq!(
+            std::error::Error::source(&e).map(|s| s.to_string()),
+            Some("No space left on device".to_owned())
+        );
+        let exported = super::super::run::ExportError::from(e);
+        assert_eq!(
+            crate::commands::render_chain(&anyhow::Error::new(exported)),
+            format!("cannot write {shown}: No space left on device")
+        );
+        // Nothing is left behind: neither the file nor its temporary sibling.
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
 
     #[test]
     fn write_time_equals_format_time() {

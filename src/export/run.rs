@@ -357,7 +357,10 @@ fn warn_gaps(store: &Store, plan: &ExportPlan) -> usize {
         }
         Ok(Some(_)) => {}
         Ok(None) => tracing::info!("the history was never verified; run `kraken-tax verify`"),
-        Err(e) => tracing::warn!("cannot read the last verification: {e}"),
+        Err(e) => tracing::warn!(
+            "cannot read the last verification: {}",
+            crate::text::chain(&e)
+        ),
     }
     0
 }

@@ -73,7 +73,7 @@ const SCHEMA_ORDER: [Element; 7] = [
 #[derive(Debug, thiserror::Error)]
 pub enum XmlError {
     /// Writing failed.
-    #[error("cannot write the CARF XML: {0}")]
+    #[error("cannot write the CARF XML")]
     Io(#[from] std::io::Error),
     /// The data does not fit the schema (a bug upstream or a bad setting).
     #[error("cannot express in CARF XML: {0}")]

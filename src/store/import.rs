@@ -76,6 +76,17 @@ impl ImportTx<'_> {
             .optional()?)
     }
 
+    /// [`Store::note_unknown_type`] in this transaction: the warning is committed with the
+    /// rows it is about, or not at all.
+    pub fn note_unknown_type(
+        &mut self,
+        kind: &str,
+        entries: u64,
+        example: &str,
+    ) -> Result<(), StoreError> {
+        super::warnings::note_unknown_type(&self.tx, &self.account, kind, entries, example)
+    }
+
     /// Writes a stream's sync state in this transaction.
     pub fn set_stream_state(
         &mut self,

@@ -1,6 +1,7 @@
 //! Warnings kept for `status`: ledger entries of an unknown type, until they are resolved.
 
 use super::{Store, StoreError, now_text};
+use rusqlite::Connection;
 
 /// Entries of one unknown ledger type that are still unclassified.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -17,6 +18,7 @@ pub struct TypeWarning {
 
 impl Store {
     /// Keeps a warning: `entries` more ledger entries of the unknown type `kind` were stored.
+    /// An import keeps it in its own transaction instead ([`super::ImportTx::note_unknown_type`]).
     pub fn note_unknown_type(
         &self,
         account: &str,
@@ -25,15 +27,7 @@ impl Store {
         example: &str,
     ) -> Result<(), StoreError> {
         self.ensure_account(account)?;
-        let now = now_text();
-        self.conn.execute(
-            "INSERT INTO type_warnings (account, kind, entries, example, first_seen, last_seen)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?5)
-             ON CONFLICT (account, kind) DO UPDATE
-             SET entries = entries + excluded.entries, last_seen = excluded.last_seen",
-            rusqlite::params![account, kind, entries as i64, example, now],
-        )?;
-        Ok(())
+        note_unknown_type(&self.conn, account, kind, entries, example)
     }
 
     /// The kept warnings of `account` not yet resolved: those with a stored entry of the type
@@ -59,4 +53,22 @@ impl Store {
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
+}
+
+/// The one statement that keeps an unknown-type warning, on a connection or in a transaction.
+pub(super) fn note_unknown_type(
+    conn: &Connection,
+    account: &str,
+    kind: &str,
+    entries: u64,
+    example: &str,
+) -> Result<(), StoreError> {
+    conn.execute(
+        "INSERT INTO type_warnings (account, kind, entries, example, first_seen, last_seen)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?5)
+         ON CONFLICT (account, kind) DO UPDATE
+         SET entries = entries + excluded.entries, last_seen = excluded.last_seen",
+        rusqlite::params![account, kind, entries as i64, example, now_text()],
+    )?;
+    Ok(())
 }

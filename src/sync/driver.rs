@@ -4,12 +4,8 @@ use super::planner::{self, PageSummary, PlanError};
 use crate::domain::StreamState;
 use crate::domain::{LedgerEntry, RawRecord, Stream, SyncPoint, Trade, is_known_ledger_type};
 use crate::kraken::retry::{Retrier, RetryError, RetryPolicy};
-use crate::kraken::{
-    DecodeError, HistoryQuery, KeyState, KeyStateError, KeyStateStore, KrakenClient, KrakenError,
-    PAGE_SIZE,
-};
-use crate::store::{KeyStateDb, PageRows, Source, Store, StoreError};
-use chrono::{DateTime, Utc};
+use crate::kraken::{DecodeError, HistoryQuery, KrakenClient, KrakenError, PAGE_SIZE};
+use crate::store::{PageRows, Source, Store, StoreError};
 use std::collections::BTreeMap;
 use std::time::Instant;
 
@@ -204,14 +200,21 @@ async fn run(
             let (fetched, summary) =
                 fetch_with_retry(client, stream, &query, &state, &mut retry, report).await?;
             let step = planner::advance(&state, &summary, PAGE_SIZE)?;
-            if let Fetched::Ledgers(rows) = &fetched {
-                note_unknown_types(store, account, rows, report)?;
-            }
+            let unknown = match &fetched {
+                Fetched::Ledgers(rows) => unknown_types(store, account, rows)?,
+                Fetched::Trades(_) => BTreeMap::new(),
+            };
             let rows = match &fetched {
                 Fetched::Ledgers(r) => PageRows::Ledgers(r),
                 Fetched::Trades(r) => PageRows::Trades(r),
             };
             let outcome = store.commit_page(account, rows, Source::Api, &step.state)?;
+            // Kept for `status` as soon as stored, whatever the log level (no await between
+            // the commit and this, so a signal cannot come between them).
+            for (kind, (n, example)) in unknown {
+                store.note_unknown_type(account, &kind, n, &example)?;
+                report.unknown_types.entry(kind).or_insert((0, example)).0 += n;
+            }
             pages_total += 1;
             sr.pages += 1;
             sr.new += outcome.inserted;
@@ -388,46 +391,23 @@ fn error_kind(e: &KrakenError) -> String {
     }
 }
 
-/// Records new entries whose type this version does not know, for the run's warnings.
-fn note_unknown_types(
+/// New entries of the page whose type this version does not know: type → (count, first id).
+fn unknown_types(
     store: &Store,
     account: &str,
     rows: &[RawRecord<LedgerEntry>],
-    report: &mut SyncReport,
-) -> Result<(), StoreError> {
+) -> Result<BTreeMap<String, (u64, String)>, StoreError> {
+    let mut found: BTreeMap<String, (u64, String)> = BTreeMap::new();
     for r in rows {
         let e = &r.item;
         if !is_known_ledger_type(&e.kind)
             && !store.contains(account, Stream::Ledgers, e.id.as_str())?
         {
-            let slot = report
-                .unknown_types
+            found
                 .entry(e.kind.clone())
-                .or_insert((0, e.id.to_string()));
-            slot.0 += 1;
+                .or_insert((0, e.id.to_string()))
+                .0 += 1;
         }
     }
-    Ok(())
-}
-
-/// The database's `key_state` row as the client's nonce and counter store.
-#[derive(Debug)]
-pub struct StoreKeyState(pub KeyStateDb);
-
-impl KeyStateStore for StoreKeyState {
-    fn load(&mut self) -> Result<KeyState, KeyStateError> {
-        let (last_nonce, counter) = self.0.load().map_err(KeyStateError::read)?;
-        Ok(KeyState {
-            last_nonce,
-            counter,
-        })
-    }
-    fn save_nonce(&mut self, nonce: u64) -> Result<(), KeyStateError> {
-        self.0.save_nonce(nonce).map_err(KeyStateError::record)
-    }
-    fn save_counter(&mut self, level: f64, at: DateTime<Utc>) -> Result<(), KeyStateError> {
-        self.0
-            .save_counter(level, at)
-            .map_err(KeyStateError::record)
-    }
+    Ok(found)
 }

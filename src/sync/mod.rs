@@ -5,12 +5,13 @@ pub mod driver;
 pub mod planner;
 pub mod run;
 
+pub use crate::key_state::StoreKeyState;
 pub use backfill::{
     BackfillError, BackfillMode, BackfillOptions, BackfillReport, UnknownBackfillMode, backfill,
 };
 pub use driver::{
-    ProgressEvent, StoreKeyState, StreamReport, SyncError, SyncFailure, SyncOptions, SyncReport,
-    sync_account, sync_account_into,
+    ProgressEvent, StreamReport, SyncError, SyncFailure, SyncOptions, SyncReport, sync_account,
+    sync_account_into,
 };
 pub use run::{
     AlertDecision, ErrorKind, RunError, RunEvent, SyncPlan, alert_decision, report_json, run,

@@ -226,15 +226,12 @@ pub async fn run(
         Some((ErrorKind::Temporary, _)) => RunOutcome::Interrupted,
         Some(_) => RunOutcome::Failed,
     };
+    // Each was kept for `status` when it was stored (by the page or the backfill's import).
     for (kind, (n, example)) in &report.unknown_types {
         tracing::warn!(
             "stored {n} ledger entr{} of unknown type {kind:?} (e.g. {example}); they are kept and will be reported as unclassified",
             if *n == 1 { "y" } else { "ies" }
         );
-        // Kept for `status` until resolved, whatever the log level was.
-        store
-            .note_unknown_type(account, kind, *n, example)
-            .map_err(RunError::Record)?;
     }
     let totals = totals(&client, &report);
     let detail = failed.map(|(_, d)| d);
@@ -281,6 +278,10 @@ async fn fill(
             // The run record counts what the backfill stored, too.
             let stream = crate::csv_import::stream_of(f.kind).as_str();
             report.streams.entry(stream).or_default().new += f.outcome.inserted;
+            for (kind, (n, example)) in &f.unknown_types {
+                let slot = report.unknown_types.entry(kind.clone());
+                slot.or_insert((0, example.clone())).0 += n;
+            }
             on_event(RunEvent::Imported {
                 kind: f.kind.as_str(),
                 rows: f.rows,
@@ -366,7 +367,10 @@ pub fn after_sync(store: &Store, account: &str, run_id: i64) -> Result<(), Store
             r.summary()
         ),
         Err(verify::VerifyError::Store(e)) if e.is_damage() => return Err(e),
-        Err(e) => tracing::warn!("could not check the stored history after the sync: {e}"),
+        Err(e) => tracing::warn!(
+            "could not check the stored history after the sync: {}",
+            crate::text::chain(&e)
+        ),
     }
     Ok(())
 }

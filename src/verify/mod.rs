@@ -18,6 +18,8 @@ mod chain;
 mod report;
 mod trades;
 
+pub mod run;
+
 pub use chain::{ChainChecker, ChainKey, OutOfRange};
 pub use report::{
     BalanceCheck, BalanceMismatch, ChainSummary, Gap, TradeProblem, VerifyReport, compare_balances,
@@ -37,8 +39,8 @@ pub enum VerifyError {
     #[error(transparent)]
     OutOfRange(#[from] OutOfRange),
     /// A recorded report could not be read back (written by another version, or damaged).
-    #[error("the recorded verification report cannot be read: {0}")]
-    Report(String),
+    #[error("the recorded verification report cannot be read")]
+    Report(#[source] serde_json::Error),
 }
 
 /// Runs the local checks (balance chains and trade legs) over everything stored for `account`.
@@ -92,8 +94,7 @@ pub fn record(
         BalanceCheck::Matched { .. } => "matched",
         BalanceCheck::Mismatch { .. } => "mismatch",
     };
-    let report_json =
-        serde_json::to_string(report).map_err(|e| VerifyError::Report(e.to_string()))?;
+    let report_json = serde_json::to_string(report).map_err(VerifyError::Report)?;
     store.record_verify(
         &report.account,
         &VerifyRecord {
@@ -121,7 +122,7 @@ pub fn latest(
         return Ok(None);
     };
     let report: VerifyReport =
-        serde_json::from_str(&rec.report_json).map_err(|e| VerifyError::Report(e.to_string()))?;
+        serde_json::from_str(&rec.report_json).map_err(VerifyError::Report)?;
     Ok(Some((rec, report)))
 }
 

@@ -600,3 +600,102 @@ async fn api_calls_for_100k_entries_export_versus_paging() {
         paging_time
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_export_backfill_keeps_unknown_entry_types_for_status_once() {
+    use kraken_tax::domain::{AssetCode, KrakenTime, LedgerId, RefId};
+    let mut dataset =
+        kraken_tax::emulator::generate(&kraken_tax::emulator::GeneratorConfig::new(68, 80));
+    let last = dataset.ledger.last().unwrap().clone();
+    dataset.ledger.push(LedgerEntry {
+        id: LedgerId::new("LNEWTY-PE0009-ABCDEF").unwrap(),
+        refid: RefId::new("RNEWTY-PE0009-ABCDEF").unwrap(),
+        time: KrakenTime::from_micros(last.time.micros() + 1_000_000, 6),
+        kind: "futuresbonus".into(),
+        subtype: Some("".into()),
+        aclass: "currency".into(),
+        subclass: None,
+        asset: AssetCode::new("ZEUR").unwrap(),
+        wallet: None,
+        amount: rust_decimal_macros::dec!(5.0000),
+        fee: rust_decimal_macros::dec!(0.0000),
+        balance: None,
+    });
+    let env = Env::with_dataset(dataset).await;
+    env.emu.set_export_delay(Duration::ZERO);
+    let out = env.run_sync_bin(&["--backfill", "export"], CREDS).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(
+            "stored 1 ledger entry of unknown type \"futuresbonus\" (e.g. LNEWTY-PE0009-ABCDEF); they are kept and will be reported as unclassified"
+        ),
+        "{}",
+        stderr(&out)
+    );
+    let store = Store::open(&env.db).unwrap();
+    // Stored by the export, not paged: the backfill's import kept the warning.
+    assert_eq!(
+        store
+            .ledger_entries(ACCOUNT)
+            .unwrap()
+            .iter()
+            .filter(|e| e.kind == "futuresbonus")
+            .count(),
+        1
+    );
+    // Every entry of a type this version does not know is kept once: the added one and the
+    // generator's own (it makes "voucher" entries, as Kraken did).
+    let mut want: std::collections::BTreeMap<&str, u64> = Default::default();
+    for e in &env.dataset.ledger {
+        if !kraken_tax::domain::is_known_ledger_type(&e.kind) {
+            *want.entry(e.kind.as_str()).or_default() += 1;
+        }
+    }
+    assert_eq!(want.get("futuresbonus"), Some(&1));
+    let kept = store.open_type_warnings(ACCOUNT).unwrap();
+    assert_eq!(
+        kept.iter()
+            .map(|w| (w.kind.as_str(), w.entries))
+            .collect::<std::collections::BTreeMap<_, _>>(),
+        want
+    );
+    let bonus = kept.iter().find(|w| w.kind == "futuresbonus").unwrap();
+    assert_eq!(bonus.example, "LNEWTY-PE0009-ABCDEF");
+    drop(store);
+    let db = env.db.display().to_string();
+    let out = run_bin(
+        ["status", "--json", "--db", &db, "--account", ACCOUNT]
+            .map(String::from)
+            .to_vec(),
+        &[],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let status: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let warnings: std::collections::BTreeMap<String, u64> = status["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|w| w["code"] == "unknown_ledger_type")
+        .map(|w| {
+            (
+                w["type"].as_str().unwrap().to_owned(),
+                w["count"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    let want: std::collections::BTreeMap<String, u64> =
+        want.into_iter().map(|(k, n)| (k.to_owned(), n)).collect();
+    assert_eq!(warnings, want);
+    // A second sync finds nothing new and keeps the counts.
+    let out = env.run_sync_bin(&[], CREDS).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let store = Store::open(&env.db).unwrap();
+    let again: std::collections::BTreeMap<String, u64> = store
+        .open_type_warnings(ACCOUNT)
+        .unwrap()
+        .into_iter()
+        .map(|w| (w.kind, w.entries))
+        .collect();
+    assert_eq!(again, want);
+}

@@ -135,3 +135,85 @@ async fn import_and_export_json_follow_their_schemas() {
         (Some(2020), Some(0))
     );
 }
+
+/// A ledgers.csv row of the type "futuresbonus", which this version does not know.
+fn unknown_row(n: u32) -> String {
+    format!(
+        "\"LNEWTY-PE00{n:02}-ABCDEF\",\"RNEWTY-PE00{n:02}-ABCDEF\",\"2023-07-05 10:00:{n:02}\",\"futuresbonus\",\"\",\"currency\",\"fiat\",\"EUR\",\"spot / main\",\"5.0000\",\"0.0000\",\"{n}5.0000\""
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_import_keeps_unknown_entry_types_for_status_as_the_sync_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("k.sqlite").display().to_string();
+    let file = dir.path().join("ledgers.csv");
+    // Two entries of the unknown type, one of them twice in the file: two new entries.
+    let rows = [
+        ROW1.to_owned(),
+        unknown_row(1),
+        unknown_row(2),
+        unknown_row(1),
+    ];
+    std::fs::write(&file, format!("{V4}\n{}\n", rows.join("\n"))).unwrap();
+    let f = file.display().to_string();
+    let bin = |args: &[&str]| {
+        let mut all: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        all.extend(["--db", &db, "--account", ACCOUNT].map(String::from));
+        run_bin(all, &[])
+    };
+    let warning = format!(
+        "{f}: 2 new ledger entries of unknown type \"futuresbonus\" (e.g. LNEWTY-PE0001-ABCDEF), reported as unclassified until a [classify] rule covers them"
+    );
+    let unknown_warnings = |status: &Value| -> Vec<Value> {
+        status["warnings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|w| w["code"] == "unknown_ledger_type")
+            .cloned()
+            .collect()
+    };
+    // A database with a known entry, then a dry run: it says so too, and keeps nothing.
+    let base = dir.path().join("base.csv");
+    std::fs::write(&base, format!("{V4}\n{ROW1}\n")).unwrap();
+    let out = bin(&["import", "-q", &base.display().to_string()]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let dry = valid(&bin(&["import", "--json", "--dry-run", &f]).await, "import");
+    assert_eq!(
+        dry["files"][0]["warnings"],
+        serde_json::json!([{"code": "unknown_ledger_type", "message": warning}])
+    );
+    let json = valid(&bin(&["status", "--json"]).await, "status");
+    assert_eq!(unknown_warnings(&json), Vec::<Value>::new(), "{json}");
+    let out = bin(&["import", &f]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(stderr(&out), format!("warning: {warning}\n"));
+    let status_line = regex::Regex::new(
+        r#"(?m)^  warning: 2 ledger entries of unknown type "futuresbonus" stored since 20[0-9]{2}-[0-9]{2}-[0-9]{2}T[0-9:.]+Z \(e\.g\. LNEWTY-PE0001-ABCDEF\), reported as unclassified until a \[classify\] rule covers them$"#,
+    )
+    .unwrap();
+    let status = || async {
+        let out = bin(&["status"]).await;
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let text = status().await;
+    assert!(status_line.is_match(&text), "{text}");
+    let json = valid(&bin(&["status", "--json"]).await, "status");
+    let kept = unknown_warnings(&json);
+    assert_eq!(kept.len(), 1, "{json}");
+    assert_eq!(
+        (
+            kept[0]["type"].as_str(),
+            kept[0]["count"].as_u64(),
+            kept[0]["example"].as_str()
+        ),
+        (Some("futuresbonus"), Some(2), Some("LNEWTY-PE0001-ABCDEF"))
+    );
+    // The same file again stores nothing new: no new warning, the count stays.
+    let again = valid(&bin(&["import", "--json", &f]).await, "import");
+    assert_eq!(again["files"][0]["warnings"], serde_json::json!([]));
+    let text = status().await;
+    assert!(status_line.is_match(&text), "{text}");
+}
