@@ -156,7 +156,7 @@ async fn probes(plan: &DoctorPlan, p: Probed, report: &mut Report) -> u64 {
                     let found = run_probes(&mut client, &mut invalid_nonces).await;
                     report.checks.extend(found);
                 }
-                Err(e) => push_not_checked(&mut report.checks, &chain(&e)),
+                Err(e) => push_not_checked(&mut report.checks, &crate::text::chain(&e)),
             }
         }
         (Some(why), ..) => push_not_checked(&mut report.checks, &why),
@@ -239,18 +239,6 @@ fn free_space(path: &Path) -> Option<u64> {
     Some(s.f_bavail.saturating_mul(s.f_frsize))
 }
 
-/// An error and its causes on one line: "cannot record ...: disk full".
-fn chain(e: &KrakenError) -> String {
-    let mut out = e.to_string();
-    let mut source = std::error::Error::source(e);
-    while let Some(cause) = source {
-        out.push_str(": ");
-        out.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    out
-}
-
 /// The lines that depend on the API, when it cannot be asked.
 fn push_not_checked(checks: &mut Vec<Check>, why: &str) {
     checks.push(Check::not_checked("authentication", why));
@@ -301,7 +289,7 @@ async fn run_probes(client: &mut KrakenClient, invalid_nonces: &mut u64) -> Vec<
             ApiError::TemporaryLockout => AuthOutcome::Lockout,
             other => AuthOutcome::Failed(format!("Kraken answered {other}")),
         },
-        Err(e) => AuthOutcome::Failed(chain(e)),
+        Err(e) => AuthOutcome::Failed(crate::text::chain(e)),
     };
     let mut checks = vec![dr::authentication_check(&auth)];
     if auth != AuthOutcome::Accepted {
@@ -321,7 +309,7 @@ async fn run_probes(client: &mut KrakenClient, invalid_nonces: &mut u64) -> Vec<
     let withdraw = probe_once(client, Probe::WithdrawInfo, invalid_nonces).await;
     let text = |r: &Result<Access, KrakenError>| match r {
         Ok(a) => Ok(*a),
-        Err(e) => Err(chain(e)),
+        Err(e) => Err(crate::text::chain(e)),
     };
     let mut funds = Err("not probed".to_owned());
     for (needed, r) in &results {
@@ -352,7 +340,7 @@ mod tests {
         let io = std::io::Error::other("disk full");
         let e = KrakenError::KeyState(crate::kraken::KeyStateError::record(io));
         assert_eq!(
-            chain(&e),
+            crate::text::chain(&e),
             "cannot record the API key's nonce or rate-limit state: disk full"
         );
     }

@@ -161,18 +161,6 @@ impl RunError {
     }
 }
 
-/// An error and its causes on one line, each once (as the command prints it).
-fn chain_text(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut out = error.to_string();
-    let mut source = error.source();
-    while let Some(e) = source {
-        out.push_str(": ");
-        out.push_str(&e.to_string());
-        source = e.source();
-    }
-    out
-}
-
 /// Runs one sync of `plan.account`: see the module docs. `on_event` sees the progress.
 pub async fn run(
     plan: SyncPlan,
@@ -220,7 +208,10 @@ pub async fn run(
         &mut signals,
     )
     .await;
-    let failed = result.as_ref().err().map(|e| (e.kind(), chain_text(e)));
+    let failed = result
+        .as_ref()
+        .err()
+        .map(|e| (e.kind(), crate::text::chain(e)));
     let outcome = match &failed {
         None => RunOutcome::Ok,
         Some((ErrorKind::Temporary, _)) => RunOutcome::Interrupted,
@@ -539,17 +530,17 @@ mod tests {
             status: 502,
         }));
         assert_eq!(
-            chain_text(&e),
+            crate::text::chain(&e),
             "sync interrupted; progress is saved, run it again later: Kraken answered Ledgers with HTTP 502; try again later"
         );
         // A transparent wrapper adds nothing of its own.
         let e = RunError::from_sync(SyncError::Stopped(2));
         assert_eq!(
-            chain_text(&e),
+            crate::text::chain(&e),
             "stopped after 2 pages as requested; progress is saved"
         );
         assert_eq!(
-            chain_text(&RunError::Signal("SIGINT")),
+            crate::text::chain(&RunError::Signal("SIGINT")),
             "interrupted by SIGINT; progress is saved, the next run resumes"
         );
     }
