@@ -535,7 +535,7 @@ fn a_deposit_of_other_units_is_not_a_round_trip_unless_labelled_own_wallet() {
     assert_eq!((r.disposals[1].cost, r.disposals[1].gain), (None, None));
     assert_eq!(summary(&r, "BTC").unknown_cost_disposals, 1);
     assert!(
-        r.warnings[0].contains("kraken-tax basis import"),
+        r.warnings[0].message.contains("kraken-tax basis import"),
         "{:?}",
         r.warnings
     );
@@ -597,7 +597,7 @@ fn basis_file_costs_and_unknown_cost_zero() {
     assert!(y.note.contains("--unknown-cost zero"));
     let s = summary(&r, "BTC");
     assert_eq!((s.gains, s.unknown_cost_disposals), (d("330"), 1));
-    assert!(r.warnings[0].contains("treated as zero"));
+    assert!(r.warnings[0].message.contains("treated as zero"));
 }
 
 #[test]
