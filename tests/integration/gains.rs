@@ -19,7 +19,7 @@ fn args(v: &[&str]) -> Vec<String> {
 }
 
 /// The golden ledger and its price tables in a new database at `db`.
-async fn golden_db(db: &Path) {
+pub(crate) async fn golden_db(db: &Path) {
     let text = std::fs::read_to_string(golden("ledger.json")).unwrap();
     let envelope: Envelope = serde_json::from_str(&text).unwrap();
     let result: LedgersResult = serde_json::from_str(envelope.result.unwrap().get()).unwrap();
