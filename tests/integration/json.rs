@@ -243,4 +243,17 @@ async fn gains_and_report_json_follow_their_schemas() {
         .map(|w| w["code"].as_str().unwrap())
         .collect();
     assert!(codes.contains(&"unclassified_legs"), "{codes:?}");
+    // The report's method, unless given, is the [gains] table's.
+    let config = dir.path().join("c.toml");
+    std::fs::write(&config, "[gains]\nmethod = \"hifo\"\nperiod = \"uk\"\n").unwrap();
+    let mut a: Vec<String> = ["report", "--year", "2025"].map(String::from).to_vec();
+    a.extend(common.iter().map(|s| s.to_string()));
+    let out = run_bin(a, &[("KRAKEN_TAX_CONFIG", config.to_str().unwrap())]).await;
+    let report = valid(&out, "report");
+    // ... over the export's calendar year whatever the table's period.
+    assert_eq!(
+        (report["method"].as_str(), report["period"].as_str()),
+        (Some("hifo"), Some("2025"))
+    );
+    assert!(out_dir.join("gains-summary-2025-EUR-hifo.csv").exists());
 }
