@@ -144,106 +144,56 @@ pub struct LabelArgs {
     pub label: LabelArg,
 }
 
-/// `--method` of `gains`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum MethodArg {
-    /// Oldest lot first.
-    Fifo,
-    /// Newest lot first.
-    Lifo,
-    /// Highest unit cost first.
-    Hifo,
-    /// One pool per asset at average cost (Canada's ACB).
-    Average,
-    /// HMRC: same day, 30 days, section 104 pool (implies --period uk).
-    Uk,
-    /// FIFO with Germany's one-year exemption.
-    De,
-    /// FIFO per account, short/long term, Form 8949.
-    Us,
-}
-
-/// `--period` of `gains`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum PeriodArg {
-    /// UK tax year ending 5 April of --year.
-    Uk,
-    /// Australian year ending 30 June of --year.
-    Au,
-}
-
-/// `--swap-fee` of `gains`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum SwapFeeArg {
-    /// On the side that carries it in the ledger.
-    Leg,
-    /// Half to the disposal, half to the acquisition.
-    Split,
-}
-
-/// `--lots` of `gains` (for `us`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum LotsArg {
-    /// Oldest lot first.
-    Fifo,
-    /// Highest unit cost first.
-    Hifo,
-}
-
-/// `--unknown-cost` of `gains`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum UnknownCostArg {
-    /// Empty cost and gain, counted and warned.
-    Empty,
-    /// Zero (gains overstated, never understated), still counted.
-    Zero,
-}
-
-/// Options of `gains`.
+/// Options of `gains`. Unset options come from the config's `[gains]` table, else the
+/// defaults in brackets.
 #[derive(Debug, Args)]
 pub struct GainsArgs {
     /// The year: calendar (--tz), or the tax year ending in it with --period.
-    #[arg(long, required_unless_present_all = ["from", "to"], conflicts_with_all = ["from", "to"])]
+    #[arg(long)]
     pub year: Option<i32>,
     /// First day of a custom period (YYYY-MM-DD, included), with --to.
-    #[arg(long, requires = "to", value_name = "DATE")]
+    #[arg(long, value_name = "DATE")]
     pub from: Option<chrono::NaiveDate>,
     /// Last day of a custom period (YYYY-MM-DD, included), with --from.
-    #[arg(long, requires = "from", value_name = "DATE")]
+    #[arg(long, value_name = "DATE")]
     pub to: Option<chrono::NaiveDate>,
-    /// Reporting currency: EUR, USD, GBP, CHF, CAD, AUD or JPY.
+    /// Reporting currency: EUR, USD, GBP, CHF, CAD, AUD or JPY [default: [gains] currency].
     #[arg(long)]
-    pub currency: String,
-    /// Matching method.
-    #[arg(long, value_enum, default_value = "fifo")]
-    pub method: MethodArg,
-    /// Tax year instead of the calendar year.
-    #[arg(long, value_enum, conflicts_with_all = ["from", "to"])]
-    pub period: Option<PeriodArg>,
+    pub currency: Option<ReportCurrency>,
+    /// Matching method [default: [gains] method, else fifo].
+    #[arg(long, value_enum)]
+    pub method: Option<crate::gains::Method>,
+    /// Kind of year of --year [default: [gains] period, else uk for --method uk, else calendar].
+    #[arg(long, value_enum)]
+    pub period: Option<crate::gains::TaxYear>,
     /// Match over every account of the database (default: the selected one).
     #[arg(long)]
     pub all_accounts: bool,
-    /// Treat unknown costs as zero instead of leaving them empty.
+    /// Unknown costs left empty or treated as zero.
     #[arg(long, value_enum, default_value = "empty")]
-    pub unknown_cost: UnknownCostArg,
+    pub unknown_cost: crate::gains::UnknownCost,
     /// Which side of a swap a crypto fee counts on.
     #[arg(long, value_enum, default_value = "leg")]
-    pub swap_fee: SwapFeeArg,
-    /// Lot choice for --method us.
-    #[arg(long, value_enum, default_value = "fifo")]
-    pub lots: LotsArg,
+    pub swap_fee: crate::gains::SwapFee,
+    /// Lot choice for --method us [default: fifo].
+    #[arg(long, value_enum)]
+    pub lots: Option<crate::gains::LotPick>,
     /// Use only cached and imported prices: no call to Kraken.
     #[arg(long)]
     pub offline: bool,
-    /// Directory for the files.
-    #[arg(long, default_value = ".", value_name = "DIR")]
-    pub out: PathBuf,
-    /// Time zone of the calendar year or of --from/--to (IANA name).
-    #[arg(long, default_value = "UTC")]
-    pub tz: String,
+    /// Directory for the files [default: [gains] out, else .].
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Time zone of the calendar year or of --from/--to, an IANA name [default: [gains] tz,
+    /// else UTC].
+    #[arg(long, value_parser = parse_tz)]
+    pub tz: Option<Tz>,
     /// Kraken API base URL for market prices (plain http only for loopback addresses).
     #[arg(long, env = "KRAKEN_API_URL", value_name = "URL")]
     pub api_url: Option<String>,
+    /// Print one JSON object (schemas/json/gains.schema.json) instead of the summary.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Options of `completions`.
@@ -503,9 +453,9 @@ pub struct ReportArgs {
     /// Reporting currency: EUR, USD, GBP, CHF, CAD, AUD or JPY.
     #[arg(long)]
     pub currency: ReportCurrency,
-    /// Gains method whose files (from `kraken-tax gains`) the report shows.
-    #[arg(long, value_enum, default_value_t = crate::config::GainsMethod::Fifo)]
-    pub method: crate::config::GainsMethod,
+    /// Gains method the report runs and shows [default: [gains] method, else fifo].
+    #[arg(long, value_enum)]
+    pub method: Option<crate::gains::Method>,
     /// Files to write: html, xlsx or html,xlsx.
     #[arg(long, value_enum, value_delimiter = ',', default_value = "html")]
     pub format: Vec<ReportFormat>,
@@ -518,4 +468,7 @@ pub struct ReportArgs {
     /// Kraken API base URL for market prices (plain http only for loopback addresses).
     #[arg(long, env = "KRAKEN_API_URL", value_name = "URL")]
     pub api_url: Option<String>,
+    /// Print one JSON object (schemas/json/report.schema.json) instead of the file list.
+    #[arg(long)]
+    pub json: bool,
 }

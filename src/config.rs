@@ -10,7 +10,7 @@
 //! the library modules that run them ([`crate::sync`], [`crate::export`], [`crate::verify`],
 //! [`crate::doctor`]) never import this module's resolution, so the dependencies point one way.
 
-use crate::classify::{RuleError, Rules};
+use crate::classify::RuleError;
 use crate::domain::{RateTier, ReportCurrency, TierError};
 use crate::export::FeeTreatment;
 use crate::kraken::RetryPolicy;
@@ -25,6 +25,9 @@ use url::Url;
 
 pub use crate::emulator::serve::ServePlan;
 pub use crate::export::run::{ExportFormat, ExportPlan};
+pub use crate::gains::{
+    Accounts, GainsPlan, LotPick, Method, Period, SwapFee, TaxYear, UnknownCost,
+};
 pub use crate::sync::{BackfillMode, SyncPlan};
 pub use crate::verify::run::{BalanceSource, VerifyPlan};
 
@@ -85,10 +88,10 @@ pub struct GainsFileConfig {
     pub currency: Option<ReportCurrency>,
     /// Cost-basis method (`--method`).
     #[serde(default, deserialize_with = "de_value_enum")]
-    pub method: Option<GainsMethod>,
-    /// Tax period (`--period`).
+    pub method: Option<Method>,
+    /// Kind of year of `--year` (`--period`).
     #[serde(default, deserialize_with = "de_value_enum")]
-    pub period: Option<GainsPeriod>,
+    pub period: Option<TaxYear>,
     /// Time zone of the calendar year or range (`--tz`).
     #[serde(default, deserialize_with = "de_tz")]
     pub tz: Option<Tz>,
@@ -1081,146 +1084,39 @@ pub fn verify_plan(
     })
 }
 
-/// Cost-basis method of `gains` (gains.md "Methods").
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum GainsMethod {
-    /// Oldest lot first.
-    Fifo,
-    /// Newest lot first.
-    Lifo,
-    /// Highest unit cost first.
-    Hifo,
-    /// One pool per asset at average cost.
-    Average,
-    /// HMRC: same day, 30 days, section 104 pool.
-    Uk,
-    /// FIFO; lots held more than a year are exempt.
-    De,
-    /// FIFO per account (or `--lots`), short and long term.
-    Us,
-}
-
-/// Tax periods other than the calendar year (gains.md "Periods").
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum GainsPeriod {
-    /// The calendar year, in `--tz` (default UTC).
-    Calendar,
-    /// The UK tax year ending in Y: 6 April Y−1 to 5 April Y, Europe/London.
-    Uk,
-    /// The Australian tax year ending in Y: 1 July Y−1 to 30 June Y, Australia/Sydney.
-    Au,
-}
-
-/// What a disposal matched to a lot of unknown cost shows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
-pub enum UnknownCost {
-    /// Empty cost and gain, counted and named in a warning (never an invented number).
-    #[default]
-    Empty,
-    /// Cost zero: gains overstated, never understated; said in every file.
-    Zero,
-}
-
-/// Who carries a fee paid in a crypto-asset on a swap.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
-pub enum SwapFee {
-    /// The leg that carries it in Kraken's ledger.
-    #[default]
-    Leg,
-    /// Half and half between the two sides.
-    Split,
-}
-
-/// Lot order of the `us` method.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
-pub enum LotOrder {
-    /// Oldest lot first.
-    #[default]
-    Fifo,
-    /// Newest lot first.
-    Lifo,
-    /// Highest unit cost first.
-    Hifo,
-}
-
-/// The period a gains report covers: `[start, end)` in UTC.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct GainsSpan {
-    /// First instant.
-    pub start: chrono::DateTime<chrono::Utc>,
-    /// First instant after the period.
-    pub end: chrono::DateTime<chrono::Utc>,
-    /// Its name in file names and messages (`2025`, `2025-uk`, `2025-01-01_2025-03-31`).
-    pub label: String,
-}
-
-/// Which accounts a gains report pools.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Accounts {
-    /// One account (`--account` or the configured one).
-    One(String),
-    /// Every account of the database (`--all-accounts`).
-    All,
-}
-
-/// `gains` options as the command line will give them.
-#[derive(Debug, Clone)]
+/// `gains` options as the command line gave them (`None`: not given, the `[gains]` table or
+/// the default decides).
+#[derive(Debug, Clone, Default)]
 pub struct GainsFlags {
     /// `--year`.
     pub year: Option<i32>,
-    /// `--period`.
-    pub period: Option<GainsPeriod>,
+    /// `--period`, else `[gains] period` (with `--year`), else `uk` for `--method uk`, else
+    /// calendar.
+    pub period: Option<TaxYear>,
     /// `--from` (inclusive).
     pub from: Option<NaiveDate>,
     /// `--to` (inclusive).
     pub to: Option<NaiveDate>,
-    /// `--tz` of the calendar year or the range.
-    pub tz: Tz,
-    /// `--currency`.
-    pub currency: ReportCurrency,
-    /// `--method`.
-    pub method: GainsMethod,
+    /// `--tz` of the calendar year or the range, else `[gains] tz`, else UTC.
+    pub tz: Option<Tz>,
+    /// `--currency`, else `[gains] currency`; required.
+    pub currency: Option<ReportCurrency>,
+    /// `--method`, else `[gains] method`, else fifo.
+    pub method: Option<Method>,
     /// `--unknown-cost`.
     pub unknown_cost: UnknownCost,
     /// `--swap-fee`.
     pub swap_fee: SwapFee,
     /// `--lots` (method `us` only).
-    pub lots: Option<LotOrder>,
+    pub lots: Option<LotPick>,
     /// `--offline`.
     pub offline: bool,
-    /// `--out`.
-    pub out: PathBuf,
+    /// `--out`, else `[gains] out`, else the current directory.
+    pub out: Option<PathBuf>,
     /// `--all-accounts`.
     pub all_accounts: bool,
     /// `--api-url` / `KRAKEN_API_URL`.
     pub api_url: Option<String>,
-}
-
-/// The plan of a gains report (the command comes with the gains engine).
-#[derive(Debug, Clone)]
-pub struct GainsPlan {
-    /// The accounts pooled.
-    pub accounts: Accounts,
-    /// The period reported.
-    pub span: GainsSpan,
-    /// Reporting currency.
-    pub currency: ReportCurrency,
-    /// Cost-basis method.
-    pub method: GainsMethod,
-    /// Lot order (`us`; FIFO otherwise).
-    pub lots: LotOrder,
-    /// Unknown costs empty or zero.
-    pub unknown_cost: UnknownCost,
-    /// Swap fees on their leg or split.
-    pub swap_fee: SwapFee,
-    /// Where prices are fetched (none: offline, stored and imported prices only).
-    pub prices_from: Option<Url>,
-    /// Directory of the files.
-    pub out: PathBuf,
-    /// Classification rules.
-    pub rules: Rules,
-    /// `-q`.
-    pub quiet: bool,
 }
 
 /// `gains` options that do not fit together.
@@ -1254,84 +1150,62 @@ pub enum GainsOptionError {
     Boundary,
 }
 
-/// Midnight of `date` in `tz`, in UTC (the earlier instant when it occurs twice).
-fn midnight(date: NaiveDate, tz: Tz) -> Result<chrono::DateTime<chrono::Utc>, GainsOptionError> {
-    use chrono::TimeZone as _;
-    tz.from_local_datetime(&date.and_time(chrono::NaiveTime::MIN))
-        .earliest()
-        .map(|t| t.with_timezone(&chrono::Utc))
-        .ok_or(GainsOptionError::Boundary)
-}
-
 /// The period of `gains`: `--year` (calendar in `--tz`, or `--period uk|au`; `--method uk`
-/// implies `--period uk` unless told otherwise), or `--from --to` in `--tz`.
-pub fn gains_span(flags: &GainsFlags) -> Result<GainsSpan, PlanError> {
+/// implies `--period uk` unless told otherwise), or `--from --to` in `--tz`. `flags` are
+/// those of the command line with the `[gains]` table already filled in.
+pub fn gains_span(flags: &GainsFlags) -> Result<Period, PlanError> {
     use GainsOptionError as E;
-    let date = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).ok_or(E::Boundary);
-    let (start, end, tz, label) = match (flags.year, flags.from, flags.to) {
+    let tz = flags.tz.unwrap_or(chrono_tz::UTC);
+    let period = match (flags.year, flags.from, flags.to) {
         (Some(_), Some(_), _) | (Some(_), _, Some(_)) => return Err(E::YearAndRange.into()),
-        (None, Some(from), Some(to)) => {
-            if flags.period.is_some() {
-                return Err(E::PeriodWithoutYear.into());
-            }
-            if to < from {
-                return Err(E::Reversed { from, to }.into());
-            }
-            let next = to.succ_opt().ok_or(E::Boundary)?;
-            (from, next, flags.tz, format!("{from}_{to}"))
+        (None, Some(_), Some(_)) if flags.period.is_some() => {
+            return Err(E::PeriodWithoutYear.into());
         }
+        (None, Some(from), Some(to)) if to < from => return Err(E::Reversed { from, to }.into()),
+        (None, Some(from), Some(to)) => Period::range(from, to, tz),
         (None, None, None) if flags.period.is_some() => return Err(E::PeriodWithoutYear.into()),
         (None, None, None) => return Err(E::NoPeriod.into()),
         (None, ..) => return Err(E::HalfRange.into()),
         (Some(year), None, None) => {
             check_year(year)?;
-            let period = match (flags.period, flags.method) {
-                (Some(p), _) => p,
-                (None, GainsMethod::Uk) => GainsPeriod::Uk,
-                (None, _) => GainsPeriod::Calendar,
-            };
-            match period {
-                GainsPeriod::Calendar => (
-                    date(year, 1, 1)?,
-                    date(year + 1, 1, 1)?,
-                    flags.tz,
-                    year.to_string(),
-                ),
-                GainsPeriod::Uk => (
-                    date(year - 1, 4, 6)?,
-                    date(year, 4, 6)?,
-                    chrono_tz::Europe::London,
-                    format!("{year}-uk"),
-                ),
-                GainsPeriod::Au => (
-                    date(year - 1, 7, 1)?,
-                    date(year, 7, 1)?,
-                    chrono_tz::Australia::Sydney,
-                    format!("{year}-au"),
-                ),
+            match (flags.period, flags.method) {
+                (Some(TaxYear::Uk), _) | (None, Some(Method::Uk)) => Period::uk_tax_year(year),
+                (Some(TaxYear::Au), _) => Period::au_year(year),
+                (Some(TaxYear::Calendar) | None, _) => Period::calendar_year(year, tz),
             }
         }
     };
-    Ok(GainsSpan {
-        start: midnight(start, tz)?,
-        end: midnight(end, tz)?,
-        label,
-    })
+    period.ok_or(E::Boundary.into())
 }
 
-/// The plan of a gains report: the period, the method's lot order, the accounts, and where
-/// prices come from.
+/// The plan of `gains` (and of the gains half of `report`): flags, then the `[gains]` table,
+/// then the defaults; the period, the method's lot order, the accounts, and where prices
+/// come from.
 pub fn gains_plan(
     common: &Common,
     file: &FileConfig,
     flags: GainsFlags,
 ) -> Result<GainsPlan, PlanError> {
-    let span = gains_span(&flags)?;
-    let lots = match (flags.lots, flags.method) {
-        (Some(_), m) if m != GainsMethod::Us => return Err(GainsOptionError::LotsNeedUs.into()),
+    let g = &file.gains;
+    let range = flags.from.is_some() || flags.to.is_some();
+    let flags = GainsFlags {
+        currency: flags.currency.or(g.currency),
+        method: flags.method.or(g.method),
+        // The table's period is a kind of year: it does not apply to a --from/--to range.
+        period: flags.period.or(g.period.filter(|_| !range)),
+        tz: flags.tz.or(g.tz),
+        out: flags.out.or_else(|| g.out.clone()),
+        ..flags
+    };
+    let currency = flags.currency.ok_or(PlanError::NoCurrency("gains"))?;
+    let period = gains_span(&flags)?;
+    let method = flags.method.unwrap_or(Method::Fifo);
+    let lots = match (flags.lots, method) {
+        (Some(_), m) if m != Method::Us => return Err(GainsOptionError::LotsNeedUs.into()),
         (lots, _) => lots.unwrap_or_default(),
     };
-    check_out(&flags.out)?;
+    let out = flags.out.unwrap_or_else(|| PathBuf::from("."));
+    check_out(&out)?;
     file.classify.validate()?;
     let prices_from = match flags.offline {
         true => None,
@@ -1342,16 +1216,15 @@ pub fn gains_plan(
             true => Accounts::All,
             false => Accounts::One(common.account.clone()),
         },
-        span,
-        currency: flags.currency,
-        method: flags.method,
+        period,
+        currency,
+        method,
         lots,
         unknown_cost: flags.unknown_cost,
         swap_fee: flags.swap_fee,
         prices_from,
-        out: flags.out,
+        out,
         rules: file.classify.clone(),
-        quiet: common.quiet,
     })
 }
 
@@ -1542,12 +1415,12 @@ pub fn describe(
         (
             "[gains] method",
             g.method.and_then(|m| name(m.to_possible_value())),
-            "(none)",
+            "fifo",
         ),
         (
             "[gains] period",
             g.period.and_then(|p| name(p.to_possible_value())),
-            "calendar",
+            "calendar (uk with method uk)",
         ),
         ("[gains] tz", g.tz.map(|t| t.name().to_owned()), "UTC"),
         ("[gains] out", g.out.as_deref().map(path_text), "."),
@@ -1931,7 +1804,7 @@ mod tests {
         .unwrap();
         assert_eq!(
             (ok.gains.period, ok.gains.method),
-            (Some(GainsPeriod::Uk), Some(GainsMethod::Uk))
+            (Some(TaxYear::Uk), Some(Method::Uk))
         );
     }
 
@@ -1981,19 +1854,11 @@ mod tests {
     fn gains_flags() -> GainsFlags {
         GainsFlags {
             year: Some(2025),
-            period: None,
-            from: None,
-            to: None,
-            tz: chrono_tz::UTC,
-            currency: ReportCurrency::Eur,
-            method: GainsMethod::Fifo,
-            unknown_cost: UnknownCost::default(),
-            swap_fee: SwapFee::default(),
-            lots: None,
+            currency: Some(ReportCurrency::Eur),
+            method: Some(Method::Fifo),
             offline: true,
-            out: PathBuf::from("/nonexistent-out"),
-            all_accounts: false,
-            api_url: None,
+            out: Some(PathBuf::from("/nonexistent-out")),
+            ..GainsFlags::default()
         }
     }
 
@@ -2013,13 +1878,13 @@ mod tests {
             )
         );
         let berlin = GainsFlags {
-            tz: chrono_tz::Europe::Berlin,
+            tz: Some(chrono_tz::Europe::Berlin),
             ..gains_flags()
         };
         assert_eq!(span(berlin).unwrap().0, utc("2024-12-31T23:00:00Z"));
         // `--method uk` implies the UK tax year: 6 April 2024 to 5 April 2025, London time.
         let uk = GainsFlags {
-            method: GainsMethod::Uk,
+            method: Some(Method::Uk),
             ..gains_flags()
         };
         assert_eq!(
@@ -2031,13 +1896,13 @@ mod tests {
             )
         );
         let uk_calendar = GainsFlags {
-            method: GainsMethod::Uk,
-            period: Some(GainsPeriod::Calendar),
+            method: Some(Method::Uk),
+            period: Some(TaxYear::Calendar),
             ..gains_flags()
         };
         assert_eq!(span(uk_calendar).unwrap().2, "2025");
         let au = GainsFlags {
-            period: Some(GainsPeriod::Au),
+            period: Some(TaxYear::Au),
             ..gains_flags()
         };
         assert_eq!(
@@ -2098,10 +1963,17 @@ mod tests {
         assert_eq!(
             err(GainsFlags {
                 year: None,
-                period: Some(GainsPeriod::Uk),
+                period: Some(TaxYear::Uk),
                 ..gains_flags()
             }),
             "--period needs --year Y (the tax year ending in Y)"
+        );
+        assert_eq!(
+            err(GainsFlags {
+                year: Some(1969),
+                ..gains_flags()
+            }),
+            "invalid --year 1969: use a year from 1970 to 2100"
         );
     }
 
@@ -2110,22 +1982,128 @@ mod tests {
         let file = FileConfig::default();
         let p = gains_plan(&common(), &file, gains_flags()).unwrap();
         assert_eq!(p.accounts, Accounts::One("main".to_owned()));
-        assert_eq!((p.lots, p.prices_from), (LotOrder::Fifo, None));
+        assert_eq!((p.lots, p.prices_from), (LotPick::Fifo, None));
         let us = GainsFlags {
-            method: GainsMethod::Us,
-            lots: Some(LotOrder::Hifo),
+            method: Some(Method::Us),
+            lots: Some(LotPick::Hifo),
             all_accounts: true,
             ..gains_flags()
         };
         let p = gains_plan(&common(), &file, us).unwrap();
-        assert_eq!((p.accounts, p.lots), (Accounts::All, LotOrder::Hifo));
+        assert_eq!((p.accounts, p.lots), (Accounts::All, LotPick::Hifo));
         let lots = GainsFlags {
-            lots: Some(LotOrder::Hifo),
+            lots: Some(LotPick::Hifo),
             ..gains_flags()
         };
         assert_eq!(
             gains_plan(&common(), &file, lots).unwrap_err().to_string(),
             "--lots is for --method us only (the other methods fix their own lot order)"
+        );
+        let nowhere = GainsFlags {
+            currency: None,
+            ..gains_flags()
+        };
+        assert_eq!(
+            gains_plan(&common(), &file, nowhere)
+                .unwrap_err()
+                .to_string(),
+            "no reporting currency: pass --currency CCY, or set currency in the [gains] table of the config file"
+        );
+        let file_out = tempfile::NamedTempFile::new().unwrap();
+        let on_a_file = GainsFlags {
+            out: Some(file_out.path().to_owned()),
+            ..gains_flags()
+        };
+        assert_eq!(
+            gains_plan(&common(), &file, on_a_file)
+                .unwrap_err()
+                .to_string(),
+            format!(
+                "--out {} is a file, not a directory: give the directory for the report files",
+                file_out.path().display()
+            )
+        );
+    }
+
+    #[test]
+    fn gains_settings_come_from_flags_then_the_gains_table_then_defaults() {
+        let file = parse(
+            "[gains]\ncurrency = \"gbp\"\nmethod = \"uk\"\ntz = \"Europe/Berlin\"\nout = \"/nonexistent-g\"\n",
+            Path::new("c.toml"),
+        )
+        .unwrap();
+        // Only --year: currency, method (and its UK tax year) and out from the table.
+        let year_only = GainsFlags {
+            year: Some(2025),
+            offline: true,
+            ..GainsFlags::default()
+        };
+        let p = gains_plan(&common(), &file, year_only.clone()).unwrap();
+        assert_eq!(
+            (p.currency, p.method, p.period.label.as_str(), p.out),
+            (
+                ReportCurrency::Gbp,
+                Method::Uk,
+                "2025-uk",
+                PathBuf::from("/nonexistent-g")
+            )
+        );
+        // Flags win over the table; the table's tz applies to the calendar year.
+        let flagged = GainsFlags {
+            currency: Some(ReportCurrency::Usd),
+            method: Some(Method::Hifo),
+            out: Some(PathBuf::from("/nonexistent-f")),
+            ..year_only.clone()
+        };
+        let p = gains_plan(&common(), &file, flagged).unwrap();
+        assert_eq!(
+            (p.currency, p.method, p.period.label.as_str(), p.out),
+            (
+                ReportCurrency::Usd,
+                Method::Hifo,
+                "2025",
+                PathBuf::from("/nonexistent-f")
+            )
+        );
+        assert_eq!(p.period.start, utc("2024-12-31T23:00:00Z"));
+        // The table's period applies to --year, never to a --from/--to range.
+        let au = parse(
+            "[gains]\ncurrency = \"AUD\"\nperiod = \"au\"\n",
+            Path::new("c.toml"),
+        )
+        .unwrap();
+        let p = gains_plan(&common(), &au, year_only.clone()).unwrap();
+        assert_eq!(
+            (p.period.label.as_str(), p.method),
+            ("2025-au", Method::Fifo)
+        );
+        let d = |t: &str| Some(t.parse::<NaiveDate>().unwrap());
+        let range = GainsFlags {
+            year: None,
+            from: d("2025-02-01"),
+            to: d("2025-02-28"),
+            ..year_only.clone()
+        };
+        let p = gains_plan(&common(), &au, range).unwrap();
+        assert_eq!(p.period.label, "2025-02-01_2025-02-28");
+        // No table: the defaults (fifo, calendar year in UTC, the current directory).
+        let p = gains_plan(
+            &common(),
+            &FileConfig::default(),
+            GainsFlags {
+                currency: Some(ReportCurrency::Eur),
+                ..year_only
+            },
+        )
+        .unwrap();
+        assert_eq!(
+            (p.method, p.period.label.as_str(), p.period.start, p.out),
+            (
+                Method::Fifo,
+                "2025",
+                utc("2025-01-01T00:00:00Z"),
+                PathBuf::from(".")
+            )
         );
     }
 

@@ -3,13 +3,15 @@
 //! exported through [`crate::export::run::run`] with plans built here, and compared with the
 //! generator's ground truth.
 
-use crate::config::{self, Common, ExportFlags, FileConfig, PlanError};
+use crate::config::{
+    self, Common, ExportFlags, FileConfig, GainsFlags, GainsPlan, Method, PlanError,
+};
 use crate::domain::{RateTier, ReportCurrency};
 pub use crate::emulator::serve::throwaway_key;
 use crate::emulator::{EmulatorConfig, EmulatorHandle, GeneratorConfig, generate_with_prices};
 use crate::export::FeeTreatment;
 use crate::export::SummaryRow;
-use crate::export::run::{ExportError, ExportFormat, Exported};
+use crate::export::run::{ExportError, ExportFormat, ExportPlan, Exported};
 use crate::kraken::client::ApiUrlError;
 use crate::kraken::{RetryPolicy, parse_api_url};
 use crate::secret::{CredentialError, Credentials};
@@ -189,15 +191,7 @@ pub async fn run(
         crate::export::run::run(&export, &mut store).await?
     };
     // Gains need the whole history's prices, fetched from the emulator while it runs.
-    let gains = crate::gains::run::demo_summary(
-        &db,
-        &common.account,
-        "EUR",
-        year,
-        &plan.out,
-        parse_api_url(&emulator.url())?,
-    )
-    .await?;
+    let gains = crate::gains::run::demo_summary(&db, &gains_plans(&common, &export)?).await?;
     emulator.shutdown();
 
     let store = Store::open(&db).map_err(database)?;
@@ -227,6 +221,30 @@ pub async fn run(
         seconds: started.elapsed().as_secs_f64(),
     };
     Ok(Some(render(&store, &common.account, &shown)?))
+}
+
+/// The demo's gains runs, built as the `gains` command builds them: `fifo` over the
+/// export's year, currency, directory and price source, and `uk` too when the currency is GBP.
+fn gains_plans(common: &Common, export: &ExportPlan) -> Result<Vec<GainsPlan>, PlanError> {
+    let mut methods = vec![Method::Fifo];
+    if export.currency == ReportCurrency::Gbp {
+        methods.push(Method::Uk);
+    }
+    let flags = |method| GainsFlags {
+        year: Some(export.year),
+        tz: Some(export.tz),
+        currency: Some(export.currency),
+        method: Some(method),
+        offline: export.prices_from.is_none(),
+        out: Some(export.out.clone()),
+        api_url: export.prices_from.as_ref().map(|u| u.to_string()),
+        ..GainsFlags::default()
+    };
+    let file = FileConfig::default();
+    methods
+        .into_iter()
+        .map(|m| config::gains_plan(common, &file, flags(m)))
+        .collect()
 }
 
 /// What the demo's text reports.

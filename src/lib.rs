@@ -29,7 +29,7 @@
 //! | module | what it holds |
 //! |---|---|
 //! | [`cli`], [`commands`] | clap definitions; one file per command, glue only: build a plan, call one library function, map its typed error to an exit code (`0`, `1`, `2` usage/configuration, `75` retry later) |
-//! | [`config`] | defaults → TOML file → environment → flags, resolved once into typed plans: [`sync::SyncPlan`], [`export::run::ExportPlan`], [`verify::run::VerifyPlan`], [`emulator::serve::ServePlan`], [`config::DoctorPlan`], [`config::GainsPlan`] |
+//! | [`config`] | defaults → TOML file → environment → flags, resolved once into typed plans: [`sync::SyncPlan`], [`export::run::ExportPlan`], [`verify::run::VerifyPlan`], [`emulator::serve::ServePlan`], [`config::DoctorPlan`], [`gains::run::GainsPlan`] (also for `report` and `demo`) |
 //! | [`secret`] | the API key and secret: redacted `Debug`, zeroized on drop |
 //! | [`domain`] | pure types: ids, assets, amounts, ledger entries, trades, CARF elements and codes |
 //! | [`kraken`] | the only HTTP client of Kraken: signing, nonce, one request path ([`kraken::http`]) and one retry loop ([`kraken::retry::Retrier`]), rate limiter, wire types |

@@ -1,13 +1,14 @@
 //! `kraken-tax report --year Y --currency CCY`: the export's plan (CSV only) as `export`
-//! resolves it, then [`crate::report::run::run`]; its error mapped to an exit code.
+//! resolves it and the gains' plan as `gains` resolves it (the same calendar year, currency
+//! and directory), then [`crate::report::run::run`]; its error mapped to an exit code.
 
 use super::{Context, Failure};
 use crate::cli::{ReportArgs, ReportFormat};
-use crate::config::{self, ExportFlags};
+use crate::config::{self, ExportFlags, GainsFlags, TaxYear};
 use crate::export::FeeTreatment;
 use crate::export::run::ExportFormat;
 use crate::report::ReportError;
-use crate::report::run::ReportPlan;
+use crate::report::run::{ReportPlan, reported_json};
 
 pub(super) async fn run(ctx: &Context, args: &ReportArgs) -> Result<(), Failure> {
     let flags = ExportFlags {
@@ -24,9 +25,22 @@ pub(super) async fn run(ctx: &Context, args: &ReportArgs) -> Result<(), Failure>
         api_url: args.api_url.clone(),
     };
     let export = config::export_plan(&ctx.common(), &ctx.file, flags).map_err(Failure::usage)?;
+    // The report shows the export's calendar year: the gains files carry its label.
+    let flags = GainsFlags {
+        year: Some(args.year),
+        period: Some(TaxYear::Calendar),
+        tz: Some(export.tz),
+        currency: Some(args.currency),
+        method: args.method,
+        offline: args.offline,
+        out: Some(args.out.clone()),
+        api_url: args.api_url.clone(),
+        ..GainsFlags::default()
+    };
+    let gains = config::gains_plan(&ctx.common(), &ctx.file, flags).map_err(Failure::usage)?;
     let plan = ReportPlan {
         export,
-        method: method_name(args.method),
+        gains,
         html: args.format.contains(&ReportFormat::Html),
         xlsx: args.format.contains(&ReportFormat::Xlsx),
     };
@@ -34,19 +48,15 @@ pub(super) async fn run(ctx: &Context, args: &ReportArgs) -> Result<(), Failure>
     let reported = crate::report::run::run(&plan, &mut store)
         .await
         .map_err(failure)?;
+    if args.json {
+        return super::out(&format!("{}\n", reported_json(&plan, &reported)));
+    }
     if !ctx.quiet {
         for f in &reported.files {
             super::out(&format!("wrote {}\n", f.display()))?;
         }
     }
     Ok(())
-}
-
-/// The method's name as the gains files spell it.
-pub(super) fn method_name(m: config::GainsMethod) -> String {
-    clap::ValueEnum::to_possible_value(&m)
-        .map(|v| v.get_name().to_owned())
-        .unwrap_or_default()
 }
 
 /// Maps a report error to an exit code (an export failure as `export` would).

@@ -129,8 +129,8 @@ fn norm(d: Option<Decimal>) -> String {
     d.map(|d| d.normalize().to_string()).unwrap_or_default()
 }
 
-/// Summary money: once, half to even, 2 decimals.
-fn money2(d: Option<Decimal>) -> String {
+/// Summary money: once, half to even, 2 decimals (also the printed table and `--json`).
+pub(crate) fn money2(d: Option<Decimal>) -> String {
     d.map(|d| {
         let mut r = d.round_dp_with_strategy(2, RoundingStrategy::MidpointNearestEven);
         r.rescale(2);

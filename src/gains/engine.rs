@@ -5,7 +5,7 @@ use super::uk::UkPlan;
 use super::{
     CostSource, DisposalKind, DisposalRow, Form8949Row, GainsError, GainsLeg, GainsOptions,
     GainsReport, HoldingRow, IncomeRow, LegKind, LotPick, MarginRow, Method, PriceLookup, Rule,
-    SummaryRow, SwapFee, Term, UnknownCost,
+    SummaryRow, SwapFee, Term, UnknownCost, Warning, WarningCode,
 };
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use rust_decimal::{Decimal, RoundingStrategy};
@@ -1019,7 +1019,7 @@ fn summarize(
     rows: &[DisposalRow<'_>],
     income: &[IncomeRow<'_>],
     opts: &GainsOptions,
-) -> R<(Vec<SummaryRow>, Vec<String>)> {
+) -> R<(Vec<SummaryRow>, Vec<Warning>)> {
     #[derive(Default)]
     struct Disp {
         net: Decimal,
@@ -1140,7 +1140,7 @@ fn summarize(
     out.push(row("TOTAL", &total));
     let mut warnings = Vec::new();
     for (asset, (n, first)) in unknown_named {
-        warnings.push(if opts.unknown_cost == UnknownCost::Zero {
+        let message = if opts.unknown_cost == UnknownCost::Zero {
             format!(
                 "{n} disposal(s) of {asset} matched units of unknown cost (first: ledger entry {first}); their cost is treated as zero (--unknown-cost zero), so gains are overstated; supply the costs with `kraken-tax basis import FILE`"
             )
@@ -1148,12 +1148,13 @@ fn summarize(
             format!(
                 "{n} disposal(s) of {asset} matched units of unknown cost (first: ledger entry {first}); their cost and gain are left empty; supply the costs with `kraken-tax basis import FILE`"
             )
-        });
+        };
+        warnings.push(Warning::new(WarningCode::UnknownCost, message));
     }
     for (asset, (n, first)) in unpriced_named {
-        warnings.push(format!(
+        warnings.push(Warning::new(WarningCode::UnpricedDisposals, format!(
             "{n} disposal(s) of {asset} have no value (first: ledger entry {first}); their proceeds and gain are left empty; import a price table with `kraken-tax prices import FILE` or run without --offline"
-        ));
+        )));
     }
     Ok((out, warnings))
 }

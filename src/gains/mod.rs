@@ -25,8 +25,8 @@ use rust_decimal::Decimal;
 use std::fmt;
 
 pub use engine::compute;
-pub use period::Period;
-pub use run::{GainsOutcome, GainsPlan, RunError};
+pub use period::{Period, TaxYear};
+pub use run::{Accounts, GainsOutcome, GainsPlan, RunError};
 
 /// What a disposal was made for (gains.md `disposal_kind`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -161,8 +161,8 @@ pub struct GainsLeg<'a> {
     pub other_fee: Option<Decimal>,
 }
 
-/// Matching method (`--method`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// Matching method (`--method`, `[gains] method`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, clap::ValueEnum)]
 pub enum Method {
     /// Oldest lot first.
     Fifo,
@@ -170,13 +170,13 @@ pub enum Method {
     Lifo,
     /// Highest unit cost first (ties oldest first, unknown cost last).
     Hifo,
-    /// One pool per asset at average cost.
+    /// One pool per asset at average cost (Canada's ACB).
     Average,
-    /// HMRC: same day, 30 days, section 104 pool.
+    /// HMRC: same day, 30 days, section 104 pool (implies --period uk).
     Uk,
-    /// FIFO with the one-year exemption.
+    /// FIFO with Germany's one-year exemption.
     De,
-    /// FIFO (or `--lots hifo`) per account; short/long; Form 8949.
+    /// FIFO (or --lots hifo) per account, short/long term, Form 8949.
     Us,
 }
 
@@ -193,21 +193,6 @@ impl Method {
             Method::Us => "us",
         }
     }
-
-    /// Parses [`Method::as_str`].
-    pub fn parse(s: &str) -> Option<Method> {
-        [
-            Method::Fifo,
-            Method::Lifo,
-            Method::Hifo,
-            Method::Average,
-            Method::Uk,
-            Method::De,
-            Method::Us,
-        ]
-        .into_iter()
-        .find(|m| m.as_str() == s)
-    }
 }
 
 impl fmt::Display for Method {
@@ -217,7 +202,7 @@ impl fmt::Display for Method {
 }
 
 /// `--lots` for `us`: which lot of the account goes first.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum LotPick {
     /// Oldest first (default).
     #[default]
@@ -227,7 +212,7 @@ pub enum LotPick {
 }
 
 /// `--swap-fee`: which side of a swap a crypto fee is allowable on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum SwapFee {
     /// The side that carries it in Kraken's ledger (default).
     #[default]
@@ -236,8 +221,8 @@ pub enum SwapFee {
     Split,
 }
 
-/// `--unknown-cost`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// `--unknown-cost`: what a disposal matched to units of unknown cost shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum UnknownCost {
     /// Empty cost and gain, counted and warned (default).
     #[default]
@@ -518,7 +503,60 @@ pub struct GainsReport<'a> {
     /// Form 8949 rows (`us` only): Part I first, then Part II.
     pub form8949: Vec<Form8949Row>,
     /// Warnings for the user (unknown costs, unpriced disposals), with how to fix them.
-    pub warnings: Vec<String>,
+    pub warnings: Vec<Warning>,
+}
+
+/// What a gains warning is about: a stable name for scripts (`--json`'s `code`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum WarningCode {
+    /// Disposals matched units of unknown cost (supply them with `basis import`).
+    UnknownCost,
+    /// Disposals without a value (no price).
+    UnpricedDisposals,
+    /// Crypto-asset legs without a classification, left out.
+    UnclassifiedLegs,
+    /// A basis-file cost for other units than the deposit brought.
+    BasisUnitsMismatch,
+    /// A basis-file cost in a currency with no rate at its acquisition date.
+    BasisNotConverted,
+    /// Market prices that could not be fetched.
+    PriceFetch,
+}
+
+impl WarningCode {
+    /// The code as `--json` and the schemas spell it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WarningCode::UnknownCost => "unknown_cost",
+            WarningCode::UnpricedDisposals => "unpriced_disposals",
+            WarningCode::UnclassifiedLegs => "unclassified_legs",
+            WarningCode::BasisUnitsMismatch => "basis_units_mismatch",
+            WarningCode::BasisNotConverted => "basis_not_converted",
+            WarningCode::PriceFetch => "price_fetch",
+        }
+    }
+}
+
+/// A warning of a gains run: its code and the sentence for the user (what, and how to fix it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Warning {
+    /// What it is about.
+    pub code: WarningCode,
+    /// The sentence.
+    pub message: String,
+}
+
+impl Warning {
+    /// A warning of `code` saying `message`.
+    pub fn new(code: WarningCode, message: String) -> Self {
+        Self { code, message }
+    }
+}
+
+impl fmt::Display for Warning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
 }
 
 /// Why the engine could not finish.

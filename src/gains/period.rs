@@ -10,8 +10,20 @@ pub struct Period {
     pub start: DateTime<Utc>,
     /// First instant after it.
     pub end: DateTime<Utc>,
-    /// The `period` column (`2025`, `uk-2025`, `au-2025`, `2025-01-01..2025-06-30`).
+    /// Its name in the file names, the `period` column and the messages: `2025` (calendar
+    /// year), `2025-uk` (UK tax year ending in 2025), `2025-au`, `2025-01-01_2025-06-30`.
     pub label: String,
+}
+
+/// The kind of year `--year Y` means (`--period`, `[gains] period`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum TaxYear {
+    /// The calendar year, in --tz (default UTC; the default unless --method uk).
+    Calendar,
+    /// The UK tax year ending in Y: 6 April Y-1 to 5 April Y, Europe/London.
+    Uk,
+    /// The Australian tax year ending in Y: 1 July Y-1 to 30 June Y, Australia/Sydney.
+    Au,
 }
 
 fn midnight(tz: Tz, d: NaiveDate) -> Option<DateTime<Utc>> {
@@ -39,7 +51,7 @@ impl Period {
         Some(Period {
             start: midnight(tz, NaiveDate::from_ymd_opt(year.checked_sub(1)?, 4, 6)?)?,
             end: midnight(tz, NaiveDate::from_ymd_opt(year, 4, 6)?)?,
-            label: format!("uk-{year}"),
+            label: format!("{year}-uk"),
         })
     }
 
@@ -49,7 +61,7 @@ impl Period {
         Some(Period {
             start: midnight(tz, NaiveDate::from_ymd_opt(year.checked_sub(1)?, 7, 1)?)?,
             end: midnight(tz, NaiveDate::from_ymd_opt(year, 7, 1)?)?,
-            label: format!("au-{year}"),
+            label: format!("{year}-au"),
         })
     }
 
@@ -61,7 +73,7 @@ impl Period {
         Some(Period {
             start: midnight(tz, from)?,
             end: midnight(tz, to.succ_opt()?)?,
-            label: format!("{from}..{to}"),
+            label: format!("{from}_{to}"),
         })
     }
 
@@ -85,7 +97,7 @@ mod tests {
         // 6 April 2024 00:00 BST is 5 April 23:00 UTC.
         assert_eq!(p.start, at("2024-04-05T23:00:00Z"));
         assert_eq!(p.end, at("2025-04-05T23:00:00Z"));
-        assert_eq!(p.label, "uk-2025");
+        assert_eq!(p.label, "2025-uk");
     }
 
     #[test]
@@ -94,14 +106,16 @@ mod tests {
         // 1 July 2024 00:00 AEST (UTC+10) is 30 June 14:00 UTC.
         assert_eq!(p.start, at("2024-06-30T14:00:00Z"));
         assert_eq!(p.end, at("2025-06-30T14:00:00Z"));
+        assert_eq!(p.label, "2025-au");
         let y = Period::calendar_year(2025, Tz::UTC).unwrap();
         assert_eq!(y.start, at("2025-01-01T00:00:00Z"));
         assert_eq!(y.end, at("2026-01-01T00:00:00Z"));
+        assert_eq!(y.label, "2025");
         let d = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
         let r = Period::range(d("2025-03-01"), d("2025-03-31"), Tz::UTC).unwrap();
         assert!(r.contains(at("2025-03-31T23:59:59Z")));
         assert!(!r.contains(at("2025-04-01T00:00:00Z")));
-        assert_eq!(r.label, "2025-03-01..2025-03-31");
+        assert_eq!(r.label, "2025-03-01_2025-03-31");
         assert_eq!(
             Period::range(d("2025-03-02"), d("2025-03-01"), Tz::UTC),
             None

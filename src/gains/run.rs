@@ -5,10 +5,11 @@
 use super::adapter::{UserFacts, Valued, market};
 use super::{
     Basis, GainsError, GainsOptions, LotPick, Method, Period, PriceLookup, SummaryRow, SwapFee,
-    UnknownCost,
+    UnknownCost, Warning, WarningCode,
 };
 use crate::classify::Rules;
 use crate::classify::build::{ensure_fresh, with_stored_labels};
+use crate::domain::ReportCurrency;
 use crate::export::YearLegs;
 use crate::export::csv::write_atomic;
 use crate::normalize::assets::AssetTable;
@@ -20,27 +21,50 @@ use rust_decimal::Decimal;
 use std::cell::RefCell;
 use std::path::{Path, PathBuf};
 
-/// Everything a gains run needs, resolved from the flags and the config.
+/// Everything a gains run needs: built by `config::gains_plan` from the flags, the `[gains]`
+/// table and the defaults (the command and `report` alike), converted into the engine's
+/// [`GainsOptions`] here.
 #[derive(Debug, Clone)]
 pub struct GainsPlan {
-    /// The accounts whose history is matched (lots and pools span them).
-    pub accounts: Vec<String>,
-    /// Reporting currency (`EUR`).
-    pub currency: String,
-    /// Matching method.
-    pub method: Method,
-    /// `--lots` (for `us`).
-    pub lots: LotPick,
-    /// `--swap-fee`.
-    pub swap_fee: SwapFee,
-    /// `--unknown-cost`.
-    pub unknown_cost: UnknownCost,
+    /// The accounts pooled (lots and pools span them).
+    pub accounts: Accounts,
     /// The period whose rows are written.
     pub period: Period,
-    /// Directory for the files.
-    pub out: PathBuf,
+    /// Reporting currency.
+    pub currency: ReportCurrency,
+    /// Matching method.
+    pub method: Method,
+    /// Lot order of `us` (FIFO for the others).
+    pub lots: LotPick,
+    /// Unknown costs empty or zero.
+    pub unknown_cost: UnknownCost,
+    /// Swap fees on their leg or split.
+    pub swap_fee: SwapFee,
     /// Kraken's API for market prices; `None`: offline (stored and imported prices only).
-    pub api_url: Option<url::Url>,
+    pub prices_from: Option<url::Url>,
+    /// Directory of the files.
+    pub out: PathBuf,
+    /// Classification rules (the config's; stored labels are added per account).
+    pub rules: Rules,
+}
+
+/// Which accounts a gains run pools.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Accounts {
+    /// One account (`--account` or the configured one).
+    One(String),
+    /// Every account of the database (`--all-accounts`).
+    All,
+}
+
+impl Accounts {
+    /// The account names: `All` as the database lists them.
+    pub fn resolve(&self, store: &Store) -> Result<Vec<String>, StoreError> {
+        match self {
+            Accounts::One(a) => Ok(vec![a.clone()]),
+            Accounts::All => store.accounts(),
+        }
+    }
 }
 
 /// What a run produced.
@@ -50,8 +74,10 @@ pub struct GainsOutcome {
     pub files: Vec<PathBuf>,
     /// The summary rows (per asset, then `TOTAL`).
     pub summary: Vec<SummaryRow>,
-    /// Warnings for the user (also in the log).
-    pub warnings: Vec<String>,
+    /// The accounts matched.
+    pub accounts: Vec<String>,
+    /// Warnings for the user, with their codes.
+    pub warnings: Vec<Warning>,
     /// Legs given to the engine.
     pub legs: usize,
     /// Disposal rows written.
@@ -103,7 +129,7 @@ pub enum RunError {
 const WHOLE_HISTORY: (i64, i64) = (i64::MIN, i64::MAX);
 
 /// The file names of a run: disposals, income, margin, holdings, summary (+ form8949 for
-/// `us`), for period label `L` (`2025`, `uk-2025`), currency and method.
+/// `us`), for period label `L` (`2025`, `2025-uk`), currency and method.
 pub fn file_names(label: &str, currency: &str, method: Method) -> Vec<String> {
     let m = method.as_str();
     let mut v = vec![
@@ -128,7 +154,7 @@ fn user_facts(
     accounts: &[String],
     currency: &str,
     sources: &mut [&mut dyn PriceSource],
-    warnings: &mut Vec<String>,
+    warnings: &mut Vec<Warning>,
 ) -> Result<UserFacts, StoreError> {
     let mut facts = UserFacts::default();
     for account in accounts {
@@ -148,12 +174,12 @@ fn user_facts(
             let (Some(cost), Some(acquired)) =
                 (cost, DateTime::<Utc>::from_timestamp_micros(r.acquired_us))
             else {
-                warnings.push(format!(
+                warnings.push(Warning::new(WarningCode::BasisNotConverted, format!(
                     "the basis of {} is in {} and there is no {}/{currency} rate at its acquisition date: its cost stays unknown; give it in {currency}",
                     r.key(),
                     r.currency,
                     r.currency
-                ));
+                )));
                 continue;
             };
             let basis = (Basis { cost, acquired }, r.units);
@@ -191,7 +217,7 @@ async fn fetch_prices(
     accounts: &[String],
     currency: &str,
     api_url: &url::Url,
-) -> Result<Vec<String>, RunError> {
+) -> Result<Vec<Warning>, RunError> {
     use crate::kraken::is_loopback;
     use crate::kraken::public::{PublicClient, PublicConfig};
     let mut config = PublicConfig::new(api_url.clone());
@@ -214,7 +240,8 @@ async fn fetch_prices(
         )
         .await?;
     }
-    Ok(report.warnings)
+    let code = |m| Warning::new(WarningCode::PriceFetch, m);
+    Ok(report.warnings.into_iter().map(code).collect())
 }
 
 /// Resident memory of this process in MB (Linux; `None` elsewhere), for the debug log.
@@ -224,30 +251,29 @@ fn rss_mb() -> Option<u64> {
     Some(pages * 4096 / (1024 * 1024))
 }
 
-/// Runs `gains` for `plan` on `store` with the config's classification `rules`.
-pub async fn run(
-    plan: &GainsPlan,
-    store: &mut Store,
-    rules: &Rules,
-) -> Result<GainsOutcome, RunError> {
+/// Runs `gains` for `plan` on `store`.
+pub async fn run(plan: &GainsPlan, store: &mut Store) -> Result<GainsOutcome, RunError> {
     let started = std::time::Instant::now();
+    let accounts = plan.accounts.resolve(store)?;
+    let currency = plan.currency.as_str();
+    let rules = &plan.rules;
     let assets = AssetTable::default();
     // Gains reads the derived legs, as export does: refreshed first if stale.
-    for account in &plan.accounts {
+    for account in &accounts {
         if let Some(report) = ensure_fresh(store, account, &assets, rules)? {
             crate::export::run::warn_unknown_assets(&report);
         }
     }
     let store: &Store = store;
     // The raw ledgers in the derived legs' order: the engine's legs borrow their strings.
-    let mut tables = Vec::with_capacity(plan.accounts.len());
-    for account in &plan.accounts {
+    let mut tables = Vec::with_capacity(accounts.len());
+    for account in &accounts {
         let mut table = LegTable::new(&assets);
         store.for_each_ledger_fields(account, |f| table.push(f))?;
         tables.push(table);
     }
     if tables.iter().all(|t| t.is_empty()) {
-        return Err(RunError::Empty(plan.accounts.join(", ")));
+        return Err(RunError::Empty(accounts.join(", ")));
     }
     tracing::debug!(
         "read {} account(s) in {:.2?}, {:?} MB resident",
@@ -256,28 +282,22 @@ pub async fn run(
         rss_mb()
     );
     let mut warnings = Vec::new();
-    if let Some(url) = &plan.api_url {
-        warnings.extend(fetch_prices(store, &plan.accounts, &plan.currency, url).await?);
+    if let Some(url) = &plan.prices_from {
+        warnings.extend(fetch_prices(store, &accounts, currency, url).await?);
     }
     let mut kraken = PriceBook::kraken(store)?;
     let mut imports = PriceBook::imports(store)?;
     let mut sources: [&mut dyn PriceSource; 2] = [&mut kraken, &mut imports];
-    let facts = user_facts(
-        store,
-        &plan.accounts,
-        &plan.currency,
-        &mut sources,
-        &mut warnings,
-    )?;
+    let facts = user_facts(store, &accounts, currency, &mut sources, &mut warnings)?;
     let mut valued = Valued::default();
-    for (account, table) in plan.accounts.iter().zip(&tables) {
+    for (account, table) in accounts.iter().zip(&tables) {
         let rules = with_stored_labels(store, account, rules)?;
         valued
             .add(
                 &YearLegs::new(store, account, WHOLE_HISTORY),
                 table,
                 account,
-                &plan.currency,
+                currency,
                 &rules,
                 &facts,
                 &mut sources,
@@ -287,16 +307,16 @@ pub async fn run(
     let mut source_names = Vec::new();
     let (legs, stats) = valued.finish(&mut source_names);
     if let Some((account, id, note)) = &stats.first_unclassified {
-        warnings.push(format!(
+        warnings.push(Warning::new(WarningCode::UnclassifiedLegs, format!(
             "{} crypto-asset leg(s) are unclassified and left out of gains and holdings (e.g. {account} {id}: {note}): add a [[classify.rules]] entry to the config",
             stats.unclassified
-        ));
+        )));
     }
     if let Some((id, deposit, basis)) = &stats.first_basis_mismatch {
-        warnings.push(format!(
+        warnings.push(Warning::new(WarningCode::BasisUnitsMismatch, format!(
             "{} deposit(s) have a basis-file cost for other units than they brought (e.g. {id}: {deposit} deposited, the cost is for {basis}): their cost stays unknown; give the deposit's own units in the basis file",
             stats.basis_mismatch
-        ));
+        )));
     }
     tracing::debug!(
         "staged {} legs ({} bytes each) at {:.2?}, {:?} MB resident",
@@ -311,12 +331,12 @@ pub async fn run(
         swap_fee: plan.swap_fee,
         unknown_cost: plan.unknown_cost,
         period: plan.period.clone(),
-        currency: plan.currency.clone(),
-        accounts: plan.accounts.join("+"),
+        currency: currency.to_owned(),
+        accounts: accounts.join("+"),
     };
     let lookup = Lookup {
         sources: RefCell::new(&mut sources),
-        currency: &plan.currency,
+        currency,
     };
     let report = super::compute(&legs, &opts, &lookup)?;
     tracing::debug!(
@@ -333,6 +353,7 @@ pub async fn run(
         warnings,
         legs: legs.len(),
         disposal_rows: report.disposals.len(),
+        accounts,
     })
 }
 
@@ -371,15 +392,7 @@ pub fn write_files(
 /// The summary as a small fixed-width table (as `demo` prints the CARF one).
 pub fn summary_table(rows: &[SummaryRow]) -> String {
     use std::fmt::Write as _;
-    let money = |d: Option<Decimal>| {
-        d.map(|d| {
-            let mut r =
-                d.round_dp_with_strategy(2, rust_decimal::RoundingStrategy::MidpointNearestEven);
-            r.rescale(2);
-            r.to_string()
-        })
-        .unwrap_or_default()
-    };
+    let money = super::csv::money2;
     let mut t = format!(
         "  {:<6} {:>9} {:>14} {:>14} {:>10} {:>14} {:>12} {:>8}\n",
         "asset", "disposals", "proceeds", "cost", "fees", "net gain", "income", "unknown"
@@ -401,46 +414,78 @@ pub fn summary_table(rows: &[SummaryRow]) -> String {
     t
 }
 
-/// What `demo` prints about gains: `fifo`, and `uk` too when `currency` is GBP, for calendar
-/// year `year` (the UK tax year ending in it for `uk`) of `account` in the database at `db`,
-/// files written to `out`, prices from `api_url`.
-pub async fn demo_summary(
-    db: &Path,
-    account: &str,
-    currency: &str,
-    year: i32,
-    out: &Path,
-    api_url: url::Url,
-) -> Result<String, RunError> {
+/// The `TOTAL` row of a summary as JSON: money as strings rounded as the summary file
+/// rounds it (empty cells are `null`), counts as numbers.
+pub fn total_json(rows: &[SummaryRow]) -> serde_json::Value {
+    let money = |d: Option<Decimal>| d.map(|d| super::csv::money2(Some(d)));
+    let Some(t) = rows.iter().find(|r| r.asset == "TOTAL") else {
+        return serde_json::Value::Null;
+    };
+    serde_json::json!({
+        "disposals": t.disposals,
+        "proceeds": money(t.proceeds),
+        "cost": money(t.cost),
+        "fees": money(t.fees),
+        "gains": money(Some(t.gains)),
+        "losses": money(Some(t.losses)),
+        "net_gain": money(Some(t.net_gain)),
+        "short_net": money(t.short_net),
+        "long_net": money(t.long_net),
+        "exempt_net": money(t.exempt_net),
+        "income": money(Some(t.income)),
+        "unknown_cost_disposals": t.unknown_cost_disposals,
+        "unpriced_disposals": t.unpriced_disposals,
+    })
+}
+
+/// Warnings as `--json` lists them: `{code, message}`.
+pub fn warnings_json(warnings: &[Warning]) -> Vec<serde_json::Value> {
+    warnings
+        .iter()
+        .map(|w| serde_json::json!({"code": w.code.as_str(), "message": w.message}))
+        .collect()
+}
+
+/// `gains --json`: one object (schemas/json/gains.schema.json).
+pub fn outcome_json(plan: &GainsPlan, outcome: &GainsOutcome) -> serde_json::Value {
+    let time = |t: DateTime<Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    serde_json::json!({
+        "command": "gains",
+        "accounts": outcome.accounts,
+        "period": plan.period.label,
+        "start": time(plan.period.start),
+        "end": time(plan.period.end),
+        "method": plan.method.as_str(),
+        "currency": plan.currency.as_str(),
+        "legs": outcome.legs,
+        "disposal_rows": outcome.disposal_rows,
+        "files": outcome.files.iter().map(|f| f.display().to_string()).collect::<Vec<_>>(),
+        "total": total_json(&outcome.summary),
+        "warnings": warnings_json(&outcome.warnings),
+    })
+}
+
+/// The line above the summary table: period, currency, method.
+pub fn heading(plan: &GainsPlan) -> String {
+    format!(
+        "gains {} {} {} (your own computation, not tax advice)",
+        plan.period.label, plan.currency, plan.method
+    )
+}
+
+/// What `demo` prints about gains: one summary per plan (the demo builds them as the command
+/// does), files listed, warnings counted; the database at `db`.
+pub async fn demo_summary(db: &Path, plans: &[GainsPlan]) -> Result<String, RunError> {
     let mut store = Store::open(db)?;
-    let mut methods = vec![Method::Fifo];
-    if currency == "GBP" {
-        methods.push(Method::Uk);
-    }
     let mut text = String::new();
-    for method in methods {
-        let period = if method == Method::Uk {
-            Period::uk_tax_year(year)
-        } else {
-            Period::calendar_year(year, chrono_tz::Tz::UTC)
-        }
-        .ok_or_else(|| RunError::Prices(format!("invalid year {year}")))?;
-        let plan = GainsPlan {
-            accounts: vec![account.to_owned()],
-            currency: currency.to_owned(),
-            method,
-            lots: LotPick::Fifo,
-            swap_fee: SwapFee::Leg,
-            unknown_cost: UnknownCost::Empty,
-            period,
-            out: out.to_owned(),
-            api_url: Some(api_url.clone()),
-        };
-        let outcome = run(&plan, &mut store, &Rules::default()).await?;
+    for plan in plans {
+        let outcome = run(plan, &mut store).await?;
         text.push_str(&format!(
-            "\nGains {}, {currency}, method {method} (your own computation, not tax advice; {} warning(s)):\n{}",
+            "\nGains {}, {}, method {} (your own computation, not tax advice; {}):\n{}",
             plan.period.label,
-            outcome.warnings.len(),
+            plan.currency,
+            plan.method,
+            crate::text::count(outcome.warnings.len(), "warning"),
             summary_table(&outcome.summary)
         ));
         for f in &outcome.files {
@@ -485,14 +530,14 @@ mod tests {
     #[test]
     fn file_names_follow_gains_md() {
         assert_eq!(
-            file_names("uk-2025", "GBP", Method::Us),
+            file_names("2025-uk", "GBP", Method::Us),
             [
-                "gains-disposals-uk-2025-GBP-us.csv",
-                "gains-income-uk-2025-GBP.csv",
-                "gains-margin-uk-2025-GBP.csv",
-                "holdings-uk-2025-GBP-us.csv",
-                "gains-summary-uk-2025-GBP-us.csv",
-                "form8949-uk-2025-GBP.csv"
+                "gains-disposals-2025-uk-GBP-us.csv",
+                "gains-income-2025-uk-GBP.csv",
+                "gains-margin-2025-uk-GBP.csv",
+                "holdings-2025-uk-GBP-us.csv",
+                "gains-summary-2025-uk-GBP-us.csv",
+                "form8949-2025-uk-GBP.csv"
             ]
         );
     }

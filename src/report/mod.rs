@@ -52,9 +52,6 @@ pub enum ReportError {
     /// The gains of the report's method failed.
     #[error(transparent)]
     Gains(#[from] crate::gains::run::RunError),
-    /// A method or year the gains engine does not know.
-    #[error("gains cannot be computed for {0}")]
-    Method(String),
     /// The store could not be read.
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),

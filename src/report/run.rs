@@ -1,11 +1,13 @@
 //! One report of a year: the export run (its CSV files), the gains files of the method read
 //! from the same directory, the store's completeness facts, then the HTML page and, when
-//! asked, the workbook. The command only builds the [`ReportPlan`] and maps the error.
+//! asked, the workbook. The command only builds the [`ReportPlan`] (the export's plan and the
+//! gains' plan, each resolved as its own command resolves it) and maps the error.
 
 use super::files::{GainsFiles, read_carf, read_gains};
 use super::html::{Inputs, checklist, render};
 use super::{Facts, Meta, ReportError, Table};
 use crate::export::run::{ExportPlan, Exported};
+use crate::gains::{GainsOutcome, GainsPlan};
 use crate::store::Store;
 use std::path::{Path, PathBuf};
 
@@ -14,8 +16,9 @@ use std::path::{Path, PathBuf};
 pub struct ReportPlan {
     /// The export run first (CSV only; its `out` is the report's directory).
     pub export: ExportPlan,
-    /// The gains method's name (`fifo`, `uk`, …).
-    pub method: String,
+    /// The gains run of the report's method, resolved by `config::gains_plan` as for the
+    /// `gains` command: the export's calendar year, currency and directory.
+    pub gains: GainsPlan,
     /// Write the HTML page.
     pub html: bool,
     /// Write the workbook.
@@ -25,12 +28,14 @@ pub struct ReportPlan {
 /// What a report run produced.
 #[derive(Debug, Clone)]
 pub struct Reported {
-    /// The export's files, then the report's.
+    /// The export's files, then the gains', then the report's.
     pub files: Vec<PathBuf>,
     /// The report files only.
     pub report_files: Vec<PathBuf>,
     /// The export's result.
     pub exported: Exported,
+    /// The gains run's result.
+    pub gained: GainsOutcome,
     /// Whether gains files were found for the method.
     pub gains: bool,
 }
@@ -40,54 +45,64 @@ pub fn report_path(dir: &Path, year: i32, ccy: &str, ext: &str) -> PathBuf {
     dir.join(format!("report-{year}-{ccy}.{ext}"))
 }
 
-/// Runs the export, reads the files and writes the report.
+/// Runs the export and the gains, reads the files and writes the report.
 pub async fn run(plan: &ReportPlan, store: &mut Store) -> Result<Reported, ReportError> {
     let mut export = plan.export.clone();
     export.csv = true;
     export.xml = false;
     let exported = crate::export::run::run(&export, store).await?;
-    let gains_files = gains(plan, &export, store).await?;
+    let gained = crate::gains::run::run(&plan.gains, store).await?;
+    for w in &gained.warnings {
+        tracing::warn!("{w}");
+    }
     let facts = facts(store, &export)?;
     let mut files = exported.files.clone();
-    files.extend(gains_files);
-    let (report_files, gains) = write_report(&export, &plan.method, &facts, plan.html, plan.xlsx)?;
+    files.extend(gained.files.iter().cloned());
+    let method = plan.gains.method.as_str();
+    let (report_files, gains) = write_report(&export, method, &facts, plan.html, plan.xlsx)?;
     files.extend(report_files.iter().cloned());
     Ok(Reported {
         files,
         report_files,
         exported,
+        gained,
         gains,
     })
 }
 
-/// Runs `gains` for the report's method over the export's calendar year (so the files carry
-/// the year's label the report reads), writing its files beside the export's.
-async fn gains(
-    plan: &ReportPlan,
-    export: &ExportPlan,
-    store: &mut Store,
-) -> Result<Vec<PathBuf>, ReportError> {
-    use crate::gains::{LotPick, Method, Period, SwapFee, UnknownCost};
-    let method =
-        Method::parse(&plan.method).ok_or_else(|| ReportError::Method(plan.method.clone()))?;
-    let period = Period::calendar_year(export.year, export.tz)
-        .ok_or_else(|| ReportError::Method(format!("year {}", export.year)))?;
-    let gains_plan = crate::gains::run::GainsPlan {
-        accounts: vec![export.account.clone()],
-        currency: export.currency.as_str().to_owned(),
-        method,
-        lots: LotPick::Fifo,
-        swap_fee: SwapFee::Leg,
-        unknown_cost: UnknownCost::Empty,
-        period,
-        out: export.out.clone(),
-        api_url: export.prices_from.clone(),
+/// `report --json`: one object (schemas/json/report.schema.json).
+pub fn reported_json(plan: &ReportPlan, reported: &Reported) -> serde_json::Value {
+    use crate::gains::run::{total_json, warnings_json};
+    let paths = |f: &[PathBuf]| {
+        f.iter()
+            .map(|f| f.display().to_string())
+            .collect::<Vec<_>>()
     };
-    let outcome = crate::gains::run::run(&gains_plan, store, &export.rules).await?;
-    for w in &outcome.warnings {
-        tracing::warn!("{w}");
+    let e = &reported.exported;
+    let mut warnings = Vec::new();
+    if e.unpriced > 0 {
+        warnings.push(serde_json::json!({
+            "code": "unpriced_legs",
+            "message": format!("{} legs need a value but have none", e.unpriced),
+        }));
     }
-    Ok(outcome.files)
+    warnings.extend(warnings_json(&reported.gained.warnings));
+    serde_json::json!({
+        "command": "report",
+        "account": plan.export.account,
+        "year": plan.export.year,
+        "period": plan.gains.period.label,
+        "method": plan.gains.method.as_str(),
+        "currency": plan.export.currency.as_str(),
+        "files": paths(&reported.files),
+        "report_files": paths(&reported.report_files),
+        "legs": e.legs,
+        "priced": e.priced,
+        "unpriced": e.unpriced,
+        "disposal_rows": reported.gained.disposal_rows,
+        "total": total_json(&reported.gained.summary),
+        "warnings": warnings,
+    })
 }
 
 /// The gains files of the method, read from the report's directory when a gains run wrote

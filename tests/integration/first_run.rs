@@ -234,10 +234,7 @@ fn the_readme_config_example_parses_and_documents_every_identity_key() {
         Some(kraken_tax::domain::ReportCurrency::Eur)
     );
     assert_eq!(config.export.tz, Some(chrono_tz::Europe::Berlin));
-    assert_eq!(
-        config.gains.method,
-        Some(kraken_tax::config::GainsMethod::Fifo)
-    );
+    assert_eq!(config.gains.method, Some(kraken_tax::config::Method::Fifo));
     // The specs are not part of the repository: the README must not send readers to them.
     for spec in ["carf.md", "design.md", "product.md", "gains.md"] {
         assert!(!text.contains(spec), "the README refers to {spec}");

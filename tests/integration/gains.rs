@@ -19,7 +19,7 @@ fn args(v: &[&str]) -> Vec<String> {
 }
 
 /// The golden ledger and its price tables in a new database at `db`.
-async fn golden_db(db: &Path) {
+pub(crate) async fn golden_db(db: &Path) {
     let text = std::fs::read_to_string(golden("ledger.json")).unwrap();
     let envelope: Envelope = serde_json::from_str(&text).unwrap();
     let result: LedgersResult = serde_json::from_str(envelope.result.unwrap().get()).unwrap();
@@ -81,11 +81,11 @@ const GOLDEN_RUNS: [(&[&str], [&str; 5]); 2] = [
     (
         &["--year", "2026", "--method", "uk"],
         [
-            "gains-disposals-uk-2026-EUR-uk.csv",
-            "gains-income-uk-2026-EUR.csv",
-            "gains-margin-uk-2026-EUR.csv",
-            "holdings-uk-2026-EUR-uk.csv",
-            "gains-summary-uk-2026-EUR-uk.csv",
+            "gains-disposals-2026-uk-EUR-uk.csv",
+            "gains-income-2026-uk-EUR.csv",
+            "gains-margin-2026-uk-EUR.csv",
+            "holdings-2026-uk-EUR-uk.csv",
+            "gains-summary-2026-uk-EUR-uk.csv",
         ],
     ),
 ];
@@ -585,7 +585,7 @@ async fn gains_usage_errors_exit_2_and_an_empty_account_exits_1() {
     let db = dir.path().join("g.sqlite");
     golden_db(&db).await;
     let out_dir = dir.path().join("out");
-    let cases: [(&[&str], &str); 4] = [
+    let cases: [(&[&str], &str); 9] = [
         (
             &["--year", "2025", "--currency", "XYZ"],
             "unsupported reporting currency \"XYZ\": use one of EUR, USD, GBP, CHF, CAD, AUD, JPY",
@@ -601,6 +601,30 @@ async fn gains_usage_errors_exit_2_and_an_empty_account_exits_1() {
         (
             &["--year", "2025", "--method", "best"],
             "invalid value 'best'",
+        ),
+        (
+            &["--year", "2025", "--lots", "hifo"],
+            "--lots is for --method us only (the other methods fix their own lot order)",
+        ),
+        (&["--from", "2025-03-02"], "give both --from and --to"),
+        (
+            &["--period", "uk"],
+            "--period needs --year Y (the tax year ending in Y)",
+        ),
+        (
+            &[
+                "--year",
+                "2025",
+                "--from",
+                "2025-01-01",
+                "--to",
+                "2025-02-01",
+            ],
+            "--from/--to and --year exclude each other: give one",
+        ),
+        (
+            &["--year", "1969"],
+            "invalid --year 1969: use a year from 1970 to 2100",
         ),
     ];
     for (extra, said) in cases {
@@ -737,4 +761,96 @@ async fn de_and_us_give_the_hand_worked_files() {
         compare_with_hand_worked(&db, dir.path(), "golden", method, "expected-gains").await;
         compare_with_hand_worked(&db, dir.path(), "long", method, "long/expected-gains").await;
     }
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gains_takes_its_settings_from_the_gains_table_and_flags_win() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("g.sqlite");
+    golden_db(&db).await;
+    let from_file = dir.path().join("from-file");
+    let config = dir.path().join("c.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[gains]\ncurrency = \"EUR\"\nmethod = \"uk\"\nout = \"{}\"\n",
+            from_file.display()
+        ),
+    )
+    .unwrap();
+    let cfg = [("KRAKEN_TAX_CONFIG", config.to_str().unwrap())];
+    let run = |extra: &[&str]| {
+        let mut a = args(&["gains", "--offline", "--db", db.to_str().unwrap()]);
+        a.extend(args(&["--account", "golden"]));
+        a.extend(args(extra));
+        run_bin(a, &cfg)
+    };
+    // Only the year: currency, method (with its UK tax year) and directory from [gains].
+    let out = run(&["--year", "2026"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.starts_with("gains 2026-uk EUR uk (your own computation, not tax advice):\n"),
+        "{stdout}"
+    );
+    for name in GOLDEN_RUNS[1].1 {
+        let got = std::fs::read_to_string(from_file.join(name)).unwrap();
+        let expected = std::fs::read_to_string(golden("expected-gains").join(name)).unwrap();
+        assert_eq!(got, expected, "{name}");
+    }
+    // Flags win over the table: another method (so the calendar year) and directory.
+    let flagged = dir.path().join("flagged");
+    let out = run(&[
+        "--year",
+        "2025",
+        "--method",
+        "fifo",
+        "--out",
+        flagged.to_str().unwrap(),
+    ])
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    for name in GOLDEN_RUNS[0].1 {
+        let got = std::fs::read_to_string(flagged.join(name)).unwrap();
+        let expected = std::fs::read_to_string(golden("expected-gains").join(name)).unwrap();
+        assert_eq!(got, expected, "{name}");
+    }
+    // `config` shows where each came from.
+    let out = run_bin(args(&["config"]), &cfg).await;
+    let shown = String::from_utf8_lossy(&out.stdout);
+    let line = |key: &str| {
+        shown
+            .lines()
+            .find(|l| l.starts_with(key))
+            .unwrap_or_default()
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let file = format!("(file {})", config.display());
+    assert_eq!(line("[gains] method"), format!("[gains] method uk {file}"));
+    assert_eq!(
+        line("[gains] currency"),
+        format!("[gains] currency EUR {file}")
+    );
+    assert_eq!(line("[gains] tz"), "[gains] tz UTC (default)");
+    // Neither flag nor table gives the currency: a usage error saying both ways.
+    let out = run_bin(
+        args(&[
+            "gains",
+            "--year",
+            "2025",
+            "--offline",
+            "--db",
+            db.to_str().unwrap(),
+        ]),
+        &[],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(
+            "no reporting currency: pass --currency CCY, or set currency in the [gains] table of the config file"
+        ),
+        "{}",
+        stderr(&out)
+    );
 }

@@ -1,5 +1,5 @@
-//! `--json` on status, sync, import and export: one JSON object on stdout, valid against its
-//! schema under `schemas/json/`.
+//! `--json` on status, sync, import, export, gains and report: one JSON object on stdout,
+//! valid against its schema under `schemas/json/`.
 
 use crate::harness::{ACCOUNT, Env, run_bin, stderr};
 use serde_json::Value;
@@ -216,4 +216,124 @@ async fn an_import_keeps_unknown_entry_types_for_status_as_the_sync_does() {
     assert_eq!(again["files"][0]["warnings"], serde_json::json!([]));
     let text = status().await;
     assert!(status_line.is_match(&text), "{text}");
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gains_and_report_json_follow_their_schemas() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("g.sqlite");
+    crate::gains::golden_db(&db).await;
+    let out_dir = dir.path().join("out");
+    let common = [
+        "--currency",
+        "EUR",
+        "--offline",
+        "--json",
+        "--out",
+        out_dir.to_str().unwrap(),
+        "--db",
+        db.to_str().unwrap(),
+        "--account",
+        "golden",
+    ];
+    let run = |command: &[&str]| {
+        let mut a: Vec<String> = command.iter().map(|s| s.to_string()).collect();
+        a.extend(common.iter().map(|s| s.to_string()));
+        run_bin(a, &[])
+    };
+    let gains = valid(
+        &run(&["gains", "--year", "2026", "--method", "uk"]).await,
+        "gains",
+    );
+    assert_eq!(
+        (
+            gains["period"].as_str(),
+            gains["method"].as_str(),
+            gains["currency"].as_str(),
+            gains["start"].as_str(),
+            gains["end"].as_str()
+        ),
+        (
+            Some("2026-uk"),
+            Some("uk"),
+            Some("EUR"),
+            Some("2025-04-05T23:00:00Z"),
+            Some("2026-04-05T23:00:00Z")
+        )
+    );
+    assert_eq!(gains["accounts"], serde_json::json!(["golden"]));
+    // The fifo year: the TOTAL row of gains-summary-2025-EUR-fifo.csv, as strings.
+    let gains = valid(&run(&["gains", "--year", "2025"]).await, "gains");
+    let total = &gains["total"];
+    let figures: Vec<&str> = ["proceeds", "cost", "fees", "net_gain", "income"]
+        .iter()
+        .map(|k| total[*k].as_str().unwrap())
+        .collect();
+    assert_eq!(figures, ["3916.00", "2826.01", "8.25", "1081.74", "5.50"]);
+    assert_eq!(
+        (total["disposals"].as_u64(), total["short_net"].as_str()),
+        (Some(4), Some("1081.74"))
+    );
+    assert_eq!(total["exempt_net"], serde_json::Value::Null);
+    let files: Vec<&str> = gains["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f.as_str().unwrap())
+        .collect();
+    assert_eq!(files.len(), 5);
+    assert!(
+        files[4].ends_with("gains-summary-2025-EUR-fifo.csv"),
+        "{files:?}"
+    );
+    // The warning's text as the log says it, with its code.
+    assert_eq!(
+        gains["warnings"][0],
+        serde_json::json!({
+            "code": "unclassified_legs",
+            "message": "1 crypto-asset leg(s) are unclassified and left out of gains and holdings (e.g. golden LGD020-AAAAA-000020: unknown ledger type \"voucher\"): add a [[classify.rules]] entry to the config"
+        })
+    );
+    let report = valid(
+        &run(&["report", "--year", "2025", "--format", "html,xlsx"]).await,
+        "report",
+    );
+    assert_eq!(
+        (
+            report["period"].as_str(),
+            report["method"].as_str(),
+            report["year"].as_i64()
+        ),
+        (Some("2025"), Some("fifo"), Some(2025))
+    );
+    assert_eq!(report["total"], gains["total"]);
+    let report_files: Vec<&str> = report["report_files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f.as_str().unwrap())
+        .collect();
+    assert_eq!(report_files.len(), 2);
+    assert!(report_files[0].ends_with("report-2025-EUR.html"));
+    for f in report["files"].as_array().unwrap() {
+        assert!(std::path::Path::new(f.as_str().unwrap()).exists(), "{f}");
+    }
+    let codes: Vec<&str> = report["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["code"].as_str().unwrap())
+        .collect();
+    assert!(codes.contains(&"unclassified_legs"), "{codes:?}");
+    // The report's method, unless given, is the [gains] table's.
+    let config = dir.path().join("c.toml");
+    std::fs::write(&config, "[gains]\nmethod = \"hifo\"\nperiod = \"uk\"\n").unwrap();
+    let mut a: Vec<String> = ["report", "--year", "2025"].map(String::from).to_vec();
+    a.extend(common.iter().map(|s| s.to_string()));
+    let out = run_bin(a, &[("KRAKEN_TAX_CONFIG", config.to_str().unwrap())]).await;
+    let report = valid(&out, "report");
+    // ... over the export's calendar year whatever the table's period.
+    assert_eq!(
+        (report["method"].as_str(), report["period"].as_str()),
+        (Some("hifo"), Some("2025"))
+    );
+    assert!(out_dir.join("gains-summary-2025-EUR-hifo.csv").exists());
 }

@@ -535,7 +535,7 @@ fn a_deposit_of_other_units_is_not_a_round_trip_unless_labelled_own_wallet() {
     assert_eq!((r.disposals[1].cost, r.disposals[1].gain), (None, None));
     assert_eq!(summary(&r, "BTC").unknown_cost_disposals, 1);
     assert!(
-        r.warnings[0].contains("kraken-tax basis import"),
+        r.warnings[0].message.contains("kraken-tax basis import"),
         "{:?}",
         r.warnings
     );
@@ -597,7 +597,8 @@ fn basis_file_costs_and_unknown_cost_zero() {
     assert!(y.note.contains("--unknown-cost zero"));
     let s = summary(&r, "BTC");
     assert_eq!((s.gains, s.unknown_cost_disposals), (d("330"), 1));
-    assert!(r.warnings[0].contains("treated as zero"));
+    assert!(r.warnings[0].message.contains("treated as zero"));
+    assert_eq!(r.warnings[0].code.as_str(), "unknown_cost");
 }
 
 #[test]
@@ -636,6 +637,9 @@ fn unpriced_disposals_and_shortfalls_never_invent_a_number() {
     );
     assert_eq!(s.proceeds, Some(d("300")));
     assert_eq!(holding(&r, "BTC").units_end, d("-0.5"));
+    // One warning each, with its code for `--json`.
+    let codes: Vec<&str> = r.warnings.iter().map(|w| w.code.as_str()).collect();
+    assert_eq!(codes, ["unknown_cost", "unpriced_disposals"]);
 }
 
 #[test]
