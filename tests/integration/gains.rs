@@ -761,6 +761,8 @@ async fn de_and_us_give_the_hand_worked_files() {
         compare_with_hand_worked(&db, dir.path(), "golden", method, "expected-gains").await;
         compare_with_hand_worked(&db, dir.path(), "long", method, "long/expected-gains").await;
     }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn gains_takes_its_settings_from_the_gains_table_and_flags_win() {
     let dir = tempfile::tempdir().unwrap();

@@ -216,6 +216,8 @@ async fn an_import_keeps_unknown_entry_types_for_status_as_the_sync_does() {
     assert_eq!(again["files"][0]["warnings"], serde_json::json!([]));
     let text = status().await;
     assert!(status_line.is_match(&text), "{text}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn gains_and_report_json_follow_their_schemas() {
     let dir = tempfile::tempdir().unwrap();
