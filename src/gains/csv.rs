@@ -1,6 +1,11 @@
 //! The gains files (gains.md "Files written"), to any `io::Write`. Atomic placement on disk is
 //! the caller's (see `export::csv::write_atomic`).
+//!
+//! Money in rows is rounded half to even to 10 decimals ([`r10`], the engine's own rounding:
+//! disposal rows are rounded by the engine, the other files' money here); the summary and
+//! Form 8949 once to 2 decimals.
 
+use super::lots::r10;
 use super::{DisposalRow, Form8949Row, GainsOptions, HoldingRow, IncomeRow, MarginRow, SummaryRow};
 use rust_decimal::{Decimal, RoundingStrategy};
 use std::io::{self, Write};
@@ -187,7 +192,7 @@ pub fn write_income<W: Write>(out: W, rows: &[IncomeRow<'_>]) -> io::Result<()> 
             r.leg.kraken_subtype.to_owned(),
             r.leg.asset.to_owned(),
             r.leg.units.to_string(),
-            num(r.leg.value),
+            num(r.value),
             num(r.price),
             r.leg.price_source.to_owned(),
             r.kind.as_str().to_owned(),
@@ -211,7 +216,7 @@ pub fn write_margin<W: Write>(out: W, rows: &[MarginRow<'_>]) -> io::Result<()> 
             r.leg.asset.to_owned(),
             r.leg.units.to_string(),
             r.leg.fee_units.to_string(),
-            num(r.leg.value),
+            num(r.leg.value.map(r10)),
             r.leg.price_source.to_owned(),
         ])
         .map_err(err)?;
@@ -233,11 +238,11 @@ pub fn write_holdings<W: Write>(
             r.asset.clone(),
             r.units_start.normalize().to_string(),
             r.units_end.normalize().to_string(),
-            r.cost_end.normalize().to_string(),
+            r10(r.cost_end).normalize().to_string(),
             r.unknown_cost_units.normalize().to_string(),
             r.moved_out_units.normalize().to_string(),
             num(r.price_end),
-            norm(r.value_end),
+            norm(r.value_end.map(r10)),
             opts.method.as_str().to_owned(),
             opts.currency.clone(),
         ])

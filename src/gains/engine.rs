@@ -431,7 +431,12 @@ impl<'a> Walk<'a, '_> {
                                 Some(v) if !leg.units.is_zero() => v.checked_div(leg.units),
                                 _ => None,
                             };
-                            self.income.push(IncomeRow { leg, kind, price });
+                            self.income.push(IncomeRow {
+                                leg,
+                                kind,
+                                value: leg.value.map(r10),
+                                price,
+                            });
                         }
                         leg.value
                     }
@@ -1093,7 +1098,7 @@ fn summarize(
     }
     for r in income {
         let a = per.entry(r.leg.asset).or_default();
-        if let Some(v) = r.leg.value {
+        if let Some(v) = r.value {
             a.income = add(a.income, v)?;
         }
     }

@@ -414,6 +414,9 @@ pub struct IncomeRow<'a> {
     pub leg: &'a GainsLeg<'a>,
     /// Its kind.
     pub kind: IncomeKind,
+    /// The leg's value rounded as row money (half to even, 10 decimals); `None` when
+    /// unpriced. The summary's `income` and the months file sum this.
+    pub value: Option<Decimal>,
     /// Unit price (`value / units`), when priced.
     pub price: Option<Decimal>,
 }

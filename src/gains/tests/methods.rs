@@ -744,6 +744,67 @@ fn rows_round_to_10_places_and_the_last_takes_the_remainder() {
     );
 }
 
+/// gains.md: money in rows is rounded half to even to 10 decimal places, in every file (the
+/// holdings' carried cost and value, the income and margin values, as the disposals).
+#[test]
+fn every_money_column_of_every_file_rounds_half_even_to_10_places() {
+    let mut m = leg(
+        "2024-01-06T00:00:00Z",
+        "M",
+        "EUR",
+        LegKind::Margin,
+        "-1.5",
+        Some("-0.98765432125"),
+    );
+    m.kraken_type = "margin";
+    let legs = [
+        // 1 for 3 BTC: after selling 1, the 2 left carry 2/3 (28 decimals in the engine).
+        buy("2024-01-01T00:00:00Z", "B", "BTC", "3", "1"),
+        leg(
+            "2024-01-05T00:00:00Z",
+            "I",
+            "DOT",
+            LegKind::Income(IncomeKind::Staking),
+            "0.3",
+            Some("0.12345678905"),
+        ),
+        m,
+        sell("2024-02-01T00:00:00Z", "S", "BTC", "1", "2"),
+    ];
+    let prices = |asset: &str, _: DateTime<Utc>| (asset == "BTC").then(|| d("0.123456789075"));
+    let o = options(Method::Fifo, year(2024));
+    let r = compute(&legs, &o, &prices).unwrap();
+    // 2/3 → 0.6666666667; 2 × 0.123456789075 = 0.24691357815 → 0.2469135782 (half to
+    // even: up from an odd digit); the DOT lot's 0.12345678905 → 0.1234567890 (down to an
+    // even digit; half up would give ...891).
+    assert_eq!(
+        csv_text(|w| write_holdings(w, &r.holdings, &o)),
+        "period,account,crypto_asset,units_start,units_end,cost_end,unknown_cost_units,moved_out_units,price_end,value_end,method,currency\n\
+         2024,main,BTC,0,2,0.6666666667,0,0,0.123456789075,0.2469135782,fifo,GBP\n\
+         2024,main,DOT,0,0.3,0.123456789,0,0,,,fifo,GBP\n"
+    );
+    assert_eq!(
+        csv_text(|w| write_income(w, &r.income)),
+        "time_utc,account,ledger_id,refid,kraken_type,kraken_subtype,crypto_asset,units,value,price,price_source,kind\n\
+         2024-01-05T00:00:00.000000Z,main,I,I,trade,,DOT,0.3,0.1234567890,0.4115226301666666666666666667,trade:GBP,staking\n"
+    );
+    assert_eq!(
+        csv_text(|w| write_margin(w, &r.margin)),
+        "time_utc,account,ledger_id,refid,kraken_type,kraken_subtype,asset,amount,fee,value,price_source\n\
+         2024-01-06T00:00:00.000000Z,main,M,M,margin,,EUR,-1.5,0,-0.9876543212,trade:GBP\n"
+    );
+    assert_eq!(
+        csv_text(|w| write_disposals(w, &r.disposals))
+            .lines()
+            .nth(1),
+        Some(
+            "2024-02-01T00:00:00.000000Z,main,S,S,BTC,sale,1,2,0.3333333333,0,1.6666666667,2024-01-01T00:00:00.000000Z,B,31,short,fifo,ledger,"
+        )
+    );
+    // The summary's income is the sum of the rows' rounded values.
+    assert_eq!(summary(&r, "DOT").income, d("0.1234567890"));
+}
+
 #[test]
 fn files_have_gains_md_headers_and_summary_rounds_once_half_even() {
     let (legs, o) = run(Method::Fifo);
