@@ -6,7 +6,10 @@
 //! Form 8949 once to 2 decimals.
 
 use super::lots::r10;
-use super::{DisposalRow, Form8949Row, GainsOptions, HoldingRow, IncomeRow, MarginRow, SummaryRow};
+use super::{
+    DisposalRow, Form8949Row, GainsOptions, HoldingRow, IncomeMonth, IncomeRow, MarginRow,
+    SummaryRow,
+};
 use rust_decimal::{Decimal, RoundingStrategy};
 use std::io::{self, Write};
 
@@ -46,6 +49,20 @@ pub const INCOME_COLUMNS: [&str; 12] = [
     "price",
     "price_source",
     "kind",
+];
+
+/// `gains-income-months-Y-CCY.csv` columns: the income file totalled per asset, month (in
+/// the period's time zone) and kind.
+pub const INCOME_MONTH_COLUMNS: [&str; 9] = [
+    "period",
+    "month",
+    "crypto_asset",
+    "kind",
+    "rows",
+    "units",
+    "value",
+    "unpriced_rows",
+    "currency",
 ];
 
 /// `gains-margin-Y-CCY.csv` columns (gains.md leaves them to us: one row per margin entry
@@ -196,6 +213,31 @@ pub fn write_income<W: Write>(out: W, rows: &[IncomeRow<'_>]) -> io::Result<()> 
             num(r.price),
             r.leg.price_source.to_owned(),
             r.kind.as_str().to_owned(),
+        ])
+        .map_err(err)?;
+    }
+    w.flush()
+}
+
+/// Writes the income months file (`rows` from [`super::income_by_month`]); `value` is empty
+/// when no row of the month had a value.
+pub fn write_income_months<W: Write>(
+    out: W,
+    rows: &[IncomeMonth],
+    opts: &GainsOptions,
+) -> io::Result<()> {
+    let mut w = writer(out, &INCOME_MONTH_COLUMNS)?;
+    for r in rows {
+        w.write_record([
+            opts.period.label.clone(),
+            r.month.clone(),
+            r.asset.clone(),
+            r.kind.as_str().to_owned(),
+            r.legs.to_string(),
+            r.units.to_string(),
+            num((r.unpriced < r.legs).then_some(r.value)),
+            r.unpriced.to_string(),
+            opts.currency.clone(),
         ])
         .map_err(err)?;
     }

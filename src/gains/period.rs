@@ -12,6 +12,9 @@ pub struct Period {
     pub end: DateTime<Utc>,
     /// The `period` column (`2025`, `uk-2025`, `au-2025`, `2025-01-01..2025-06-30`).
     pub label: String,
+    /// The zone its days and months are counted in (`--tz`; Europe/London for `uk`,
+    /// Australia/Sydney for `au`): the income months file's months.
+    pub tz: Tz,
 }
 
 fn midnight(tz: Tz, d: NaiveDate) -> Option<DateTime<Utc>> {
@@ -30,6 +33,7 @@ impl Period {
             start: midnight(tz, NaiveDate::from_ymd_opt(year, 1, 1)?)?,
             end: midnight(tz, NaiveDate::from_ymd_opt(year.checked_add(1)?, 1, 1)?)?,
             label: year.to_string(),
+            tz,
         })
     }
 
@@ -40,6 +44,7 @@ impl Period {
             start: midnight(tz, NaiveDate::from_ymd_opt(year.checked_sub(1)?, 4, 6)?)?,
             end: midnight(tz, NaiveDate::from_ymd_opt(year, 4, 6)?)?,
             label: format!("uk-{year}"),
+            tz,
         })
     }
 
@@ -50,6 +55,7 @@ impl Period {
             start: midnight(tz, NaiveDate::from_ymd_opt(year.checked_sub(1)?, 7, 1)?)?,
             end: midnight(tz, NaiveDate::from_ymd_opt(year, 7, 1)?)?,
             label: format!("au-{year}"),
+            tz,
         })
     }
 
@@ -62,6 +68,7 @@ impl Period {
             start: midnight(tz, from)?,
             end: midnight(tz, to.succ_opt()?)?,
             label: format!("{from}..{to}"),
+            tz,
         })
     }
 

@@ -928,22 +928,42 @@ fn income_is_totalled_per_asset_and_month_in_the_zone() {
         inc("2024-02-10T00:00:00Z", "B", "DOT", "2", Some("11")),
         inc("2024-02-11T00:00:00Z", "C", "DOT", "0.5", None),
         inc("2024-02-12T00:00:00Z", "D", "ETH", "0.1", Some("200")),
+        leg(
+            "2024-02-13T00:00:00Z",
+            "E",
+            "DOT",
+            LegKind::Income(IncomeKind::Airdrop),
+            "7",
+            Some("1"),
+        ),
     ];
     let r = compute(&legs, &options(Method::Fifo, year(2024)), &NoPrices).unwrap();
     let months = |tz| {
         income_by_month(&r.income, tz)
             .unwrap()
             .into_iter()
-            .map(|m| (m.asset, m.month, m.legs, m.units, m.value, m.unpriced))
+            .map(|m| {
+                (
+                    m.asset,
+                    m.month,
+                    m.kind.as_str(),
+                    m.legs,
+                    m.units,
+                    m.value,
+                    m.unpriced,
+                )
+            })
             .collect::<Vec<_>>()
     };
     let s = |x: &str| x.to_owned();
+    // One row per asset, month and kind: the airdrop is not added to February's earn.
     assert_eq!(
         months(Tz::UTC),
         vec![
-            (s("DOT"), s("2024-01"), 1, d("1"), d("5"), 0),
-            (s("DOT"), s("2024-02"), 2, d("2.5"), d("11"), 1),
-            (s("ETH"), s("2024-02"), 1, d("0.1"), d("200"), 0),
+            (s("DOT"), s("2024-01"), "earn", 1, d("1"), d("5"), 0),
+            (s("DOT"), s("2024-02"), "airdrop", 1, d("7"), d("1"), 0),
+            (s("DOT"), s("2024-02"), "earn", 2, d("2.5"), d("11"), 1),
+            (s("ETH"), s("2024-02"), "earn", 1, d("0.1"), d("200"), 0),
         ]
     );
     // 23:30 UTC on 31 January is February in Berlin.
