@@ -600,6 +600,100 @@ fn basis_file_costs_and_unknown_cost_zero() {
     assert!(r.warnings[0].contains("treated as zero"));
 }
 
+/// `--unknown-cost zero` says so in every file that carries a cost, for every method: the
+/// disposal rows (cost 0, cost_source `unknown`, the note), the holdings (the units of
+/// unknown cost, not in cost_end), the summary (still counted) and Form 8949 (`us`: the
+/// description says it, and the deposit's date is not given as the date acquired).
+#[test]
+fn unknown_cost_zero_is_said_in_every_file_for_every_method() {
+    let legs = [
+        deposit("2024-01-01T00:00:00Z", "D", "2", None, false),
+        buy("2024-01-02T00:00:00Z", "B", "BTC", "1", "100"),
+        sell("2024-06-01T00:00:00Z", "S", "BTC", "1.5", "600"),
+    ];
+    // (method, rows as (units, cost, cost_source, note), holdings cost_end and unknown units)
+    let zero = "cost unknown, treated as zero (--unknown-cost zero)";
+    let unknown = |u: &str| (d(u), Some(d("0")), CostSource::Unknown, zero);
+    let known = |u: &str, c: &str, s| (d(u), Some(d(c)), s, "");
+    let cases = [
+        (Method::Fifo, vec![unknown("1.5")], ("100", "0.5")),
+        (
+            Method::Lifo,
+            vec![known("1", "100", CostSource::Ledger), unknown("0.5")],
+            ("0", "1.5"),
+        ),
+        (
+            Method::Hifo,
+            vec![known("1", "100", CostSource::Ledger), unknown("0.5")],
+            ("0", "1.5"),
+        ),
+        // The pool gives known and unknown units in proportion: 1.5 × 1/3 known, × 2/3 not.
+        (
+            Method::Average,
+            vec![known("0.5", "50", CostSource::Ledger), unknown("1")],
+            ("50", "1"),
+        ),
+        (
+            Method::Uk,
+            vec![known("0.5", "50", CostSource::Ledger), unknown("1")],
+            ("50", "1"),
+        ),
+        (Method::De, vec![unknown("1.5")], ("100", "0.5")),
+        (Method::Us, vec![unknown("1.5")], ("100", "0.5")),
+    ];
+    for (method, rows, (cost_end, unknown_units)) in cases {
+        let mut o = options(method, year(2024));
+        o.unknown_cost = UnknownCost::Zero;
+        let r = compute(&legs, &o, &NoPrices).unwrap();
+        let got: Vec<_> = r
+            .disposals
+            .iter()
+            .map(|x| (x.units, x.cost, x.cost_source, x.note))
+            .collect();
+        assert_eq!(got, rows, "{method}");
+        let text = csv_text(|w| write_disposals(w, &r.disposals));
+        let cells: Vec<(String, String, String)> = ::csv::Reader::from_reader(text.as_bytes())
+            .records()
+            .map(|r| {
+                let r = r.unwrap();
+                (r[8].to_owned(), r[16].to_owned(), r[17].to_owned())
+            })
+            .collect();
+        assert!(
+            cells.contains(&("0".into(), "unknown".into(), zero.into())),
+            "{method}: {text}"
+        );
+        let h = holding(&r, "BTC");
+        assert_eq!(
+            (h.cost_end, h.unknown_cost_units),
+            (d(cost_end), d(unknown_units)),
+            "{method}"
+        );
+        let holdings = csv_text(|w| write_holdings(w, &r.holdings, &o));
+        assert!(
+            holdings.contains(&format!(",BTC,0,1.5,{cost_end},{unknown_units},0,")),
+            "{method}: {holdings}"
+        );
+        let s = summary(&r, "BTC");
+        assert_eq!(s.unknown_cost_disposals, 1, "{method}");
+        let summary_text = csv_text(|w| write_summary(w, &r.summary, &o));
+        assert!(
+            summary_text
+                .lines()
+                .all(|l| l.starts_with("period") || l.contains(",1,0,")),
+            "{method}: {summary_text}"
+        );
+        assert!(r.warnings[0].contains("treated as zero (--unknown-cost zero)"));
+        if method == Method::Us {
+            assert_eq!(
+                csv_text(|w| write_form8949(w, &r.form8949)),
+                "part,description,date_acquired,date_sold,proceeds,cost_basis,code,adjustment,gain_or_loss\n\
+                 I,\"1.5 BTC (cost unknown, treated as zero)\",,2024-06-01,600.00,0.00,,,600.00\n"
+            );
+        }
+    }
+}
+
 #[test]
 fn unpriced_disposals_and_shortfalls_never_invent_a_number() {
     let legs = [
