@@ -161,6 +161,52 @@ async fn the_golden_account_gives_the_hand_worked_gains_files() {
     );
 }
 
+/// `lifo`, `hifo` and `average` on the golden account (WORKING.md "Gains: lifo, hifo,
+/// average"): the income, margin and income months files are `fifo`'s.
+const GOLDEN_LIFO_HIFO_AVERAGE: [(&[&str], &[&str]); 3] = [
+    (
+        &["--year", "2025", "--method", "lifo"],
+        &[
+            "gains-disposals-2025-EUR-lifo.csv",
+            "gains-income-2025-EUR.csv",
+            "gains-margin-2025-EUR.csv",
+            "holdings-2025-EUR-lifo.csv",
+            "gains-summary-2025-EUR-lifo.csv",
+            "gains-income-months-2025-EUR.csv",
+        ],
+    ),
+    (
+        &["--year", "2025", "--method", "hifo"],
+        &[
+            "gains-disposals-2025-EUR-hifo.csv",
+            "gains-income-2025-EUR.csv",
+            "gains-margin-2025-EUR.csv",
+            "holdings-2025-EUR-hifo.csv",
+            "gains-summary-2025-EUR-hifo.csv",
+            "gains-income-months-2025-EUR.csv",
+        ],
+    ),
+    (
+        &["--year", "2025", "--method", "average"],
+        &[
+            "gains-disposals-2025-EUR-average.csv",
+            "gains-income-2025-EUR.csv",
+            "gains-margin-2025-EUR.csv",
+            "holdings-2025-EUR-average.csv",
+            "gains-summary-2025-EUR-average.csv",
+            "gains-income-months-2025-EUR.csv",
+        ],
+    ),
+];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_golden_account_gives_the_hand_worked_lifo_hifo_and_average_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("g.sqlite");
+    golden_db(&db).await;
+    check_golden_runs(&db, dir.path(), &GOLDEN_LIFO_HIFO_AVERAGE).await;
+}
+
 #[test]
 fn the_basis_example_matches_its_schema() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
