@@ -721,3 +721,103 @@ async fn gains_usage_errors_exit_2_and_an_empty_account_exits_1() {
     );
     assert!(!out_dir.exists(), "no file written on a failure");
 }
+
+/// `--unknown-cost zero` end to end: the golden account with one more entry, a sale of 105
+/// DOT on 2025-10-01 for 525 EUR, which takes (fifo) the 100 DOT deposited of unknown cost
+/// (LGD012), then the staking lots and 4.25 of LGD022. Without the flag that row's cost and
+/// gain are empty; with it the cost is 0, and every file says so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_cost_zero_says_so_in_the_files_end_to_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("g.sqlite");
+    golden_db(&db).await;
+    let text = r#"{"error":[],"result":{"ledger":{
+        "LGD024-AAAAA-000024": {"refid":"TGD024-AAAAA-000024","time":1759276800.0000,"type":"trade","subtype":"tradespot","aclass":"currency","asset":"DOT","amount":"-105.0000000000","fee":"0.0000000000","balance":"5.7500000000"},
+        "LGD025-AAAAA-000025": {"refid":"TGD024-AAAAA-000024","time":1759276800.0000,"type":"trade","subtype":"tradespot","aclass":"currency","asset":"ZEUR","amount":"525.0000","fee":"0.0000","balance":"7862.7500"}
+    },"count":2}}"#;
+    let envelope: Envelope = serde_json::from_str(text).unwrap();
+    let result: LedgersResult = serde_json::from_str(envelope.result.unwrap().get()).unwrap();
+    let rows: Vec<RawRecord<_>> = result
+        .ledger
+        .iter()
+        .map(|(id, raw)| ledger_entry(id, raw).unwrap())
+        .collect();
+    Store::open(&db)
+        .unwrap()
+        .insert_ledger_entries("golden", &rows, Source::Api)
+        .unwrap();
+    let dot_rows = |out_dir: &Path| -> Vec<String> {
+        std::fs::read_to_string(out_dir.join("gains-disposals-2025-EUR-fifo.csv"))
+            .unwrap()
+            .lines()
+            .filter(|l| l.contains(",LGD024-AAAAA-000024,"))
+            .map(str::to_owned)
+            .collect()
+    };
+    let line = |out_dir: &Path, file: &str, start: &str| -> String {
+        std::fs::read_to_string(out_dir.join(file))
+            .unwrap()
+            .lines()
+            .find(|l| l.starts_with(start))
+            .unwrap_or_else(|| panic!("{file}: no {start}"))
+            .to_owned()
+    };
+    let sale =
+        "2025-10-01T00:00:00.000000Z,golden,LGD024-AAAAA-000024,TGD024-AAAAA-000024,DOT,sale";
+    // The rest of the sale, the same in both runs: proceeds by units (525 × 0.5 / 105 = 2.5,
+    // 1.25, the last row the remainder 21.25); costs 2, 1.5 and 50.32 × 4.25 / 10 = 21.386.
+    let known = [
+        format!(
+            "{sale},0.5,2.5,2,0,0.5,2025-06-01T00:00:00.000000Z,LGD015-AAAAA-000015,122,short,fifo,ledger,"
+        ),
+        format!(
+            "{sale},0.25,1.25,1.5,0,-0.25,2025-07-01T00:00:00.000000Z,LGD016-AAAAA-000016,92,short,fifo,ledger,"
+        ),
+        format!(
+            "{sale},4.25,21.25,21.386,0,-0.136,2025-09-20T00:00:00.000000Z,LGD022-AAAAA-000022,11,short,fifo,ledger,"
+        ),
+    ];
+
+    let empty = dir.path().join("empty");
+    let out = gains(&db, &empty, &["--year", "2025"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let mut want = vec![format!(
+        "{sale},100,500,,0,,2025-04-20T00:00:00.000000Z,LGD012-AAAAA-000012,,,fifo,unknown,cost unknown: supply it with `kraken-tax basis import FILE`"
+    )];
+    want.extend(known.iter().cloned());
+    assert_eq!(dot_rows(&empty), want);
+    // The disposal's gain is unknown: in neither gains nor losses; counted.
+    assert_eq!(
+        line(
+            &empty,
+            "gains-summary-2025-EUR-fifo.csv",
+            "2025,golden,DOT,"
+        ),
+        "2025,golden,DOT,1,525.00,24.89,0.00,0.00,0.00,0.00,0.11,0.00,,3.50,1,0,fifo,EUR"
+    );
+
+    let zero = dir.path().join("zero");
+    let out = gains(&db, &zero, &["--year", "2025", "--unknown-cost", "zero"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("1 disposal(s) of DOT matched units of unknown cost (first: ledger entry LGD024-AAAAA-000024); their cost is treated as zero (--unknown-cost zero), so gains are overstated"),
+        "{}",
+        stderr(&out)
+    );
+    let mut want = vec![format!(
+        "{sale},100,500,0,0,500,2025-04-20T00:00:00.000000Z,LGD012-AAAAA-000012,,,fifo,unknown,\"cost unknown, treated as zero (--unknown-cost zero)\""
+    )];
+    want.extend(known.iter().cloned());
+    assert_eq!(dot_rows(&zero), want);
+    // The whole disposal is now a gain (500 + 0.5 − 0.25 − 0.136 = 500.114), still counted
+    // in unknown_cost_disposals.
+    assert_eq!(
+        line(&zero, "gains-summary-2025-EUR-fifo.csv", "2025,golden,DOT,"),
+        "2025,golden,DOT,1,525.00,24.89,0.00,500.11,0.00,500.11,0.11,0.00,,3.50,1,0,fifo,EUR"
+    );
+    // Carried: 5.75 DOT of LGD022 at 50.32 − 21.386; no unit of unknown cost left.
+    assert_eq!(
+        line(&zero, "holdings-2025-EUR-fifo.csv", "2025,golden,DOT,"),
+        "2025,golden,DOT,0,5.75,28.934,0,0,,,fifo,EUR"
+    );
+}
