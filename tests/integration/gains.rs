@@ -821,3 +821,65 @@ async fn unknown_cost_zero_says_so_in_the_files_end_to_end() {
         "2025,golden,DOT,0,5.75,28.934,0,0,,,fifo,EUR"
     );
 }
+
+/// WORKING.md "lifo and hifo apart": one more ETH lot (0.6 ETH for 1,080 EUR on 2025-06-01,
+/// in this test's database only) makes fifo, lifo and hifo take different lots for the ETH
+/// withdrawal and its fee units.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lifo_and_hifo_part_on_the_golden_account_with_one_more_eth_lot() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("g.sqlite");
+    golden_db(&db).await;
+    let text = r#"{"error":[],"result":{"ledger":{
+        "LGD026-AAAAA-000026": {"refid":"TGD026-AAAAA-000026","time":1748736000.0000,"type":"trade","subtype":"tradespot","aclass":"currency","asset":"XETH","amount":"0.6000000000","fee":"0.0000000000","balance":"1.8000000000"},
+        "LGD027-AAAAA-000027": {"refid":"TGD026-AAAAA-000026","time":1748736000.0000,"type":"trade","subtype":"tradespot","aclass":"currency","asset":"ZEUR","amount":"-1080.0000","fee":"0.0000","balance":"6307.7500"}
+    },"count":2}}"#;
+    let envelope: Envelope = serde_json::from_str(text).unwrap();
+    let result: LedgersResult = serde_json::from_str(envelope.result.unwrap().get()).unwrap();
+    let rows: Vec<RawRecord<_>> = result
+        .ledger
+        .iter()
+        .map(|(id, raw)| ledger_entry(id, raw).unwrap())
+        .collect();
+    Store::open(&db)
+        .unwrap()
+        .insert_ledger_entries("golden", &rows, Source::Api)
+        .unwrap();
+    let fee = "2025-08-01T00:00:00.000000Z,golden,LGD017-AAAAA-000017,AGD001-AAAAA-000001,ETH,fee,0.005,10";
+    for (method, row, holding) in [
+        (
+            "fifo",
+            format!(
+                "{fee},15,0,-5,2025-04-01T00:00:00.000000Z,LGD011-AAAAA-000011,122,short,fifo,ledger,"
+            ),
+            "2025,golden,ETH,0,1.295,3165,0,0.5,,,fifo,EUR",
+        ),
+        (
+            "lifo",
+            format!(
+                "{fee},9,0,1,2025-06-01T00:00:00.000000Z,LGD026-AAAAA-000026,61,short,lifo,ledger,"
+            ),
+            "2025,golden,ETH,0,1.295,3572.04,0,0.5,,,lifo,EUR",
+        ),
+        (
+            "hifo",
+            format!(
+                "{fee},15,0,-5,2025-04-01T00:00:00.000000Z,LGD011-AAAAA-000011,122,short,hifo,ledger,"
+            ),
+            "2025,golden,ETH,0,1.295,2966.04,0,0.5,,,hifo,EUR",
+        ),
+    ] {
+        let out_dir = dir.path().join(method);
+        let out = gains(&db, &out_dir, &["--year", "2025", "--method", method]).await;
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        let read = |name: String| std::fs::read_to_string(out_dir.join(name)).unwrap();
+        let disposals = read(format!("gains-disposals-2025-EUR-{method}.csv"));
+        let eth: Vec<&str> = disposals.lines().filter(|l| l.contains(",ETH,")).collect();
+        assert_eq!(eth, [row.as_str()], "{method}");
+        let holdings = read(format!("holdings-2025-EUR-{method}.csv"));
+        assert!(
+            holdings.lines().any(|l| l == holding),
+            "{method}: {holdings}"
+        );
+    }
+}
