@@ -1,7 +1,15 @@
 //! The gains files (gains.md "Files written"), to any `io::Write`. Atomic placement on disk is
 //! the caller's (see `export::csv::write_atomic`).
+//!
+//! Money in rows is rounded half to even to 10 decimals ([`r10`], the engine's own rounding:
+//! disposal rows are rounded by the engine, the other files' money here); the summary and
+//! Form 8949 once to 2 decimals.
 
-use super::{DisposalRow, Form8949Row, GainsOptions, HoldingRow, IncomeRow, MarginRow, SummaryRow};
+use super::lots::r10;
+use super::{
+    DisposalRow, Form8949Row, GainsOptions, HoldingRow, IncomeMonth, IncomeRow, MarginRow,
+    SummaryRow,
+};
 use rust_decimal::{Decimal, RoundingStrategy};
 use std::io::{self, Write};
 
@@ -41,6 +49,20 @@ pub const INCOME_COLUMNS: [&str; 12] = [
     "price",
     "price_source",
     "kind",
+];
+
+/// `gains-income-months-Y-CCY.csv` columns: the income file totalled per asset, month (in
+/// the period's time zone) and kind.
+pub const INCOME_MONTH_COLUMNS: [&str; 9] = [
+    "period",
+    "month",
+    "crypto_asset",
+    "kind",
+    "rows",
+    "units",
+    "value",
+    "unpriced_rows",
+    "currency",
 ];
 
 /// `gains-margin-Y-CCY.csv` columns (gains.md leaves them to us: one row per margin entry
@@ -187,10 +209,35 @@ pub fn write_income<W: Write>(out: W, rows: &[IncomeRow<'_>]) -> io::Result<()> 
             r.leg.kraken_subtype.to_owned(),
             r.leg.asset.to_owned(),
             r.leg.units.to_string(),
-            num(r.leg.value),
+            num(r.value),
             num(r.price),
             r.leg.price_source.to_owned(),
             r.kind.as_str().to_owned(),
+        ])
+        .map_err(err)?;
+    }
+    w.flush()
+}
+
+/// Writes the income months file (`rows` from [`super::income_by_month`]); `value` is empty
+/// when no row of the month had a value.
+pub fn write_income_months<W: Write>(
+    out: W,
+    rows: &[IncomeMonth],
+    opts: &GainsOptions,
+) -> io::Result<()> {
+    let mut w = writer(out, &INCOME_MONTH_COLUMNS)?;
+    for r in rows {
+        w.write_record([
+            opts.period.label.clone(),
+            r.month.clone(),
+            r.asset.clone(),
+            r.kind.as_str().to_owned(),
+            r.legs.to_string(),
+            r.units.to_string(),
+            num((r.unpriced < r.legs).then_some(r.value)),
+            r.unpriced.to_string(),
+            opts.currency.clone(),
         ])
         .map_err(err)?;
     }
@@ -211,7 +258,7 @@ pub fn write_margin<W: Write>(out: W, rows: &[MarginRow<'_>]) -> io::Result<()> 
             r.leg.asset.to_owned(),
             r.leg.units.to_string(),
             r.leg.fee_units.to_string(),
-            num(r.leg.value),
+            num(r.leg.value.map(r10)),
             r.leg.price_source.to_owned(),
         ])
         .map_err(err)?;
@@ -233,11 +280,11 @@ pub fn write_holdings<W: Write>(
             r.asset.clone(),
             r.units_start.normalize().to_string(),
             r.units_end.normalize().to_string(),
-            r.cost_end.normalize().to_string(),
+            r10(r.cost_end).normalize().to_string(),
             r.unknown_cost_units.normalize().to_string(),
             r.moved_out_units.normalize().to_string(),
             num(r.price_end),
-            norm(r.value_end),
+            norm(r.value_end.map(r10)),
             opts.method.as_str().to_owned(),
             opts.currency.clone(),
         ])

@@ -431,7 +431,12 @@ impl<'a> Walk<'a, '_> {
                                 Some(v) if !leg.units.is_zero() => v.checked_div(leg.units),
                                 _ => None,
                             };
-                            self.income.push(IncomeRow { leg, kind, price });
+                            self.income.push(IncomeRow {
+                                leg,
+                                kind,
+                                value: leg.value.map(r10),
+                                price,
+                            });
                         }
                         leg.value
                     }
@@ -1093,7 +1098,7 @@ fn summarize(
     }
     for r in income {
         let a = per.entry(r.leg.asset).or_default();
-        if let Some(v) = r.leg.value {
+        if let Some(v) = r.value {
             a.income = add(a.income, v)?;
         }
     }
@@ -1179,10 +1184,20 @@ fn form8949(rows: &[DisposalRow<'_>]) -> R<Vec<Form8949Row>> {
             _ => None,
         };
         let is_long = r.term == Some(Term::Long);
+        // With --unknown-cost zero the cost basis is 0: the description says why.
+        let zero = if r.cost_source == CostSource::Unknown && r.cost.is_some() {
+            " (cost unknown, treated as zero)"
+        } else {
+            ""
+        };
         let row = Form8949Row {
             part: if is_long { "II" } else { "I" },
-            description: format!("{} {}", r.units.normalize(), r.leg.asset),
-            date_acquired: r.acquired.map(|t| t.date_naive()),
+            description: format!("{} {}{zero}", r.units.normalize(), r.leg.asset),
+            // An undated lot (a deposit of unknown origin) was not acquired when it came in.
+            date_acquired: r
+                .acquired
+                .filter(|_| r.holding_days.is_some())
+                .map(|t| t.date_naive()),
             date_sold: r.leg.time.date_naive(),
             proceeds,
             cost_basis,

@@ -4,7 +4,8 @@
 //! [`GainsLeg`]s — already classified (carf.md) and valued in the reporting currency. The
 //! engine never touches SQLite, the CLI or the classification: an adapter builds the legs
 //! from the derived, classified and valued legs, and [`compute`] returns the rows of the
-//! five files (plus Form 8949 rows for `us`), which [`csv`] writes.
+//! five files (plus Form 8949 rows for `us`), which [`csv`] writes, with the income months
+//! file ([`income_by_month`]).
 //!
 //! Matching runs over every leg whatever the period; only the output is filtered to the
 //! period ([`Period`]), so a 2025 disposal matches a 2019 lot.
@@ -399,6 +400,9 @@ pub struct IncomeRow<'a> {
     pub leg: &'a GainsLeg<'a>,
     /// Its kind.
     pub kind: IncomeKind,
+    /// The leg's value rounded as row money (half to even, 10 decimals); `None` when
+    /// unpriced. The summary's `income` and the months file sum this.
+    pub value: Option<Decimal>,
     /// Unit price (`value / units`), when priced.
     pub price: Option<Decimal>,
 }
@@ -584,38 +588,42 @@ pub enum GainsError {
     },
 }
 
-/// Income totalled per asset and calendar month (issue 15: "listed one per row, totalled
-/// per asset and month"), for the command to print.
+/// Income totalled per asset, month and kind (issue 15: "listed one per row, totalled per
+/// asset and month"): the rows of `gains-income-months-Y-CCY.csv`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IncomeMonth {
     /// Asset.
     pub asset: String,
     /// `YYYY-MM` in the time zone given to [`income_by_month`].
     pub month: String,
+    /// Income kind.
+    pub kind: IncomeKind,
     /// Number of income legs.
     pub legs: u64,
     /// Sum of units.
     pub units: Decimal,
-    /// Sum of the known values.
+    /// Sum of the rows' known values (each rounded as in the income file, so the months
+    /// add up to the income file exactly).
     pub value: Decimal,
     /// Legs without a value (not in `value`).
     pub unpriced: u64,
 }
 
-/// Totals the income rows per asset and month (months in `tz`), sorted by asset then month.
+/// Totals the income rows per asset, month (in `tz`) and kind, sorted by asset, month, kind.
 pub fn income_by_month(
     rows: &[IncomeRow<'_>],
     tz: chrono_tz::Tz,
 ) -> Result<Vec<IncomeMonth>, GainsError> {
-    let mut acc: std::collections::BTreeMap<(&str, String), IncomeMonth> =
+    let mut acc: std::collections::BTreeMap<(&str, String, &str), IncomeMonth> =
         std::collections::BTreeMap::new();
     for r in rows {
         let month = r.leg.time.with_timezone(&tz).format("%Y-%m").to_string();
         let m = acc
-            .entry((r.leg.asset, month.clone()))
+            .entry((r.leg.asset, month.clone(), r.kind.as_str()))
             .or_insert_with(|| IncomeMonth {
                 asset: r.leg.asset.to_owned(),
                 month,
+                kind: r.kind,
                 legs: 0,
                 units: Decimal::ZERO,
                 value: Decimal::ZERO,
@@ -626,7 +634,7 @@ pub fn income_by_month(
         };
         m.legs += 1;
         m.units = m.units.checked_add(r.leg.units).ok_or_else(overflow)?;
-        match r.leg.value {
+        match r.value {
             Some(v) => m.value = m.value.checked_add(v).ok_or_else(overflow)?,
             None => m.unpriced += 1,
         }

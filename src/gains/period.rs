@@ -13,6 +13,9 @@ pub struct Period {
     /// Its name in the file names, the `period` column and the messages: `2025` (calendar
     /// year), `2025-uk` (UK tax year ending in 2025), `2025-au`, `2025-01-01_2025-06-30`.
     pub label: String,
+    /// The zone its days and months are counted in (`--tz`; Europe/London for `uk`,
+    /// Australia/Sydney for `au`): the income months file's months.
+    pub tz: Tz,
 }
 
 /// The kind of year `--year Y` means (`--period`, `[gains] period`).
@@ -42,6 +45,7 @@ impl Period {
             start: midnight(tz, NaiveDate::from_ymd_opt(year, 1, 1)?)?,
             end: midnight(tz, NaiveDate::from_ymd_opt(year.checked_add(1)?, 1, 1)?)?,
             label: year.to_string(),
+            tz,
         })
     }
 
@@ -52,6 +56,7 @@ impl Period {
             start: midnight(tz, NaiveDate::from_ymd_opt(year.checked_sub(1)?, 4, 6)?)?,
             end: midnight(tz, NaiveDate::from_ymd_opt(year, 4, 6)?)?,
             label: format!("{year}-uk"),
+            tz,
         })
     }
 
@@ -62,6 +67,7 @@ impl Period {
             start: midnight(tz, NaiveDate::from_ymd_opt(year.checked_sub(1)?, 7, 1)?)?,
             end: midnight(tz, NaiveDate::from_ymd_opt(year, 7, 1)?)?,
             label: format!("{year}-au"),
+            tz,
         })
     }
 
@@ -74,6 +80,7 @@ impl Period {
             start: midnight(tz, from)?,
             end: midnight(tz, to.succ_opt()?)?,
             label: format!("{from}_{to}"),
+            tz,
         })
     }
 

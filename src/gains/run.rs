@@ -128,8 +128,8 @@ pub enum RunError {
 /// The bounds of the whole history, for [`YearLegs`].
 const WHOLE_HISTORY: (i64, i64) = (i64::MIN, i64::MAX);
 
-/// The file names of a run: disposals, income, margin, holdings, summary (+ form8949 for
-/// `us`), for period label `L` (`2025`, `2025-uk`), currency and method.
+/// The file names of a run: disposals, income, margin, holdings, summary, income months
+/// (+ form8949 for `us`), for period label `L` (`2025`, `2025-uk`), currency and method.
 pub fn file_names(label: &str, currency: &str, method: Method) -> Vec<String> {
     let m = method.as_str();
     let mut v = vec![
@@ -138,6 +138,7 @@ pub fn file_names(label: &str, currency: &str, method: Method) -> Vec<String> {
         format!("gains-margin-{label}-{currency}.csv"),
         format!("holdings-{label}-{currency}-{m}.csv"),
         format!("gains-summary-{label}-{currency}-{m}.csv"),
+        format!("gains-income-months-{label}-{currency}.csv"),
     ];
     if method == Method::Us {
         v.push(format!("form8949-{label}-{currency}.csv"));
@@ -369,6 +370,7 @@ pub fn write_files(
         source,
     })?;
     let names = file_names(&opts.period.label, &opts.currency, opts.method);
+    let months = super::income_by_month(&report.income, opts.period.tz)?;
     let mut files = Vec::new();
     for (k, name) in names.iter().enumerate() {
         let path = dir.join(name);
@@ -378,6 +380,7 @@ pub fn write_files(
             2 => w::write_margin(out, &report.margin),
             3 => w::write_holdings(out, &report.holdings, opts),
             4 => w::write_summary(out, &report.summary, opts),
+            5 => w::write_income_months(out, &months, opts),
             _ => w::write_form8949(out, &report.form8949),
         })
         .map_err(|e| RunError::Write {
@@ -537,6 +540,7 @@ mod tests {
                 "gains-margin-2025-uk-GBP.csv",
                 "holdings-2025-uk-GBP-us.csv",
                 "gains-summary-2025-uk-GBP-us.csv",
+                "gains-income-months-2025-uk-GBP.csv",
                 "form8949-2025-uk-GBP.csv"
             ]
         );

@@ -66,46 +66,56 @@ async fn gains(db: &Path, out: &Path, extra: &[&str]) -> std::process::Output {
 }
 
 /// The golden runs: (arguments, files written, each compared with
-/// `fixtures/golden/expected-gains/<file>`).
-const GOLDEN_RUNS: [(&[&str], [&str; 5]); 2] = [
+/// `fixtures/golden/expected-gains/<file>` and validated against its schema).
+const GOLDEN_RUNS: [(&[&str], &[&str]); 2] = [
     (
         &["--year", "2025", "--method", "fifo"],
-        [
+        &[
             "gains-disposals-2025-EUR-fifo.csv",
             "gains-income-2025-EUR.csv",
             "gains-margin-2025-EUR.csv",
             "holdings-2025-EUR-fifo.csv",
             "gains-summary-2025-EUR-fifo.csv",
+            "gains-income-months-2025-EUR.csv",
         ],
     ),
     (
         &["--year", "2026", "--method", "uk"],
-        [
+        &[
             "gains-disposals-2026-uk-EUR-uk.csv",
             "gains-income-2026-uk-EUR.csv",
             "gains-margin-2026-uk-EUR.csv",
             "holdings-2026-uk-EUR-uk.csv",
             "gains-summary-2026-uk-EUR-uk.csv",
+            "gains-income-months-2026-uk-EUR.csv",
         ],
     ),
 ];
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_golden_account_gives_the_hand_worked_gains_files() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("g.sqlite");
-    golden_db(&db).await;
+/// The Table Schema of a gains file, by its name.
+fn schema_of(file: &str) -> &'static str {
+    [
+        ("gains-disposals-", "gains-disposals.schema.json"),
+        ("gains-income-months-", "gains-income-months.schema.json"),
+        ("gains-income-", "gains-income.schema.json"),
+        ("gains-margin-", "gains-margin.schema.json"),
+        ("holdings-", "holdings.schema.json"),
+        ("gains-summary-", "gains-summary.schema.json"),
+        ("form8949-", "form8949.schema.json"),
+    ]
+    .into_iter()
+    .find(|(prefix, _)| file.starts_with(prefix))
+    .map(|(_, schema)| schema)
+    .unwrap_or_else(|| panic!("no schema for {file}"))
+}
+
+/// Runs gains on the golden account with each of `runs`: exactly the files named, each
+/// byte for byte the hand-worked file and valid against its schema.
+async fn check_golden_runs(db: &Path, dir: &Path, runs: &[(&[&str], &[&str])]) {
     let schemas = Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas/csv");
-    let schema_of = [
-        "gains-disposals.schema.json",
-        "gains-income.schema.json",
-        "gains-margin.schema.json",
-        "holdings.schema.json",
-        "gains-summary.schema.json",
-    ];
-    for (extra, files) in GOLDEN_RUNS {
-        let out_dir = dir.path().join(extra[3]);
-        let out = gains(&db, &out_dir, extra).await;
+    for (extra, files) in runs {
+        let out_dir = dir.join(extra[3]);
+        let out = gains(db, &out_dir, extra).await;
         assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
         // The voucher (LGD020) is unclassified: named in a warning.
         assert!(
@@ -120,12 +130,12 @@ async fn the_golden_account_gives_the_hand_worked_gains_files() {
         written.sort();
         let mut want: Vec<String> = files.iter().map(|s| (*s).to_owned()).collect();
         want.sort();
-        assert_eq!(written, want, "exactly the five files, no temporary left");
-        for (name, schema) in files.iter().zip(schema_of) {
+        assert_eq!(written, want, "exactly these files, no temporary left");
+        for name in files.iter() {
             let got = std::fs::read_to_string(out_dir.join(name)).unwrap();
             let expected = std::fs::read_to_string(golden("expected-gains").join(name)).unwrap();
             assert_eq!(got, expected, "{name}");
-            crate::export::validate(&out_dir.join(name), &schemas.join(schema));
+            crate::export::validate(&out_dir.join(name), &schemas.join(schema_of(name)));
         }
         // The summary table on stdout carries the TOTAL row of the file.
         let stdout = String::from_utf8_lossy(&out.stdout);
@@ -134,6 +144,14 @@ async fn the_golden_account_gives_the_hand_worked_gains_files() {
             "{stdout}"
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_golden_account_gives_the_hand_worked_gains_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("g.sqlite");
+    golden_db(&db).await;
+    check_golden_runs(&db, dir.path(), &GOLDEN_RUNS).await;
     // The fifo TOTAL, as printed.
     let out = gains(&db, &dir.path().join("again"), GOLDEN_RUNS[0].0).await;
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -141,6 +159,52 @@ async fn the_golden_account_gives_the_hand_worked_gains_files() {
         stdout.contains("  TOTAL          4        3916.00        2826.01       8.25        1081.74         5.50        0\n"),
         "{stdout}"
     );
+}
+
+/// `lifo`, `hifo` and `average` on the golden account (WORKING.md "Gains: lifo, hifo,
+/// average"): the income, margin and income months files are `fifo`'s.
+const GOLDEN_LIFO_HIFO_AVERAGE: [(&[&str], &[&str]); 3] = [
+    (
+        &["--year", "2025", "--method", "lifo"],
+        &[
+            "gains-disposals-2025-EUR-lifo.csv",
+            "gains-income-2025-EUR.csv",
+            "gains-margin-2025-EUR.csv",
+            "holdings-2025-EUR-lifo.csv",
+            "gains-summary-2025-EUR-lifo.csv",
+            "gains-income-months-2025-EUR.csv",
+        ],
+    ),
+    (
+        &["--year", "2025", "--method", "hifo"],
+        &[
+            "gains-disposals-2025-EUR-hifo.csv",
+            "gains-income-2025-EUR.csv",
+            "gains-margin-2025-EUR.csv",
+            "holdings-2025-EUR-hifo.csv",
+            "gains-summary-2025-EUR-hifo.csv",
+            "gains-income-months-2025-EUR.csv",
+        ],
+    ),
+    (
+        &["--year", "2025", "--method", "average"],
+        &[
+            "gains-disposals-2025-EUR-average.csv",
+            "gains-income-2025-EUR.csv",
+            "gains-margin-2025-EUR.csv",
+            "holdings-2025-EUR-average.csv",
+            "gains-summary-2025-EUR-average.csv",
+            "gains-income-months-2025-EUR.csv",
+        ],
+    ),
+];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_golden_account_gives_the_hand_worked_lifo_hifo_and_average_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("g.sqlite");
+    golden_db(&db).await;
+    check_golden_runs(&db, dir.path(), &GOLDEN_LIFO_HIFO_AVERAGE).await;
 }
 
 #[test]
@@ -331,6 +395,10 @@ async fn gains_of_a_generated_account_match_their_schemas_and_carf_gross_disposa
             "gains-disposals.schema.json",
         ),
         ("gains-income-2025-EUR.csv", "gains-income.schema.json"),
+        (
+            "gains-income-months-2025-EUR.csv",
+            "gains-income-months.schema.json",
+        ),
         ("gains-margin-2025-EUR.csv", "gains-margin.schema.json"),
         ("holdings-2025-EUR-fifo.csv", "holdings.schema.json"),
         (
@@ -460,6 +528,7 @@ async fn the_demo_prints_a_gains_summary_and_writes_its_files() {
         format!("gains-margin-{year}-EUR.csv"),
         format!("holdings-{year}-EUR-fifo.csv"),
         format!("gains-summary-{year}-EUR-fifo.csv"),
+        format!("gains-income-months-{year}-EUR.csv"),
     ] {
         let f = f.as_str();
         assert!(
@@ -677,6 +746,168 @@ async fn gains_usage_errors_exit_2_and_an_empty_account_exits_1() {
     assert!(!out_dir.exists(), "no file written on a failure");
 }
 
+/// `--unknown-cost zero` end to end: the golden account with one more entry, a sale of 105
+/// DOT on 2025-10-01 for 525 EUR, which takes (fifo) the 100 DOT deposited of unknown cost
+/// (LGD012), then the staking lots and 4.25 of LGD022. Without the flag that row's cost and
+/// gain are empty; with it the cost is 0, and every file says so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_cost_zero_says_so_in_the_files_end_to_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("g.sqlite");
+    golden_db(&db).await;
+    let text = r#"{"error":[],"result":{"ledger":{
+        "LGD024-AAAAA-000024": {"refid":"TGD024-AAAAA-000024","time":1759276800.0000,"type":"trade","subtype":"tradespot","aclass":"currency","asset":"DOT","amount":"-105.0000000000","fee":"0.0000000000","balance":"5.7500000000"},
+        "LGD025-AAAAA-000025": {"refid":"TGD024-AAAAA-000024","time":1759276800.0000,"type":"trade","subtype":"tradespot","aclass":"currency","asset":"ZEUR","amount":"525.0000","fee":"0.0000","balance":"7862.7500"}
+    },"count":2}}"#;
+    let envelope: Envelope = serde_json::from_str(text).unwrap();
+    let result: LedgersResult = serde_json::from_str(envelope.result.unwrap().get()).unwrap();
+    let rows: Vec<RawRecord<_>> = result
+        .ledger
+        .iter()
+        .map(|(id, raw)| ledger_entry(id, raw).unwrap())
+        .collect();
+    Store::open(&db)
+        .unwrap()
+        .insert_ledger_entries("golden", &rows, Source::Api)
+        .unwrap();
+    let dot_rows = |out_dir: &Path| -> Vec<String> {
+        std::fs::read_to_string(out_dir.join("gains-disposals-2025-EUR-fifo.csv"))
+            .unwrap()
+            .lines()
+            .filter(|l| l.contains(",LGD024-AAAAA-000024,"))
+            .map(str::to_owned)
+            .collect()
+    };
+    let line = |out_dir: &Path, file: &str, start: &str| -> String {
+        std::fs::read_to_string(out_dir.join(file))
+            .unwrap()
+            .lines()
+            .find(|l| l.starts_with(start))
+            .unwrap_or_else(|| panic!("{file}: no {start}"))
+            .to_owned()
+    };
+    let sale =
+        "2025-10-01T00:00:00.000000Z,golden,LGD024-AAAAA-000024,TGD024-AAAAA-000024,DOT,sale";
+    // The rest of the sale, the same in both runs: proceeds by units (525 × 0.5 / 105 = 2.5,
+    // 1.25, the last row the remainder 21.25); costs 2, 1.5 and 50.32 × 4.25 / 10 = 21.386.
+    let known = [
+        format!(
+            "{sale},0.5,2.5,2,0,0.5,2025-06-01T00:00:00.000000Z,LGD015-AAAAA-000015,122,short,fifo,ledger,"
+        ),
+        format!(
+            "{sale},0.25,1.25,1.5,0,-0.25,2025-07-01T00:00:00.000000Z,LGD016-AAAAA-000016,92,short,fifo,ledger,"
+        ),
+        format!(
+            "{sale},4.25,21.25,21.386,0,-0.136,2025-09-20T00:00:00.000000Z,LGD022-AAAAA-000022,11,short,fifo,ledger,"
+        ),
+    ];
+
+    let empty = dir.path().join("empty");
+    let out = gains(&db, &empty, &["--year", "2025"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let mut want = vec![format!(
+        "{sale},100,500,,0,,2025-04-20T00:00:00.000000Z,LGD012-AAAAA-000012,,,fifo,unknown,cost unknown: supply it with `kraken-tax basis import FILE`"
+    )];
+    want.extend(known.iter().cloned());
+    assert_eq!(dot_rows(&empty), want);
+    // The disposal's gain is unknown: in neither gains nor losses; counted.
+    assert_eq!(
+        line(
+            &empty,
+            "gains-summary-2025-EUR-fifo.csv",
+            "2025,golden,DOT,"
+        ),
+        "2025,golden,DOT,1,525.00,24.89,0.00,0.00,0.00,0.00,0.11,0.00,,3.50,1,0,fifo,EUR"
+    );
+
+    let zero = dir.path().join("zero");
+    let out = gains(&db, &zero, &["--year", "2025", "--unknown-cost", "zero"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("1 disposal(s) of DOT matched units of unknown cost (first: ledger entry LGD024-AAAAA-000024); their cost is treated as zero (--unknown-cost zero), so gains are overstated"),
+        "{}",
+        stderr(&out)
+    );
+    let mut want = vec![format!(
+        "{sale},100,500,0,0,500,2025-04-20T00:00:00.000000Z,LGD012-AAAAA-000012,,,fifo,unknown,\"cost unknown, treated as zero (--unknown-cost zero)\""
+    )];
+    want.extend(known.iter().cloned());
+    assert_eq!(dot_rows(&zero), want);
+    // The whole disposal is now a gain (500 + 0.5 − 0.25 − 0.136 = 500.114), still counted
+    // in unknown_cost_disposals.
+    assert_eq!(
+        line(&zero, "gains-summary-2025-EUR-fifo.csv", "2025,golden,DOT,"),
+        "2025,golden,DOT,1,525.00,24.89,0.00,500.11,0.00,500.11,0.11,0.00,,3.50,1,0,fifo,EUR"
+    );
+    // Carried: 5.75 DOT of LGD022 at 50.32 − 21.386; no unit of unknown cost left.
+    assert_eq!(
+        line(&zero, "holdings-2025-EUR-fifo.csv", "2025,golden,DOT,"),
+        "2025,golden,DOT,0,5.75,28.934,0,0,,,fifo,EUR"
+    );
+}
+
+/// WORKING.md "lifo and hifo apart": one more ETH lot (0.6 ETH for 1,080 EUR on 2025-06-01,
+/// in this test's database only) makes fifo, lifo and hifo take different lots for the ETH
+/// withdrawal and its fee units.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lifo_and_hifo_part_on_the_golden_account_with_one_more_eth_lot() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("g.sqlite");
+    golden_db(&db).await;
+    let text = r#"{"error":[],"result":{"ledger":{
+        "LGD026-AAAAA-000026": {"refid":"TGD026-AAAAA-000026","time":1748736000.0000,"type":"trade","subtype":"tradespot","aclass":"currency","asset":"XETH","amount":"0.6000000000","fee":"0.0000000000","balance":"1.8000000000"},
+        "LGD027-AAAAA-000027": {"refid":"TGD026-AAAAA-000026","time":1748736000.0000,"type":"trade","subtype":"tradespot","aclass":"currency","asset":"ZEUR","amount":"-1080.0000","fee":"0.0000","balance":"6307.7500"}
+    },"count":2}}"#;
+    let envelope: Envelope = serde_json::from_str(text).unwrap();
+    let result: LedgersResult = serde_json::from_str(envelope.result.unwrap().get()).unwrap();
+    let rows: Vec<RawRecord<_>> = result
+        .ledger
+        .iter()
+        .map(|(id, raw)| ledger_entry(id, raw).unwrap())
+        .collect();
+    Store::open(&db)
+        .unwrap()
+        .insert_ledger_entries("golden", &rows, Source::Api)
+        .unwrap();
+    let fee = "2025-08-01T00:00:00.000000Z,golden,LGD017-AAAAA-000017,AGD001-AAAAA-000001,ETH,fee,0.005,10";
+    for (method, row, holding) in [
+        (
+            "fifo",
+            format!(
+                "{fee},15,0,-5,2025-04-01T00:00:00.000000Z,LGD011-AAAAA-000011,122,short,fifo,ledger,"
+            ),
+            "2025,golden,ETH,0,1.295,3165,0,0.5,,,fifo,EUR",
+        ),
+        (
+            "lifo",
+            format!(
+                "{fee},9,0,1,2025-06-01T00:00:00.000000Z,LGD026-AAAAA-000026,61,short,lifo,ledger,"
+            ),
+            "2025,golden,ETH,0,1.295,3572.04,0,0.5,,,lifo,EUR",
+        ),
+        (
+            "hifo",
+            format!(
+                "{fee},15,0,-5,2025-04-01T00:00:00.000000Z,LGD011-AAAAA-000011,122,short,hifo,ledger,"
+            ),
+            "2025,golden,ETH,0,1.295,2966.04,0,0.5,,,hifo,EUR",
+        ),
+    ] {
+        let out_dir = dir.path().join(method);
+        let out = gains(&db, &out_dir, &["--year", "2025", "--method", method]).await;
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        let read = |name: String| std::fs::read_to_string(out_dir.join(name)).unwrap();
+        let disposals = read(format!("gains-disposals-2025-EUR-{method}.csv"));
+        let eth: Vec<&str> = disposals.lines().filter(|l| l.contains(",ETH,")).collect();
+        assert_eq!(eth, [row.as_str()], "{method}");
+        let holdings = read(format!("holdings-2025-EUR-{method}.csv"));
+        assert!(
+            holdings.lines().any(|l| l == holding),
+            "{method}: {holdings}"
+        );
+    }
+}
+
 /// The ledger `fixtures/golden/<path>` in the database `db`, as account `account`.
 fn insert_ledger(db: &Path, path: &str, account: &str) {
     let text = std::fs::read_to_string(golden(path)).unwrap();
@@ -693,7 +924,7 @@ fn insert_ledger(db: &Path, path: &str, account: &str) {
         .unwrap();
 }
 
-/// Runs `gains --year 2025 --method M` for `account` and compares the six files (five, and
+/// Runs `gains --year 2025 --method M` for `account` and compares the seven files (six, and
 /// form8949 for `us`) with the hand-worked ones in `expected` (fixtures/golden/...).
 async fn compare_with_hand_worked(
     db: &Path,
@@ -727,6 +958,7 @@ async fn compare_with_hand_worked(
         "gains-margin-2025-EUR.csv".to_owned(),
         format!("holdings-2025-EUR-{method}.csv"),
         format!("gains-summary-2025-EUR-{method}.csv"),
+        "gains-income-months-2025-EUR.csv".to_owned(),
     ];
     if method == "us" {
         files.push("form8949-2025-EUR.csv".to_owned());

@@ -281,9 +281,10 @@ async fn gains_and_report_json_follow_their_schemas() {
         .iter()
         .map(|f| f.as_str().unwrap())
         .collect();
-    assert_eq!(files.len(), 5);
+    assert_eq!(files.len(), 6);
     assert!(
-        files[4].ends_with("gains-summary-2025-EUR-fifo.csv"),
+        files[4].ends_with("gains-summary-2025-EUR-fifo.csv")
+            && files[5].ends_with("gains-income-months-2025-EUR.csv"),
         "{files:?}"
     );
     // The warning's text as the log says it, with its code.

@@ -543,7 +543,7 @@ async fn the_report_command_exports_and_writes_the_page_and_workbook() {
     assert_eq!(
         stdout,
         format!(
-            "wrote {}\nwrote {}\nwrote {}\nwrote {}\nwrote {}\nwrote {}\nwrote {}\nwrote {}\nwrote {}\n",
+            "wrote {}\nwrote {}\nwrote {}\nwrote {}\nwrote {}\nwrote {}\nwrote {}\nwrote {}\nwrote {}\nwrote {}\n",
             out_dir.join("carf-summary-2025-EUR.csv").display(),
             out_dir.join("carf-transactions-2025-EUR.csv").display(),
             out_dir.join("gains-disposals-2025-EUR-fifo.csv").display(),
@@ -551,6 +551,7 @@ async fn the_report_command_exports_and_writes_the_page_and_workbook() {
             out_dir.join("gains-margin-2025-EUR.csv").display(),
             out_dir.join("holdings-2025-EUR-fifo.csv").display(),
             out_dir.join("gains-summary-2025-EUR-fifo.csv").display(),
+            out_dir.join("gains-income-months-2025-EUR.csv").display(),
             html.display(),
             xlsx.display()
         )

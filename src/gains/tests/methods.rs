@@ -601,6 +601,104 @@ fn basis_file_costs_and_unknown_cost_zero() {
     assert_eq!(r.warnings[0].code.as_str(), "unknown_cost");
 }
 
+/// `--unknown-cost zero` says so in every file that carries a cost, for every method: the
+/// disposal rows (cost 0, cost_source `unknown`, the note), the holdings (the units of
+/// unknown cost, not in cost_end), the summary (still counted) and Form 8949 (`us`: the
+/// description says it, and the deposit's date is not given as the date acquired).
+#[test]
+fn unknown_cost_zero_is_said_in_every_file_for_every_method() {
+    let legs = [
+        deposit("2024-01-01T00:00:00Z", "D", "2", None, false),
+        buy("2024-01-02T00:00:00Z", "B", "BTC", "1", "100"),
+        sell("2024-06-01T00:00:00Z", "S", "BTC", "1.5", "600"),
+    ];
+    // (method, rows as (units, cost, cost_source, note), holdings cost_end and unknown units)
+    let zero = "cost unknown, treated as zero (--unknown-cost zero)";
+    let unknown = |u: &str| (d(u), Some(d("0")), CostSource::Unknown, zero);
+    let known = |u: &str, c: &str, s| (d(u), Some(d(c)), s, "");
+    let cases = [
+        (Method::Fifo, vec![unknown("1.5")], ("100", "0.5")),
+        (
+            Method::Lifo,
+            vec![known("1", "100", CostSource::Ledger), unknown("0.5")],
+            ("0", "1.5"),
+        ),
+        (
+            Method::Hifo,
+            vec![known("1", "100", CostSource::Ledger), unknown("0.5")],
+            ("0", "1.5"),
+        ),
+        // The pool gives known and unknown units in proportion: 1.5 × 1/3 known, × 2/3 not.
+        (
+            Method::Average,
+            vec![known("0.5", "50", CostSource::Ledger), unknown("1")],
+            ("50", "1"),
+        ),
+        (
+            Method::Uk,
+            vec![known("0.5", "50", CostSource::Ledger), unknown("1")],
+            ("50", "1"),
+        ),
+        (Method::De, vec![unknown("1.5")], ("100", "0.5")),
+        (Method::Us, vec![unknown("1.5")], ("100", "0.5")),
+    ];
+    for (method, rows, (cost_end, unknown_units)) in cases {
+        let mut o = options(method, year(2024));
+        o.unknown_cost = UnknownCost::Zero;
+        let r = compute(&legs, &o, &NoPrices).unwrap();
+        let got: Vec<_> = r
+            .disposals
+            .iter()
+            .map(|x| (x.units, x.cost, x.cost_source, x.note))
+            .collect();
+        assert_eq!(got, rows, "{method}");
+        let text = csv_text(|w| write_disposals(w, &r.disposals));
+        let cells: Vec<(String, String, String)> = ::csv::Reader::from_reader(text.as_bytes())
+            .records()
+            .map(|r| {
+                let r = r.unwrap();
+                (r[8].to_owned(), r[16].to_owned(), r[17].to_owned())
+            })
+            .collect();
+        assert!(
+            cells.contains(&("0".into(), "unknown".into(), zero.into())),
+            "{method}: {text}"
+        );
+        let h = holding(&r, "BTC");
+        assert_eq!(
+            (h.cost_end, h.unknown_cost_units),
+            (d(cost_end), d(unknown_units)),
+            "{method}"
+        );
+        let holdings = csv_text(|w| write_holdings(w, &r.holdings, &o));
+        assert!(
+            holdings.contains(&format!(",BTC,0,1.5,{cost_end},{unknown_units},0,")),
+            "{method}: {holdings}"
+        );
+        let s = summary(&r, "BTC");
+        assert_eq!(s.unknown_cost_disposals, 1, "{method}");
+        let summary_text = csv_text(|w| write_summary(w, &r.summary, &o));
+        assert!(
+            summary_text
+                .lines()
+                .all(|l| l.starts_with("period") || l.contains(",1,0,")),
+            "{method}: {summary_text}"
+        );
+        assert!(
+            r.warnings[0]
+                .message
+                .contains("treated as zero (--unknown-cost zero)")
+        );
+        if method == Method::Us {
+            assert_eq!(
+                csv_text(|w| write_form8949(w, &r.form8949)),
+                "part,description,date_acquired,date_sold,proceeds,cost_basis,code,adjustment,gain_or_loss\n\
+                 I,\"1.5 BTC (cost unknown, treated as zero)\",,2024-06-01,600.00,0.00,,,600.00\n"
+            );
+        }
+    }
+}
+
 #[test]
 fn unpriced_disposals_and_shortfalls_never_invent_a_number() {
     let legs = [
@@ -748,6 +846,67 @@ fn rows_round_to_10_places_and_the_last_takes_the_remainder() {
     );
 }
 
+/// gains.md: money in rows is rounded half to even to 10 decimal places, in every file (the
+/// holdings' carried cost and value, the income and margin values, as the disposals).
+#[test]
+fn every_money_column_of_every_file_rounds_half_even_to_10_places() {
+    let mut m = leg(
+        "2024-01-06T00:00:00Z",
+        "M",
+        "EUR",
+        LegKind::Margin,
+        "-1.5",
+        Some("-0.98765432125"),
+    );
+    m.kraken_type = "margin";
+    let legs = [
+        // 1 for 3 BTC: after selling 1, the 2 left carry 2/3 (28 decimals in the engine).
+        buy("2024-01-01T00:00:00Z", "B", "BTC", "3", "1"),
+        leg(
+            "2024-01-05T00:00:00Z",
+            "I",
+            "DOT",
+            LegKind::Income(IncomeKind::Staking),
+            "0.3",
+            Some("0.12345678905"),
+        ),
+        m,
+        sell("2024-02-01T00:00:00Z", "S", "BTC", "1", "2"),
+    ];
+    let prices = |asset: &str, _: DateTime<Utc>| (asset == "BTC").then(|| d("0.123456789075"));
+    let o = options(Method::Fifo, year(2024));
+    let r = compute(&legs, &o, &prices).unwrap();
+    // 2/3 → 0.6666666667; 2 × 0.123456789075 = 0.24691357815 → 0.2469135782 (half to
+    // even: up from an odd digit); the DOT lot's 0.12345678905 → 0.1234567890 (down to an
+    // even digit; half up would give ...891).
+    assert_eq!(
+        csv_text(|w| write_holdings(w, &r.holdings, &o)),
+        "period,account,crypto_asset,units_start,units_end,cost_end,unknown_cost_units,moved_out_units,price_end,value_end,method,currency\n\
+         2024,main,BTC,0,2,0.6666666667,0,0,0.123456789075,0.2469135782,fifo,GBP\n\
+         2024,main,DOT,0,0.3,0.123456789,0,0,,,fifo,GBP\n"
+    );
+    assert_eq!(
+        csv_text(|w| write_income(w, &r.income)),
+        "time_utc,account,ledger_id,refid,kraken_type,kraken_subtype,crypto_asset,units,value,price,price_source,kind\n\
+         2024-01-05T00:00:00.000000Z,main,I,I,trade,,DOT,0.3,0.1234567890,0.4115226301666666666666666667,trade:GBP,staking\n"
+    );
+    assert_eq!(
+        csv_text(|w| write_margin(w, &r.margin)),
+        "time_utc,account,ledger_id,refid,kraken_type,kraken_subtype,asset,amount,fee,value,price_source\n\
+         2024-01-06T00:00:00.000000Z,main,M,M,margin,,EUR,-1.5,0,-0.9876543212,trade:GBP\n"
+    );
+    assert_eq!(
+        csv_text(|w| write_disposals(w, &r.disposals))
+            .lines()
+            .nth(1),
+        Some(
+            "2024-02-01T00:00:00.000000Z,main,S,S,BTC,sale,1,2,0.3333333333,0,1.6666666667,2024-01-01T00:00:00.000000Z,B,31,short,fifo,ledger,"
+        )
+    );
+    // The summary's income is the sum of the rows' rounded values.
+    assert_eq!(summary(&r, "DOT").income, d("0.1234567890"));
+}
+
 #[test]
 fn files_have_gains_md_headers_and_summary_rounds_once_half_even() {
     let (legs, o) = run(Method::Fifo);
@@ -871,22 +1030,42 @@ fn income_is_totalled_per_asset_and_month_in_the_zone() {
         inc("2024-02-10T00:00:00Z", "B", "DOT", "2", Some("11")),
         inc("2024-02-11T00:00:00Z", "C", "DOT", "0.5", None),
         inc("2024-02-12T00:00:00Z", "D", "ETH", "0.1", Some("200")),
+        leg(
+            "2024-02-13T00:00:00Z",
+            "E",
+            "DOT",
+            LegKind::Income(IncomeKind::Airdrop),
+            "7",
+            Some("1"),
+        ),
     ];
     let r = compute(&legs, &options(Method::Fifo, year(2024)), &NoPrices).unwrap();
     let months = |tz| {
         income_by_month(&r.income, tz)
             .unwrap()
             .into_iter()
-            .map(|m| (m.asset, m.month, m.legs, m.units, m.value, m.unpriced))
+            .map(|m| {
+                (
+                    m.asset,
+                    m.month,
+                    m.kind.as_str(),
+                    m.legs,
+                    m.units,
+                    m.value,
+                    m.unpriced,
+                )
+            })
             .collect::<Vec<_>>()
     };
     let s = |x: &str| x.to_owned();
+    // One row per asset, month and kind: the airdrop is not added to February's earn.
     assert_eq!(
         months(Tz::UTC),
         vec![
-            (s("DOT"), s("2024-01"), 1, d("1"), d("5"), 0),
-            (s("DOT"), s("2024-02"), 2, d("2.5"), d("11"), 1),
-            (s("ETH"), s("2024-02"), 1, d("0.1"), d("200"), 0),
+            (s("DOT"), s("2024-01"), "earn", 1, d("1"), d("5"), 0),
+            (s("DOT"), s("2024-02"), "airdrop", 1, d("7"), d("1"), 0),
+            (s("DOT"), s("2024-02"), "earn", 2, d("2.5"), d("11"), 1),
+            (s("ETH"), s("2024-02"), "earn", 1, d("0.1"), d("200"), 0),
         ]
     );
     // 23:30 UTC on 31 January is February in Berlin.

@@ -202,7 +202,7 @@ fn check(
             .income
             .iter()
             .filter(|i| i.leg.asset == s.asset)
-            .filter_map(|i| i.leg.value)
+            .filter_map(|i| i.value)
             .sum();
         prop_assert_eq!(s.income, income);
     }

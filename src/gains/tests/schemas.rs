@@ -168,6 +168,13 @@ fn every_file_matches_its_table_schema_for_every_method() {
                 ),
                 4
             );
+            let months = income_by_month(&r.income, o.period.tz).unwrap();
+            assert!(
+                validate(
+                    &csv_text(|w| write_income_months(w, &months, &o)),
+                    "gains-income-months.schema.json"
+                ) > 5
+            );
             if method == Method::Us {
                 assert_eq!(
                     validate(
@@ -179,4 +186,112 @@ fn every_file_matches_its_table_schema_for_every_method() {
             }
         }
     }
+}
+
+/// The income months file adds up to the income file: per (asset, month in the period's
+/// zone, kind), the count of rows, the sum of units and the sum of the value cells, read back
+/// from the two files' text (a calendar year in UTC, and a UK tax year counted in London).
+#[test]
+fn the_income_months_file_adds_up_to_the_income_file() {
+    let ops = ops();
+    let ids: Vec<String> = (0..ops.len()).map(|i| format!("L{i}")).collect();
+    let mut legs = build(&ops, &ids);
+    // Other kinds beside staking, every fourth credit unpriced, and one staking credit at 23:30 UTC on 31 August 2022:
+    // August in UTC, September in London (BST).
+    let kinds = [IncomeKind::Earn, IncomeKind::Airdrop, IncomeKind::Reward];
+    let mut n = 0;
+    for l in legs.iter_mut() {
+        if let LegKind::Income(_) = l.kind {
+            l.kind = LegKind::Income(kinds[n % 3]);
+            if n % 4 == 0 {
+                l.value = None;
+            }
+            n += 1;
+        }
+    }
+    let mut late = leg(
+        "2022-08-31T23:30:00Z",
+        "LATE",
+        "DOT",
+        LegKind::Income(IncomeKind::Staking),
+        "1.25",
+        Some("3.00000000005"),
+    );
+    late.account = "a";
+    let at = legs.partition_point(|l| l.time <= late.time);
+    legs.insert(at, late);
+    let uk = Period::uk_tax_year(2023).unwrap();
+    for period in [year(2022), uk] {
+        let o = options(Method::Fifo, period);
+        let r = compute(&legs, &o, &NoPrices).unwrap();
+        let income = csv_text(|w| write_income(w, &r.income));
+        let months = income_by_month(&r.income, o.period.tz).unwrap();
+        let months_text = csv_text(|w| write_income_months(w, &months, &o));
+        type Key = (String, String, String);
+        let mut want: std::collections::BTreeMap<Key, (u64, Decimal, Option<Decimal>, u64)> =
+            std::collections::BTreeMap::new();
+        let mut reader = ::csv::Reader::from_reader(income.as_bytes());
+        for rec in reader.records() {
+            let rec = rec.unwrap();
+            let time = chrono::NaiveDateTime::parse_from_str(&rec[0], "%Y-%m-%dT%H:%M:%S%.6fZ")
+                .unwrap()
+                .and_utc();
+            let month = time.with_timezone(&o.period.tz).format("%Y-%m").to_string();
+            let e = want
+                .entry((rec[6].to_owned(), month, rec[11].to_owned()))
+                .or_insert((0, Decimal::ZERO, None, 0));
+            e.0 += 1;
+            e.1 += Decimal::from_str(&rec[7]).unwrap();
+            match &rec[8] {
+                "" => e.3 += 1,
+                v => e.2 = Some(e.2.unwrap_or_default() + Decimal::from_str(v).unwrap()),
+            }
+        }
+        let mut got = std::collections::BTreeMap::new();
+        let mut reader = ::csv::Reader::from_reader(months_text.as_bytes());
+        for rec in reader.records() {
+            let rec = rec.unwrap();
+            assert_eq!((&rec[0], &rec[8]), (o.period.label.as_str(), "GBP"));
+            got.insert(
+                (rec[2].to_owned(), rec[1].to_owned(), rec[3].to_owned()),
+                (
+                    rec[4].parse::<u64>().unwrap(),
+                    Decimal::from_str(&rec[5]).unwrap(),
+                    (!rec[6].is_empty()).then(|| Decimal::from_str(&rec[6]).unwrap()),
+                    rec[7].parse::<u64>().unwrap(),
+                ),
+            );
+        }
+        assert!(want.len() > 20, "{}: {} groups", o.period.label, want.len());
+        assert!(want.values().any(|w| w.3 > 0), "some unpriced rows");
+        assert_eq!(got, want, "{}", o.period.label);
+        // The summary's income per asset is the sum of its months.
+        for s in r.summary.iter().filter(|s| s.asset != "TOTAL") {
+            let m: Decimal = months
+                .iter()
+                .filter(|m| m.asset == s.asset)
+                .map(|m| m.value)
+                .sum();
+            assert_eq!(s.income, m, "{}", s.asset);
+        }
+    }
+    // The late credit: August in UTC, September in London (BST), its value rounded to 10
+    // places half to even (3.00000000005 → 3.0000000000).
+    let r = compute(&legs, &options(Method::Fifo, year(2022)), &NoPrices).unwrap();
+    let find = |tz| {
+        income_by_month(&r.income, tz)
+            .unwrap()
+            .into_iter()
+            .filter(|m| m.asset == "DOT" && m.kind == IncomeKind::Staking)
+            .map(|m| (m.month, m.legs, m.units, m.value))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        find(chrono_tz::Tz::UTC),
+        [("2022-08".to_owned(), 1, d("1.25"), d("3.0000000000"))]
+    );
+    assert_eq!(
+        find(chrono_tz::Europe::London),
+        [("2022-09".to_owned(), 1, d("1.25"), d("3.0000000000"))]
+    );
 }
