@@ -32,15 +32,18 @@ pub(super) fn run(ctx: &Context, cmd: &BasisCommand) -> Result<(), Failure> {
         .map_err(Failure::bad)?;
     if !unmatched.is_empty() {
         tracing::warn!(
-            "{} basis row(s) name no stored ledger entry of account {:?} yet (e.g. {}): they apply once the entry is synced or imported",
-            unmatched.len(),
+            "{} {} no stored ledger entry of account {:?} yet (e.g. {}): {} once the entry is synced or imported",
+            crate::text::count(unmatched.len(), "basis row"),
+            crate::text::agree(unmatched.len(), "names", "name"),
             ctx.account,
-            unmatched[0]
+            unmatched[0],
+            crate::text::agree(unmatched.len(), "it applies", "they apply"),
         );
     }
     if !ctx.quiet {
         super::out(&format!(
-            "stored {n} cost(s) from {} for account {}\n",
+            "stored {} from {} for account {}\n",
+            crate::text::count(n, "cost"),
             file.display(),
             ctx.account
         ))?;

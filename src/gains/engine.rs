@@ -7,6 +7,7 @@ use super::{
     GainsReport, HoldingRow, IncomeRow, LegKind, LotPick, MarginRow, Method, PriceLookup, Rule,
     SummaryRow, SwapFee, Term, UnknownCost, Warning, WarningCode,
 };
+use crate::text::{agree, count};
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use rust_decimal::{Decimal, RoundingStrategy};
 use std::collections::{BTreeMap, BinaryHeap, HashMap, VecDeque};
@@ -1147,18 +1148,25 @@ fn summarize(
     for (asset, (n, first)) in unknown_named {
         let message = if opts.unknown_cost == UnknownCost::Zero {
             format!(
-                "{n} disposal(s) of {asset} matched units of unknown cost (first: ledger entry {first}); their cost is treated as zero (--unknown-cost zero), so gains are overstated; supply the costs with `kraken-tax basis import FILE`"
+                "{} of {asset} matched units of unknown cost (first: ledger entry {first}); {} cost is treated as zero (--unknown-cost zero), so gains are overstated; supply the costs with `kraken-tax basis import FILE`",
+                count(n, "disposal"),
+                agree(n, "its", "their"),
             )
         } else {
             format!(
-                "{n} disposal(s) of {asset} matched units of unknown cost (first: ledger entry {first}); their cost and gain are left empty; supply the costs with `kraken-tax basis import FILE`"
+                "{} of {asset} matched units of unknown cost (first: ledger entry {first}); {} cost and gain are left empty; supply the costs with `kraken-tax basis import FILE`",
+                count(n, "disposal"),
+                agree(n, "its", "their"),
             )
         };
         warnings.push(Warning::new(WarningCode::UnknownCost, message));
     }
     for (asset, (n, first)) in unpriced_named {
         warnings.push(Warning::new(WarningCode::UnpricedDisposals, format!(
-            "{n} disposal(s) of {asset} have no value (first: ledger entry {first}); their proceeds and gain are left empty; import a price table with `kraken-tax prices import FILE` or run without --offline"
+            "{} of {asset} {} no value (first: ledger entry {first}); {} proceeds and gain are left empty; import a price table with `kraken-tax prices import FILE` or run without --offline",
+            count(n, "disposal"),
+            agree(n, "has", "have"),
+            agree(n, "its", "their"),
         )));
     }
     Ok((out, warnings))

@@ -16,6 +16,7 @@ use crate::normalize::assets::AssetTable;
 use crate::normalize::legs::LegTable;
 use crate::pricing::{FetchReport, PriceBook, PriceSource, prefetch, refresh_markets};
 use crate::store::{EntryLabel, Store, StoreError};
+use crate::text::{agree, count};
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use std::cell::RefCell;
@@ -114,15 +115,22 @@ pub enum RunError {
     Engine(#[from] GainsError),
     /// No ledger entries at all in the selected accounts.
     #[error(
-        "no ledger entries in account(s) {0}: run `kraken-tax sync` or `kraken-tax import FILE` first"
+        "no ledger entries in {}: run `kraken-tax sync` or `kraken-tax import FILE` first",
+        accounts_text(.0)
     )]
-    Empty(String),
+    Empty(Vec<String>),
     /// The price client could not be built.
     #[error("market prices: {0}")]
     Prices(String),
     /// Reading the stored derived legs.
     #[error(transparent)]
     Read(#[from] crate::export::YearError),
+}
+
+/// "account A" or "accounts A, B", for messages.
+fn accounts_text(accounts: &[String]) -> String {
+    let noun = agree(accounts.len(), "account", "accounts");
+    format!("{noun} {}", accounts.join(", "))
 }
 
 /// The bounds of the whole history, for [`YearLegs`].
@@ -274,11 +282,11 @@ pub async fn run(plan: &GainsPlan, store: &mut Store) -> Result<GainsOutcome, Ru
         tables.push(table);
     }
     if tables.iter().all(|t| t.is_empty()) {
-        return Err(RunError::Empty(accounts.join(", ")));
+        return Err(RunError::Empty(accounts.to_vec()));
     }
     tracing::debug!(
-        "read {} account(s) in {:.2?}, {:?} MB resident",
-        tables.len(),
+        "read {} in {:.2?}, {:?} MB resident",
+        count(tables.len(), "account"),
         started.elapsed(),
         rss_mb()
     );
@@ -309,14 +317,18 @@ pub async fn run(plan: &GainsPlan, store: &mut Store) -> Result<GainsOutcome, Ru
     let (legs, stats) = valued.finish(&mut source_names);
     if let Some((account, id, note)) = &stats.first_unclassified {
         warnings.push(Warning::new(WarningCode::UnclassifiedLegs, format!(
-            "{} crypto-asset leg(s) are unclassified and left out of gains and holdings (e.g. {account} {id}: {note}): add a [[classify.rules]] entry to the config",
-            stats.unclassified
+            "{} {} unclassified and left out of gains and holdings (e.g. {account} {id}: {note}): add a [[classify.rules]] entry to the config",
+            count(stats.unclassified, "crypto-asset leg"),
+            agree(stats.unclassified, "is", "are"),
         )));
     }
     if let Some((id, deposit, basis)) = &stats.first_basis_mismatch {
         warnings.push(Warning::new(WarningCode::BasisUnitsMismatch, format!(
-            "{} deposit(s) have a basis-file cost for other units than they brought (e.g. {id}: {deposit} deposited, the cost is for {basis}): their cost stays unknown; give the deposit's own units in the basis file",
-            stats.basis_mismatch
+            "{} {} a basis-file cost for other units than {} brought (e.g. {id}: {deposit} deposited, the cost is for {basis}): {} cost stays unknown; give the deposit's own units in the basis file",
+            count(stats.basis_mismatch, "deposit"),
+            agree(stats.basis_mismatch, "has", "have"),
+            agree(stats.basis_mismatch, "it", "they"),
+            agree(stats.basis_mismatch, "its", "their"),
         )));
     }
     tracing::debug!(

@@ -289,7 +289,7 @@ fn headline(h: &mut String, i: &Inputs, title: &str) {
         None => format!("{} (not computed)", m.method),
     };
     for (k, v) in [
-        ("Account(s)", accounts),
+        ("Account", accounts),
         (
             "Period",
             format!("{}-01-01 to {}-12-31 ({})", m.year, m.year, m.tz),

@@ -119,7 +119,7 @@ async fn check_golden_runs(db: &Path, dir: &Path, runs: &[(&[&str], &[&str])]) {
         assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
         // The voucher (LGD020) is unclassified: named in a warning.
         assert!(
-            stderr(&out).contains("1 crypto-asset leg(s) are unclassified and left out of gains and holdings (e.g. golden LGD020-AAAAA-000020: unknown ledger type \"voucher\")"),
+            stderr(&out).contains("1 crypto-asset leg is unclassified and left out of gains and holdings (e.g. golden LGD020-AAAAA-000020: unknown ledger type \"voucher\")"),
             "{}",
             stderr(&out)
         );
@@ -239,7 +239,7 @@ async fn a_basis_file_gives_a_deposit_its_cost_and_labels_are_stored() {
     assert_eq!(
         String::from_utf8_lossy(&out.stdout),
         format!(
-            "stored 1 cost(s) from {} for account golden\n",
+            "stored 1 cost from {} for account golden\n",
             basis.display()
         )
     );
@@ -264,7 +264,7 @@ async fn a_basis_file_gives_a_deposit_its_cost_and_labels_are_stored() {
     let out = gains(&db, &out_dir, &["--year", "2025"]).await;
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(
-        stderr(&out).contains("1 deposit(s) have a basis-file cost for other units than they brought (e.g. LGD012-AAAAA-000012: 100.0000000000 deposited, the cost is for 90)"),
+        stderr(&out).contains("1 deposit has a basis-file cost for other units than it brought (e.g. LGD012-AAAAA-000012: 100.0000000000 deposited, the cost is for 90)"),
         "{}",
         stderr(&out)
     );
@@ -738,7 +738,7 @@ async fn gains_usage_errors_exit_2_and_an_empty_account_exits_1() {
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert!(
         stderr(&out).contains(
-            "no ledger entries in account(s) nobody: run `kraken-tax sync` or `kraken-tax import FILE` first"
+            "no ledger entries in account nobody: run `kraken-tax sync` or `kraken-tax import FILE` first"
         ),
         "{}",
         stderr(&out)
@@ -824,7 +824,7 @@ async fn unknown_cost_zero_says_so_in_the_files_end_to_end() {
     let out = gains(&db, &zero, &["--year", "2025", "--unknown-cost", "zero"]).await;
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(
-        stderr(&out).contains("1 disposal(s) of DOT matched units of unknown cost (first: ledger entry LGD024-AAAAA-000024); their cost is treated as zero (--unknown-cost zero), so gains are overstated"),
+        stderr(&out).contains("1 disposal of DOT matched units of unknown cost (first: ledger entry LGD024-AAAAA-000024); its cost is treated as zero (--unknown-cost zero), so gains are overstated"),
         "{}",
         stderr(&out)
     );

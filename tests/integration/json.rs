@@ -292,7 +292,7 @@ async fn gains_and_report_json_follow_their_schemas() {
         gains["warnings"][0],
         serde_json::json!({
             "code": "unclassified_legs",
-            "message": "1 crypto-asset leg(s) are unclassified and left out of gains and holdings (e.g. golden LGD020-AAAAA-000020: unknown ledger type \"voucher\"): add a [[classify.rules]] entry to the config"
+            "message": "1 crypto-asset leg is unclassified and left out of gains and holdings (e.g. golden LGD020-AAAAA-000020: unknown ledger type \"voucher\"): add a [[classify.rules]] entry to the config"
         })
     );
     let report = valid(

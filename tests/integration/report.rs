@@ -628,5 +628,5 @@ async fn the_demo_writes_the_report_and_prints_its_path() {
         "{stdout}"
     );
     let page = std::fs::read_to_string(&html).unwrap();
-    assert!(page.contains("<b>Account(s)</b>demo</div>"));
+    assert!(page.contains("<b>Account</b>demo</div>"));
 }
