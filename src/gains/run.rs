@@ -2,7 +2,7 @@
 //! as the export does (prices fetched first unless offline), run the engine, write the files
 //! atomically. The command file only parses flags into a [`GainsPlan`] and maps errors.
 
-use super::adapter::{UserFacts, Valued, market};
+use super::adapter::{LegTexts, UserFacts, Valued, market};
 use super::{
     Basis, GainsError, GainsOptions, LotPick, Method, Period, PriceLookup, SummaryRow, SwapFee,
     UnknownCost,
@@ -12,7 +12,6 @@ use crate::classify::build::{ensure_fresh, with_stored_labels};
 use crate::export::YearLegs;
 use crate::export::csv::write_atomic;
 use crate::normalize::assets::AssetTable;
-use crate::normalize::legs::LegTable;
 use crate::pricing::{FetchReport, PriceBook, PriceSource, prefetch, refresh_markets};
 use crate::store::{EntryLabel, Store, StoreError};
 use chrono::{DateTime, Utc};
@@ -239,22 +238,13 @@ pub async fn run(
         }
     }
     let store: &Store = store;
-    // The raw ledgers in the derived legs' order: the engine's legs borrow their strings.
-    let mut tables = Vec::with_capacity(plan.accounts.len());
+    let mut any = false;
     for account in &plan.accounts {
-        let mut table = LegTable::new(&assets);
-        store.for_each_ledger_fields(account, |f| table.push(f))?;
-        tables.push(table);
+        any |= store.has_ledger_entries_in(account, WHOLE_HISTORY)?;
     }
-    if tables.iter().all(|t| t.is_empty()) {
+    if !any {
         return Err(RunError::Empty(plan.accounts.join(", ")));
     }
-    tracing::debug!(
-        "read {} account(s) in {:.2?}, {:?} MB resident",
-        tables.len(),
-        started.elapsed(),
-        rss_mb()
-    );
     let mut warnings = Vec::new();
     if let Some(url) = &plan.api_url {
         warnings.extend(fetch_prices(store, &plan.accounts, &plan.currency, url).await?);
@@ -270,12 +260,12 @@ pub async fn run(
         &mut warnings,
     )?;
     let mut valued = Valued::default();
-    for (account, table) in plan.accounts.iter().zip(&tables) {
+    for account in &plan.accounts {
         let rules = with_stored_labels(store, account, rules)?;
         valued
             .add(
+                store,
                 &YearLegs::new(store, account, WHOLE_HISTORY),
-                table,
                 account,
                 &plan.currency,
                 &rules,
@@ -284,8 +274,8 @@ pub async fn run(
             )
             .map_err(RunError::Value)?;
     }
-    let mut source_names = Vec::new();
-    let (legs, stats) = valued.finish(&mut source_names);
+    let mut texts = LegTexts::default();
+    let (legs, stats) = valued.finish(&mut texts);
     if let Some((account, id, note)) = &stats.first_unclassified {
         warnings.push(format!(
             "{} crypto-asset leg(s) are unclassified and left out of gains and holdings (e.g. {account} {id}: {note}): add a [[classify.rules]] entry to the config",

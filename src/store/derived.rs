@@ -458,6 +458,23 @@ impl Store {
             .is_some())
     }
 
+    /// Kraken's signed amount of ledger entry `id` of `account` (`None`: not stored), found
+    /// through the id index: for the few entries whose sign a reader needs.
+    pub fn ledger_amount(&self, account: &str, id: &str) -> Result<Option<Decimal>, StoreError> {
+        let text: Option<String> = self
+            .conn
+            .prepare_cached(
+                "SELECT amount FROM ledger_entries WHERE account = ?1 AND ledger_id = ?2",
+            )?
+            .query_row(params![account, id], |r| r.get(0))
+            .optional()?;
+        text.map(|t| {
+            Decimal::from_str(&t)
+                .map_err(|_| StoreError::Corrupt(format!("amount {t:?} is not a decimal")))
+        })
+        .transpose()
+    }
+
     /// Calls `f` with the fields of every raw ledger entry of `account` stored after rowid
     /// `after` (rows are appended: the entries that arrived since), in rowid order.
     pub fn for_each_ledger_fields_after(
