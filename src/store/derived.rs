@@ -163,39 +163,146 @@ impl OwnedFields {
 }
 
 /// Inserts derived legs inside [`Store::replace_derived_legs_with`]'s or
-/// [`Store::update_derived_legs_with`]'s transaction.
+/// [`Store::update_derived_legs_with`]'s transaction. Legs are copied into reused buffers and
+/// written [`SINK_BATCH`] at a time by one multi-row statement: SQLite then keeps its cursor
+/// on the table between rows, so a leg inserted in key order is appended without a search
+/// from the root, and the statement's set-up is paid once per batch.
 pub struct DerivedSink<'a> {
-    insert: rusqlite::CachedStatement<'a>,
+    conn: &'a rusqlite::Connection,
+    /// `INSERT` or `INSERT OR REPLACE`.
+    verb: &'static str,
     account: &'a str,
+    /// The legs waiting (the first `waiting` slots; the others are spare buffers).
+    slots: Vec<DerivedLeg>,
+    waiting: usize,
+    /// The statement for a full batch, prepared at the first.
+    full: Option<rusqlite::CachedStatement<'a>>,
 }
+
+/// Legs written per statement (15 parameters each: the account once, 14 per leg).
+const SINK_BATCH: usize = 64;
+
+/// Columns of a leg after the account, in [`INSERT_LEG`] order.
+const LEG_PARAMS: usize = 14;
 
 const INSERT_LEG: &str = "INTO legs (account, time_us, ledger_id, event_id, asset,
      asset_known, is_fiat, element, type_code, transfer_wallet, note, counter_asset,
-     counter_amount, sides, fee_credits)
- VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)";
+     counter_amount, sides, fee_credits) VALUES ";
 
-impl DerivedSink<'_> {
-    /// Inserts one leg (replacing the stored leg of the same entry).
+impl<'a> DerivedSink<'a> {
+    fn new(conn: &'a rusqlite::Connection, verb: &'static str, account: &'a str) -> Self {
+        DerivedSink {
+            conn,
+            verb,
+            account,
+            slots: Vec::new(),
+            waiting: 0,
+            full: None,
+        }
+    }
+
+    /// Inserts one leg (replacing the stored leg of the same entry): it is written with the
+    /// next batch, at the latest by [`DerivedSink::flush`].
     pub fn insert(&mut self, l: &DerivedLegRef<'_>) -> Result<(), StoreError> {
-        self.insert.execute(params![
-            self.account,
-            l.time_us,
-            l.ledger_id,
-            l.event_id,
-            l.asset,
-            l.asset_known,
-            l.is_fiat,
-            l.element.as_str(),
-            l.type_code,
-            l.transfer_wallet,
-            l.note,
-            l.counter_asset,
-            l.counter_amount,
-            l.sides,
-            l.fee_credits,
-        ])?;
+        if self.waiting == self.slots.len() {
+            self.slots.push(DerivedLeg::default());
+        }
+        copy_leg(&mut self.slots[self.waiting], l);
+        self.waiting += 1;
+        if self.waiting == SINK_BATCH {
+            self.flush()?;
+        }
         Ok(())
     }
+
+    /// Writes the legs waiting.
+    fn flush(&mut self) -> Result<(), StoreError> {
+        let n = self.waiting;
+        if n == 0 {
+            return Ok(());
+        }
+        let mut part;
+        let stmt = match &mut self.full {
+            Some(full) if n == SINK_BATCH => full,
+            _ => {
+                part = self.conn.prepare_cached(&insert_sql(self.verb, n))?;
+                if n == SINK_BATCH {
+                    self.full.insert(part)
+                } else {
+                    &mut part
+                }
+            }
+        };
+        stmt.raw_bind_parameter(1, self.account)?;
+        for (r, l) in self.slots[..n].iter().enumerate() {
+            let p = 2 + r * LEG_PARAMS;
+            stmt.raw_bind_parameter(p, l.time_us)?;
+            stmt.raw_bind_parameter(p + 1, &l.ledger_id)?;
+            stmt.raw_bind_parameter(p + 2, &l.event_id)?;
+            stmt.raw_bind_parameter(p + 3, &l.asset)?;
+            stmt.raw_bind_parameter(p + 4, l.asset_known)?;
+            stmt.raw_bind_parameter(p + 5, l.is_fiat)?;
+            stmt.raw_bind_parameter(p + 6, l.element.as_str())?;
+            stmt.raw_bind_parameter(p + 7, &l.type_code)?;
+            stmt.raw_bind_parameter(p + 8, l.transfer_wallet)?;
+            stmt.raw_bind_parameter(p + 9, &l.note)?;
+            stmt.raw_bind_parameter(p + 10, &l.counter_asset)?;
+            stmt.raw_bind_parameter(p + 11, &l.counter_amount)?;
+            stmt.raw_bind_parameter(p + 12, &l.sides)?;
+            stmt.raw_bind_parameter(p + 13, &l.fee_credits)?;
+        }
+        stmt.raw_execute()?;
+        self.waiting = 0;
+        Ok(())
+    }
+}
+
+/// The statement inserting `n` legs: `VERB INTO legs (...) VALUES (?1, ?2, ..), (?1, ?16, ..)`.
+fn insert_sql(verb: &str, n: usize) -> String {
+    use std::fmt::Write as _;
+    let mut sql = format!("{verb} {INSERT_LEG}");
+    for r in 0..n {
+        let p = 2 + r * LEG_PARAMS;
+        if r > 0 {
+            sql.push_str(", ");
+        }
+        sql.push_str("(?1");
+        for k in 0..LEG_PARAMS {
+            let _ = write!(sql, ", ?{}", p + k);
+        }
+        sql.push(')');
+    }
+    sql
+}
+
+/// Copies `l` into `buf`, reusing its strings.
+fn copy_leg(buf: &mut DerivedLeg, l: &DerivedLegRef<'_>) {
+    let set = |slot: &mut String, v: &str| {
+        slot.clear();
+        slot.push_str(v);
+    };
+    let set_opt = |slot: &mut Option<String>, v: Option<&str>| match v {
+        None => *slot = None,
+        Some(v) => {
+            let s = slot.get_or_insert_with(String::new);
+            s.clear();
+            s.push_str(v);
+        }
+    };
+    set(&mut buf.ledger_id, l.ledger_id);
+    set(&mut buf.event_id, l.event_id);
+    buf.time_us = l.time_us;
+    set(&mut buf.asset, l.asset);
+    buf.asset_known = l.asset_known;
+    buf.is_fiat = l.is_fiat;
+    buf.element = l.element;
+    set_opt(&mut buf.type_code, l.type_code);
+    buf.transfer_wallet = l.transfer_wallet;
+    set(&mut buf.note, l.note);
+    set_opt(&mut buf.counter_asset, l.counter_asset);
+    set_opt(&mut buf.counter_amount, l.counter_amount);
+    set_opt(&mut buf.sides, l.sides);
+    set_opt(&mut buf.fee_credits, l.fee_credits);
 }
 
 /// What the derived tables were built from.
@@ -325,9 +432,9 @@ impl Store {
         let tx = self.conn.transaction()?;
         tx.execute("DELETE FROM legs WHERE account = ?1", [account])?;
         {
-            let insert = tx.prepare_cached(&format!("INSERT {INSERT_LEG}"))?;
-            let mut sink = DerivedSink { insert, account };
+            let mut sink = DerivedSink::new(&tx, "INSERT", account);
             fill(&mut sink)?;
+            sink.flush()?;
         }
         set_stamp(&tx, account, stamp)?;
         tx.commit()?;
@@ -344,9 +451,9 @@ impl Store {
         let tx = self.conn.transaction()?;
         tx.execute("DELETE FROM legs WHERE account = ?1", [account])?;
         {
-            let insert = tx.prepare_cached(&format!("INSERT {INSERT_LEG}"))?;
-            let mut sink = DerivedSink { insert, account };
+            let mut sink = DerivedSink::new(&tx, "INSERT", account);
             fill(&mut sink)?;
+            sink.flush()?;
         }
         tx.rollback()?;
         Ok(())
@@ -363,9 +470,9 @@ impl Store {
         self.ensure_account(account)?;
         let tx = self.conn.transaction()?;
         {
-            let insert = tx.prepare_cached(&format!("INSERT OR REPLACE {INSERT_LEG}"))?;
-            let mut sink = DerivedSink { insert, account };
+            let mut sink = DerivedSink::new(&tx, "INSERT OR REPLACE", account);
             fill(&mut sink)?;
+            sink.flush()?;
         }
         set_stamp(&tx, account, stamp)?;
         tx.commit()?;
@@ -582,33 +689,7 @@ fn next_leg(rows: &mut rusqlite::Rows<'_>, buf: &mut DerivedLeg) -> Result<bool,
     let Some(r) = rows.next()? else {
         return Ok(false);
     };
-    let l = leg_of(r)?;
-    let set = |slot: &mut String, v: &str| {
-        slot.clear();
-        slot.push_str(v);
-    };
-    let set_opt = |slot: &mut Option<String>, v: Option<&str>| match v {
-        None => *slot = None,
-        Some(v) => {
-            let s = slot.get_or_insert_with(String::new);
-            s.clear();
-            s.push_str(v);
-        }
-    };
-    set(&mut buf.ledger_id, l.ledger_id);
-    set(&mut buf.event_id, l.event_id);
-    buf.time_us = l.time_us;
-    set(&mut buf.asset, l.asset);
-    buf.asset_known = l.asset_known;
-    buf.is_fiat = l.is_fiat;
-    buf.element = l.element;
-    set_opt(&mut buf.type_code, l.type_code);
-    buf.transfer_wallet = l.transfer_wallet;
-    set(&mut buf.note, l.note);
-    set_opt(&mut buf.counter_asset, l.counter_asset);
-    set_opt(&mut buf.counter_amount, l.counter_amount);
-    set_opt(&mut buf.sides, l.sides);
-    set_opt(&mut buf.fee_credits, l.fee_credits);
+    copy_leg(buf, &leg_of(r)?);
     Ok(true)
 }
 
