@@ -522,25 +522,24 @@ impl Store {
         let mut legs = derived
             .query(params![account, start, end])
             .map_err(StoreError::from)?;
-        // The current leg, copied into buffers reused from leg to leg (a row borrowed from
-        // the cursor could not be kept while the other cursor moves).
-        let mut buf = DerivedLeg::default();
-        let mut have = next_leg(&mut legs, &mut buf)?;
+        // The current leg, borrowed from its cursor's row: SQLite keeps a row's text until
+        // its own statement steps again, whatever the other cursor does.
+        let mut cur = next_leg(&mut legs)?;
         let mut n = 0;
         while let Some(r) = raw_rows.next().map_err(StoreError::from)? {
             let fields = fields_of(r)?;
             let key = (fields.time_us, fields.id);
             // Skip legs of no raw row in range (none, as raw rows are never deleted).
-            while have && (buf.time_us, buf.ledger_id.as_str()) < key {
-                have = next_leg(&mut legs, &mut buf)?;
+            while cur.is_some_and(|l| (l.time_us, l.ledger_id) < key) {
+                cur = next_leg(&mut legs)?;
             }
-            let found = have && (buf.time_us, buf.ledger_id.as_str()) == key;
+            let found = cur.filter(|l| (l.time_us, l.ledger_id) == key);
             f(YearLeg {
                 raw: fields,
-                derived: found.then(|| buf.as_ref()),
+                derived: found,
             })?;
-            if found {
-                have = next_leg(&mut legs, &mut buf)?;
+            if found.is_some() {
+                cur = next_leg(&mut legs)?;
             }
             n += 1;
         }
@@ -684,13 +683,12 @@ impl Store {
     }
 }
 
-/// Reads the next leg of `rows` into `buf`, reusing its strings; false at the end.
-fn next_leg(rows: &mut rusqlite::Rows<'_>, buf: &mut DerivedLeg) -> Result<bool, StoreError> {
-    let Some(r) = rows.next()? else {
-        return Ok(false);
-    };
-    copy_leg(buf, &leg_of(r)?);
-    Ok(true)
+/// The next leg of `rows`, borrowed from its row; `None` at the end.
+fn next_leg<'r>(rows: &'r mut rusqlite::Rows<'_>) -> Result<Option<DerivedLegRef<'r>>, StoreError> {
+    match rows.next()? {
+        None => Ok(None),
+        Some(r) => leg_of(r).map(Some),
+    }
 }
 
 fn set_stamp(
