@@ -166,21 +166,41 @@ impl OwnedFields {
 /// [`Store::update_derived_legs_with`]'s transaction. Legs are copied into reused buffers and
 /// written [`SINK_BATCH`] at a time by one multi-row statement: SQLite then keeps its cursor
 /// on the table between rows, so a leg inserted in key order is appended without a search
-/// from the root, and the statement's set-up is paid once per batch.
+/// from the root, and the statement's set-up is paid once per batch. For a full refresh the
+/// batches go to the thread that holds the transaction, so classifying the next legs and
+/// storing the last ones overlap.
 pub struct DerivedSink<'a> {
+    /// The legs waiting (the first `waiting` slots; the others are spare buffers).
+    slots: Vec<DerivedLeg>,
+    waiting: usize,
+    out: Out<'a>,
+}
+
+enum Out<'a> {
+    /// Written here.
+    Write(Writer<'a>),
+    /// Sent to the writing thread, which sends the emptied batches back for reuse.
+    Send {
+        batches: std::sync::mpsc::SyncSender<Vec<DerivedLeg>>,
+        spare: std::sync::mpsc::Receiver<Vec<DerivedLeg>>,
+    },
+}
+
+/// Writes batches of legs in one transaction.
+struct Writer<'a> {
     conn: &'a rusqlite::Connection,
     /// `INSERT` or `INSERT OR REPLACE`.
     verb: &'static str,
     account: &'a str,
-    /// The legs waiting (the first `waiting` slots; the others are spare buffers).
-    slots: Vec<DerivedLeg>,
-    waiting: usize,
     /// The statement for a full batch, prepared at the first.
     full: Option<rusqlite::CachedStatement<'a>>,
 }
 
 /// Legs written per statement (15 parameters each: the account once, 14 per leg).
 const SINK_BATCH: usize = 64;
+
+/// Full batches that may wait for the writing thread.
+const BATCHES_AHEAD: usize = 16;
 
 /// Columns of a leg after the account, in [`INSERT_LEG`] order.
 const LEG_PARAMS: usize = 14;
@@ -189,35 +209,19 @@ const INSERT_LEG: &str = "INTO legs (account, time_us, ledger_id, event_id, asse
      asset_known, is_fiat, element, type_code, transfer_wallet, note, counter_asset,
      counter_amount, sides, fee_credits) VALUES ";
 
-impl<'a> DerivedSink<'a> {
+impl<'a> Writer<'a> {
     fn new(conn: &'a rusqlite::Connection, verb: &'static str, account: &'a str) -> Self {
-        DerivedSink {
+        Writer {
             conn,
             verb,
             account,
-            slots: Vec::new(),
-            waiting: 0,
             full: None,
         }
     }
 
-    /// Inserts one leg (replacing the stored leg of the same entry): it is written with the
-    /// next batch, at the latest by [`DerivedSink::flush`].
-    pub fn insert(&mut self, l: &DerivedLegRef<'_>) -> Result<(), StoreError> {
-        if self.waiting == self.slots.len() {
-            self.slots.push(DerivedLeg::default());
-        }
-        copy_leg(&mut self.slots[self.waiting], l);
-        self.waiting += 1;
-        if self.waiting == SINK_BATCH {
-            self.flush()?;
-        }
-        Ok(())
-    }
-
-    /// Writes the legs waiting.
-    fn flush(&mut self) -> Result<(), StoreError> {
-        let n = self.waiting;
+    /// Inserts `legs` (at most [`SINK_BATCH`]) with one statement.
+    fn write(&mut self, legs: &[DerivedLeg]) -> Result<(), StoreError> {
+        let n = legs.len();
         if n == 0 {
             return Ok(());
         }
@@ -234,7 +238,7 @@ impl<'a> DerivedSink<'a> {
             }
         };
         stmt.raw_bind_parameter(1, self.account)?;
-        for (r, l) in self.slots[..n].iter().enumerate() {
+        for (r, l) in legs.iter().enumerate() {
             let p = 2 + r * LEG_PARAMS;
             stmt.raw_bind_parameter(p, l.time_us)?;
             stmt.raw_bind_parameter(p + 1, &l.ledger_id)?;
@@ -252,8 +256,60 @@ impl<'a> DerivedSink<'a> {
             stmt.raw_bind_parameter(p + 13, &l.fee_credits)?;
         }
         stmt.raw_execute()?;
+        Ok(())
+    }
+}
+
+impl<'a> DerivedSink<'a> {
+    fn new(out: Out<'a>) -> Self {
+        DerivedSink {
+            slots: Vec::new(),
+            waiting: 0,
+            out,
+        }
+    }
+
+    /// Inserts one leg (replacing the stored leg of the same entry): it is written with the
+    /// next batch, at the latest when the transaction's filling ends.
+    pub fn insert(&mut self, l: &DerivedLegRef<'_>) -> Result<(), StoreError> {
+        if self.waiting == self.slots.len() {
+            self.slots.push(DerivedLeg::default());
+        }
+        copy_leg(&mut self.slots[self.waiting], l);
+        self.waiting += 1;
+        if self.waiting == SINK_BATCH {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    /// Writes (or sends) the legs waiting.
+    fn flush(&mut self) -> Result<(), StoreError> {
+        let n = self.waiting;
+        if n == 0 {
+            return Ok(());
+        }
+        match &mut self.out {
+            Out::Write(w) => w.write(&self.slots[..n])?,
+            Out::Send { batches, spare } => {
+                let next = spare.try_recv().unwrap_or_default();
+                let mut batch = std::mem::replace(&mut self.slots, next);
+                batch.truncate(n);
+                batches.send(batch).map_err(|_| WriterStopped)?;
+            }
+        }
         self.waiting = 0;
         Ok(())
+    }
+}
+
+/// The writing thread stopped (its own error is the one reported).
+#[derive(Debug)]
+struct WriterStopped;
+
+impl From<WriterStopped> for StoreError {
+    fn from(_: WriterStopped) -> Self {
+        StoreError::Corrupt("the derived legs' writer stopped".into())
     }
 }
 
@@ -426,16 +482,41 @@ impl Store {
         &mut self,
         account: &str,
         stamp: &DerivedStamp,
-        fill: impl FnOnce(&mut DerivedSink<'_>) -> Result<(), StoreError>,
+        fill: impl FnOnce(&mut DerivedSink<'_>) -> Result<(), StoreError> + Send,
     ) -> Result<(), StoreError> {
         self.ensure_account(account)?;
         let tx = self.conn.transaction()?;
         tx.execute("DELETE FROM legs WHERE account = ?1", [account])?;
-        {
-            let mut sink = DerivedSink::new(&tx, "INSERT", account);
-            fill(&mut sink)?;
-            sink.flush()?;
-        }
+        let mut writer = Writer::new(&tx, "INSERT", account);
+        let (batches, received) = std::sync::mpsc::sync_channel::<Vec<DerivedLeg>>(BATCHES_AHEAD);
+        let (give_back, spare) = std::sync::mpsc::channel::<Vec<DerivedLeg>>();
+        let (filled, written) = std::thread::scope(|scope| {
+            let filler = scope.spawn(move || {
+                let mut sink = DerivedSink::new(Out::Send { batches, spare });
+                fill(&mut sink)?;
+                sink.flush()
+                // Dropping the sink ends the writer's loop.
+            });
+            let mut written = Ok(());
+            for batch in received.iter() {
+                if let Err(e) = writer.write(&batch) {
+                    written = Err(e);
+                    break;
+                }
+                // The filler may have ended: then the buffers are not needed.
+                let _ = give_back.send(batch);
+            }
+            // A filler still sending after a failed write stops at its next batch.
+            drop(received);
+            match filler.join() {
+                Ok(filled) => (filled, written),
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        });
+        // The writer's failure first: the filler's is then only that it had to stop.
+        drop(writer);
+        written?;
+        filled?;
         set_stamp(&tx, account, stamp)?;
         tx.commit()?;
         Ok(())
@@ -451,7 +532,7 @@ impl Store {
         let tx = self.conn.transaction()?;
         tx.execute("DELETE FROM legs WHERE account = ?1", [account])?;
         {
-            let mut sink = DerivedSink::new(&tx, "INSERT", account);
+            let mut sink = DerivedSink::new(Out::Write(Writer::new(&tx, "INSERT", account)));
             fill(&mut sink)?;
             sink.flush()?;
         }
@@ -470,7 +551,8 @@ impl Store {
         self.ensure_account(account)?;
         let tx = self.conn.transaction()?;
         {
-            let mut sink = DerivedSink::new(&tx, "INSERT OR REPLACE", account);
+            let mut sink =
+                DerivedSink::new(Out::Write(Writer::new(&tx, "INSERT OR REPLACE", account)));
             fill(&mut sink)?;
             sink.flush()?;
         }
