@@ -412,3 +412,131 @@ pub fn market(
         .market_quote(asset, at_us)
         .map(|q| (q.price, q.label))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::classify::build::ensure_fresh;
+    use crate::domain::{AssetCode, KrakenTime, LedgerEntry, LedgerId, RawRecord, RefId};
+    use crate::normalize::assets::AssetTable;
+    use crate::store::Source;
+
+    fn entry(id: &str, refid: &str, t: i64, kind: &str, asset: &str, amount: &str) -> LedgerEntry {
+        LedgerEntry {
+            id: LedgerId::new(id).unwrap(),
+            refid: RefId::new(refid).unwrap(),
+            time: KrakenTime::from_micros(1_750_000_000_000_000 + t * 1_000_000, 4),
+            kind: kind.into(),
+            subtype: (kind == "trade").then(|| "tradespot".into()),
+            aclass: "currency".into(),
+            subclass: None,
+            asset: AssetCode::new(asset).unwrap(),
+            wallet: None,
+            amount: amount.parse().unwrap(),
+            fee: "0".parse().unwrap(),
+            balance: None,
+        }
+    }
+
+    #[test]
+    fn staged_legs_get_their_strings_and_margin_entries_keep_their_sign() {
+        let entries = [
+            entry("L1", "T1", 0, "trade", "ZEUR", "-200.0000"),
+            entry("L2", "T1", 0, "trade", "SOL", "2.0000000000"),
+            entry("L3", "M1", 1, "margin", "ZEUR", "-5.2500"),
+            entry("L4", "M2", 2, "settled", "ZEUR", "3.1000"),
+            entry("L5", "T2", 3, "trade", "SOL", "-0.5000000000"),
+            entry("L6", "T2", 3, "trade", "ZEUR", "60.0000"),
+        ];
+        let mut store = Store::open_in_memory().unwrap();
+        let rows: Vec<_> = entries
+            .iter()
+            .map(|e| RawRecord {
+                item: e.clone(),
+                raw: "{}".into(),
+            })
+            .collect();
+        store
+            .insert_ledger_entries("a", &rows, Source::Api)
+            .unwrap();
+        let rules = Rules::default();
+        ensure_fresh(&mut store, "a", &AssetTable::default(), &rules).unwrap();
+        let mut valued = Valued::default();
+        valued
+            .add(
+                &store,
+                &YearLegs::new(&store, "a", (i64::MIN, i64::MAX)),
+                "a",
+                "EUR",
+                &rules,
+                &UserFacts::default(),
+                &mut [],
+            )
+            .unwrap();
+        let mut texts = LegTexts::default();
+        let (legs, _) = valued.finish(&mut texts);
+        let got: Vec<_> = legs
+            .iter()
+            .map(|l| {
+                (
+                    l.ledger_id,
+                    l.refid,
+                    l.kraken_type,
+                    l.kraken_subtype,
+                    l.asset,
+                    l.units.to_string(),
+                    l.value.map(|v| v.to_string()),
+                    l.price_source,
+                )
+            })
+            .collect();
+        let d = |s: &str| Some(s.to_owned());
+        assert_eq!(
+            got,
+            [
+                (
+                    "L2",
+                    "T1",
+                    "trade",
+                    "tradespot",
+                    "SOL",
+                    "2.0000000000".to_owned(),
+                    d("200.0000"),
+                    "trade:EUR"
+                ),
+                (
+                    "L3",
+                    "M1",
+                    "margin",
+                    "",
+                    "EUR",
+                    "-5.2500".to_owned(),
+                    d("-5.2500"),
+                    "trade:EUR"
+                ),
+                (
+                    "L4",
+                    "M2",
+                    "settled",
+                    "",
+                    "EUR",
+                    "3.1000".to_owned(),
+                    d("3.1000"),
+                    "trade:EUR"
+                ),
+                (
+                    "L5",
+                    "T2",
+                    "trade",
+                    "tradespot",
+                    "SOL",
+                    "0.5000000000".to_owned(),
+                    d("60.0000"),
+                    "trade:EUR"
+                ),
+            ]
+        );
+        assert_eq!(legs[1].kind, LegKind::Margin);
+        assert_eq!(legs[0].kind, LegKind::Acquisition);
+    }
+}

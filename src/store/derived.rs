@@ -875,4 +875,43 @@ mod tests {
             .unwrap();
         assert_eq!(first, Some((legs[0].ledger_id.clone(), false)));
     }
+
+    #[test]
+    fn a_full_refresh_reports_the_writers_failure_before_the_fillers_stop() {
+        let mut store = Store::open_in_memory().unwrap();
+        let data = generate(&GeneratorConfig::new(3, 300));
+        store_dataset(&mut store, "a", &data).unwrap();
+        let entries = store.ledger_entries("a").unwrap();
+        let rules = Rules::default();
+        let legs = derive(&entries, &AssetTable::default(), &rules).unwrap();
+        let stamp = stamp_for(&rules, store.raw_ledger_stamp("a").unwrap());
+        let before = (
+            store.derived_legs("a").unwrap(),
+            store.derived_stamp("a").unwrap(),
+        );
+        // The same leg twice: the table's key refuses the second, and the filler, still
+        // sending batches, has to stop; the key's refusal is what is reported.
+        let err = store
+            .replace_derived_legs_with("a", &stamp, |sink| {
+                sink.insert(&legs[0].as_ref())?;
+                legs.iter()
+                    .cycle()
+                    .take(20_000)
+                    .try_for_each(|l| sink.insert(&l.as_ref()))
+            })
+            .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("UNIQUE constraint failed: legs.account, legs.time_us, legs.ledger_id"),
+            "{err}"
+        );
+        // Nothing changed.
+        assert_eq!(
+            (
+                store.derived_legs("a").unwrap(),
+                store.derived_stamp("a").unwrap()
+            ),
+            before
+        );
+    }
 }
