@@ -88,6 +88,8 @@ pub fn derive_compact(
     let mut report = BuildReport::default();
     let mut oldest_unclassified: BTreeMap<String, (i64, String)> = BTreeMap::new();
     let mut amount = String::new();
+    // What `amount` holds the text of.
+    let mut amount_of: Option<[u8; 16]> = None;
     let mut credit = String::new();
     // The legs of an event are usually next to each other: encode its sides once.
     let mut sides: Option<(u32, String)> = None;
@@ -95,9 +97,15 @@ pub fn derive_compact(
         let counter = events.counter(table, i);
         let f = LegFacts::of_compact(table, events, i, counter);
         let c = classify_facts(&f, rules);
-        amount.clear();
+        // The legs of an event mostly share their counter side: format it once. Keyed by
+        // the exact representation (scale included), which is what the text shows.
         if let Some(x) = counter {
-            let _ = write!(amount, "{}", x.amount);
+            let key = x.amount.serialize();
+            if amount_of != Some(key) {
+                amount.clear();
+                let _ = write!(amount, "{}", x.amount);
+                amount_of = Some(key);
+            }
         }
         let event = events.event_of(i).filter(|_| c.element.is_reportable());
         if let Some(k) = event

@@ -6,18 +6,18 @@
 //! export gives it (with `--fees gross`, so a disposal's value is before fees and an
 //! acquisition's fees can be told from its value).
 //!
-//! Memory: the strings of a [`GainsLeg`] borrow from the ledgers' compact tables; per leg the
-//! adapter keeps only a small [`Staged`] record (position, kind, values) until
-//! [`Valued::legs`] builds the slice.
+//! Memory: the raw ledger is not read a second time. While the history is read, the adapter
+//! copies the strings of the legs it keeps into [`LegTexts`] (ids and refids into one buffer,
+//! types, subtypes, assets and price sources once each) and keeps a 16-byte [`Staged`] record
+//! of where they are; [`Valued::finish`] points the legs' strings into it.
 
 use super::{Basis, DisposalKind, GainsLeg, IncomeKind, LegKind};
 use crate::classify::MARGIN_TYPES;
 use crate::classify::{Counterparty, Rules};
 use crate::domain::Element;
 use crate::export::{FeeTreatment, RowRef, YearLegs};
-use crate::normalize::legs::LegTable;
 use crate::pricing::{LegValuer, PriceSource};
-use chrono::{DateTime, Utc};
+use crate::store::Store;
 use rust_decimal::Decimal;
 use std::collections::{HashMap, HashSet};
 
@@ -61,16 +61,108 @@ impl UserFacts {
     }
 }
 
-/// The engine's legs of every selected account, before their price sources are attached
-/// (those are collected while valuing, so the legs carry an index until [`Valued::finish`]).
+/// The engine's legs of every selected account, before their strings are attached (those
+/// are collected into [`LegTexts`] while staging, so the legs carry a [`Staged`] record until
+/// [`Valued::finish`]).
 #[derive(Debug, Default)]
 pub struct Valued<'l> {
     legs: Vec<GainsLeg<'l>>,
-    source_of: Vec<u16>,
-    sources: Vec<String>,
-    source_ids: HashMap<String, u16>,
+    staged: Vec<Staged>,
+    texts: LegTexts,
     /// What was left out or not used.
     pub stats: StageStats,
+}
+
+/// Where the strings of a staged leg are in [`LegTexts`]: its ledger id and refid are
+/// `text[at..at + id_len]` and the next `refid_len` bytes; the rest are indices into the
+/// small tables.
+#[derive(Debug, Clone, Copy)]
+struct Staged {
+    at: u32,
+    id_len: u16,
+    refid_len: u16,
+    kind: u16,
+    subtype: u16,
+    asset: u16,
+    source: u16,
+}
+
+/// Small strings stored once, referred to by index.
+#[derive(Debug, Default)]
+struct Names {
+    ids: HashMap<String, u16>,
+    names: Vec<String>,
+    /// The last string looked up and its index (legs in a row often share them).
+    last: Option<u16>,
+}
+
+impl Names {
+    fn intern(&mut self, s: &str, what: &str) -> std::io::Result<u16> {
+        if let Some(i) = self.last
+            && self.names[usize::from(i)] == s
+        {
+            return Ok(i);
+        }
+        let i = match self.ids.get(s) {
+            Some(&i) => i,
+            None => {
+                let i = u16::try_from(self.names.len())
+                    .map_err(|_| std::io::Error::other(format!("too many distinct {what}")))?;
+                self.names.push(s.to_owned());
+                self.ids.insert(s.to_owned(), i);
+                i
+            }
+        };
+        self.last = Some(i);
+        Ok(i)
+    }
+
+    fn get(&self, i: u16) -> &str {
+        &self.names[usize::from(i)]
+    }
+}
+
+/// The strings the engine's legs borrow: kept by the caller of [`Valued::finish`] for as long
+/// as the legs.
+#[derive(Debug, Default)]
+pub struct LegTexts {
+    /// Ledger ids and refids, one after the other.
+    text: String,
+    kinds: Names,
+    subtypes: Names,
+    assets: Names,
+    sources: Names,
+}
+
+impl LegTexts {
+    /// Copies the strings of `row` (with price source `source`) and says where they are.
+    fn stage(&mut self, row: &RowRef<'_>, source: &str) -> std::io::Result<Staged> {
+        let too_long = |what: &str| std::io::Error::other(format!("{what} too long"));
+        let at = u32::try_from(self.text.len()).map_err(|_| too_long("history"))?;
+        let id_len = u16::try_from(row.ledger_id.len()).map_err(|_| too_long("ledger id"))?;
+        let refid_len = u16::try_from(row.refid.len()).map_err(|_| too_long("refid"))?;
+        self.text.push_str(row.ledger_id);
+        self.text.push_str(row.refid);
+        Ok(Staged {
+            at,
+            id_len,
+            refid_len,
+            kind: self.kinds.intern(row.kraken_type, "ledger types")?,
+            subtype: self.subtypes.intern(row.kraken_subtype, "subtypes")?,
+            asset: self.assets.intern(row.crypto_asset, "assets")?,
+            source: self.sources.intern(source, "price sources")?,
+        })
+    }
+
+    fn ledger_id(&self, s: &Staged) -> &str {
+        let at = s.at as usize;
+        &self.text[at..at + usize::from(s.id_len)]
+    }
+
+    fn refid(&self, s: &Staged) -> &str {
+        let at = s.at as usize + usize::from(s.id_len);
+        &self.text[at..at + usize::from(s.refid_len)]
+    }
 }
 
 /// What staging left out or did not use, for the warnings.
@@ -163,17 +255,15 @@ fn values(row: &RowRef<'_>, kind: LegKind) -> (Option<Decimal>, Option<Decimal>,
 }
 
 impl<'l> Valued<'l> {
-    /// Values every stored derived leg of `account` (`history`: the whole history) as the
-    /// export does, and keeps the crypto-asset legs the engine needs, in ledger order. `table`
-    /// is the account's raw ledger in the same order (oldest first, ties by id): the legs
-    /// borrow their strings from it. `sources` are the price sources, in order (the Kraken
-    /// cache, then imports); margin entries not in `currency` are valued from them at their
-    /// time.
+    /// Values every stored derived leg of `account` (`history`: the whole history, read from
+    /// `store`) as the export does, and keeps the crypto-asset legs the engine needs, in
+    /// ledger order. `sources` are the price sources, in order (the Kraken cache, then
+    /// imports); margin entries not in `currency` are valued from them at their time.
     #[allow(clippy::too_many_arguments)]
     pub fn add(
         &mut self,
+        store: &Store,
         history: &YearLegs<'_>,
-        table: &'l LegTable,
         account: &'l str,
         currency: &str,
         rules: &Rules,
@@ -181,87 +271,94 @@ impl<'l> Valued<'l> {
         sources: &mut [&mut dyn PriceSource],
     ) -> std::io::Result<()> {
         let out = self;
-        let t = table;
         let start = out.legs.len();
-        {
-            let mut pos: usize = 0;
-            let source_ids = &mut out.source_ids;
-            history
-                .write_year(currency, FeeTreatment::Gross, sources, |row| {
-                    let i = pos;
-                    pos += 1;
-                    // The table and the derived legs are read in the same order.
-                    if i >= t.len() || t.fields(i).id != row.ledger_id {
-                        return Err(std::io::Error::other(format!(
-                            "ledger entry {} is not where the raw ledger has it (entries were stored meanwhile: run gains again)",
-                            row.ledger_id
-                        )));
+        history
+            .write_year(currency, FeeTreatment::Gross, sources, |row| {
+                let time_us = row.time.timestamp_micros();
+                let mut mismatch = None;
+                let kind = kind_of(row, facts, rules, time_us, &mut mismatch);
+                let st = &mut out.stats;
+                if let Some(units) = mismatch {
+                    st.basis_mismatch += 1;
+                    if st.first_basis_mismatch.is_none() {
+                        st.first_basis_mismatch =
+                            Some((row.ledger_id.to_owned(), row.units, units));
                     }
-                    let time_us = row.time.timestamp_micros();
-                    let mut mismatch = None;
-                    let kind = kind_of(row, facts, rules, time_us, &mut mismatch);
-                    let st = &mut out.stats;
-                    if let Some(units) = mismatch {
-                        st.basis_mismatch += 1;
-                        if st.first_basis_mismatch.is_none() {
-                            st.first_basis_mismatch =
-                                Some((row.ledger_id.to_owned(), row.units, units));
-                        }
-                    }
-                    let Some(kind) = kind else {
-                        if row.element == Element::Unclassified {
-                            st.unclassified += 1;
-                            if st.first_unclassified.is_none() {
-                                st.first_unclassified = Some((
-                                    account.to_owned(),
-                                    row.ledger_id.to_owned(),
-                                    row.note.to_owned(),
-                                ));
-                            }
-                        }
-                        return Ok(());
-                    };
-                    // A move between own wallets without a fee does nothing to lots or
-                    // units: the engine skips it, so it is not kept.
-                    if kind == LegKind::Internal && row.fee_units.is_zero() {
-                        return Ok(());
-                    }
-                    let (value, fee_value, other_fee) = if kind == LegKind::Margin {
-                        (None, None, None)
-                    } else {
-                        values(row, kind)
-                    };
-                    let source = intern(&mut out.sources, source_ids, row.price_source)?;
-                    out.source_of.push(source);
-                    out.legs
-                        .push(leg(t, i, account, kind, value, fee_value, other_fee));
-                    Ok(())
-                })
-                .map_err(std::io::Error::other)?;
-        }
-        {
-            let source_ids = &mut out.source_ids;
-            // Margin entries are not valued by the export (not reportable): value them here.
-            for (l, s) in out.legs[start..]
-                .iter_mut()
-                .zip(&mut out.source_of[start..])
-            {
-                if l.kind != LegKind::Margin {
-                    continue;
                 }
-                let (value, label) = if l.asset == currency {
-                    (Some(l.units), format!("trade:{currency}"))
-                } else {
-                    match market(sources, l.asset, currency, l.time.timestamp_micros()) {
-                        Some((p, label)) => {
-                            (l.units.checked_mul(p).map(|v| v.round_dp(VALUE_DP)), label)
+                let Some(kind) = kind else {
+                    if row.element == Element::Unclassified {
+                        st.unclassified += 1;
+                        if st.first_unclassified.is_none() {
+                            st.first_unclassified = Some((
+                                account.to_owned(),
+                                row.ledger_id.to_owned(),
+                                row.note.to_owned(),
+                            ));
                         }
-                        None => (None, "unpriced".to_owned()),
                     }
+                    return Ok(());
                 };
-                l.value = value;
-                *s = intern(&mut out.sources, source_ids, &label)?;
+                // A move between own wallets without a fee does nothing to lots or
+                // units: the engine skips it, so it is not kept.
+                if kind == LegKind::Internal && row.fee_units.is_zero() {
+                    return Ok(());
+                }
+                let (value, fee_value, other_fee) = if kind == LegKind::Margin {
+                    (None, None, None)
+                } else {
+                    values(row, kind)
+                };
+                out.staged.push(out.texts.stage(row, row.price_source)?);
+                out.legs.push(GainsLeg {
+                    time: row.time,
+                    account,
+                    // Attached by `finish`.
+                    ledger_id: "",
+                    refid: "",
+                    kraken_type: "",
+                    kraken_subtype: "",
+                    asset: "",
+                    kind,
+                    // Margin entries keep their sign (profit > 0, loss or cost < 0): set
+                    // below from the raw entry.
+                    units: row.units,
+                    value,
+                    price_source: "",
+                    fee_units: row.fee_units,
+                    fee_value,
+                    other_fee,
+                });
+                Ok(())
+            })
+            .map_err(std::io::Error::other)?;
+        let texts = &mut out.texts;
+        // Margin entries are not valued by the export (not reportable): value them here.
+        for (l, s) in out.legs[start..].iter_mut().zip(&mut out.staged[start..]) {
+            if l.kind != LegKind::Margin {
+                continue;
             }
+            let id = texts.ledger_id(s);
+            l.units = store
+                .ledger_amount(account, id)
+                .map_err(std::io::Error::other)?
+                .ok_or_else(|| {
+                    std::io::Error::other(format!(
+                        "ledger entry {id} is no longer stored (entries were changed meanwhile: run gains again)"
+                    ))
+                })?;
+            let asset = texts.assets.get(s.asset);
+            let (value, label) = if asset == currency {
+                (Some(l.units), format!("trade:{currency}"))
+            } else {
+                match market(sources, asset, currency, l.time.timestamp_micros()) {
+                    Some((p, label)) => {
+                        (l.units.checked_mul(p).map(|v| v.round_dp(VALUE_DP)), label)
+                    }
+                    None => (None, "unpriced".to_owned()),
+                }
+            };
+            l.value = value;
+            s.source = texts.sources.intern(&label, "price sources")?;
         }
         Ok(())
     }
@@ -277,73 +374,30 @@ impl<'l> Valued<'l> {
     }
 
     /// The engine's input, oldest first (legs of one account keep their ledger order;
-    /// accounts are merged by time), with their price sources held in `store`; and the
-    /// staging's statistics.
-    pub fn finish<'a>(self, store: &'a mut Vec<String>) -> (Vec<GainsLeg<'a>>, StageStats)
+    /// accounts are merged by time), with their strings held in `store`; and the staging's
+    /// statistics.
+    pub fn finish<'a>(self, store: &'a mut LegTexts) -> (Vec<GainsLeg<'a>>, StageStats)
     where
         'l: 'a,
     {
-        *store = self.sources;
-        let sources: &'a Vec<String> = store;
+        *store = self.texts;
+        let texts: &'a LegTexts = store;
         let mut legs: Vec<GainsLeg<'a>> = self.legs;
-        for (l, &s) in legs.iter_mut().zip(&self.source_of) {
-            l.price_source = sources[s as usize].as_str();
+        for (l, s) in legs.iter_mut().zip(&self.staged) {
+            l.ledger_id = texts.ledger_id(s);
+            l.refid = texts.refid(s);
+            l.kraken_type = texts.kinds.get(s.kind);
+            l.kraken_subtype = texts.subtypes.get(s.subtype);
+            l.asset = texts.assets.get(s.asset);
+            l.price_source = texts.sources.get(s.source);
         }
+        drop(self.staged);
         // Stable: one account's legs keep their order.
         if !legs.is_sorted_by_key(|l| l.time) {
             legs.sort_by_key(|l| l.time);
         }
         (legs, self.stats)
     }
-}
-
-/// Entry `i` of `t` as an engine leg (its price source attached later).
-fn leg<'l>(
-    t: &'l LegTable,
-    i: usize,
-    account: &'l str,
-    kind: LegKind,
-    value: Option<Decimal>,
-    fee_value: Option<Decimal>,
-    other_fee: Option<Decimal>,
-) -> GainsLeg<'l> {
-    let f = t.fields(i);
-    GainsLeg {
-        time: DateTime::<Utc>::from_timestamp_micros(f.time_us).unwrap_or_default(),
-        account,
-        ledger_id: f.id,
-        refid: f.refid,
-        kraken_type: f.kind,
-        kraken_subtype: f.subtype.unwrap_or_default(),
-        asset: t.asset(i).code.as_str(),
-        kind,
-        // Margin entries keep their sign (profit > 0, loss or cost < 0).
-        units: if kind == LegKind::Margin {
-            f.amount
-        } else {
-            f.amount.abs()
-        },
-        value,
-        price_source: "",
-        fee_units: f.fee,
-        fee_value,
-        other_fee,
-    }
-}
-
-fn intern(
-    sources: &mut Vec<String>,
-    ids: &mut HashMap<String, u16>,
-    s: &str,
-) -> std::io::Result<u16> {
-    if let Some(&id) = ids.get(s) {
-        return Ok(id);
-    }
-    let id = u16::try_from(sources.len())
-        .map_err(|_| std::io::Error::other("too many distinct price sources"))?;
-    sources.push(s.to_owned());
-    ids.insert(s.to_owned(), id);
-    Ok(id)
 }
 
 /// The price of one `asset` in `currency` at `at_us`, found as the valuation finds a market
@@ -357,4 +411,132 @@ pub fn market(
     LegValuer::new(currency, sources)
         .market_quote(asset, at_us)
         .map(|q| (q.price, q.label))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::classify::build::ensure_fresh;
+    use crate::domain::{AssetCode, KrakenTime, LedgerEntry, LedgerId, RawRecord, RefId};
+    use crate::normalize::assets::AssetTable;
+    use crate::store::Source;
+
+    fn entry(id: &str, refid: &str, t: i64, kind: &str, asset: &str, amount: &str) -> LedgerEntry {
+        LedgerEntry {
+            id: LedgerId::new(id).unwrap(),
+            refid: RefId::new(refid).unwrap(),
+            time: KrakenTime::from_micros(1_750_000_000_000_000 + t * 1_000_000, 4),
+            kind: kind.into(),
+            subtype: (kind == "trade").then(|| "tradespot".into()),
+            aclass: "currency".into(),
+            subclass: None,
+            asset: AssetCode::new(asset).unwrap(),
+            wallet: None,
+            amount: amount.parse().unwrap(),
+            fee: "0".parse().unwrap(),
+            balance: None,
+        }
+    }
+
+    #[test]
+    fn staged_legs_get_their_strings_and_margin_entries_keep_their_sign() {
+        let entries = [
+            entry("L1", "T1", 0, "trade", "ZEUR", "-200.0000"),
+            entry("L2", "T1", 0, "trade", "SOL", "2.0000000000"),
+            entry("L3", "M1", 1, "margin", "ZEUR", "-5.2500"),
+            entry("L4", "M2", 2, "settled", "ZEUR", "3.1000"),
+            entry("L5", "T2", 3, "trade", "SOL", "-0.5000000000"),
+            entry("L6", "T2", 3, "trade", "ZEUR", "60.0000"),
+        ];
+        let mut store = Store::open_in_memory().unwrap();
+        let rows: Vec<_> = entries
+            .iter()
+            .map(|e| RawRecord {
+                item: e.clone(),
+                raw: "{}".into(),
+            })
+            .collect();
+        store
+            .insert_ledger_entries("a", &rows, Source::Api)
+            .unwrap();
+        let rules = Rules::default();
+        ensure_fresh(&mut store, "a", &AssetTable::default(), &rules).unwrap();
+        let mut valued = Valued::default();
+        valued
+            .add(
+                &store,
+                &YearLegs::new(&store, "a", (i64::MIN, i64::MAX)),
+                "a",
+                "EUR",
+                &rules,
+                &UserFacts::default(),
+                &mut [],
+            )
+            .unwrap();
+        let mut texts = LegTexts::default();
+        let (legs, _) = valued.finish(&mut texts);
+        let got: Vec<_> = legs
+            .iter()
+            .map(|l| {
+                (
+                    l.ledger_id,
+                    l.refid,
+                    l.kraken_type,
+                    l.kraken_subtype,
+                    l.asset,
+                    l.units.to_string(),
+                    l.value.map(|v| v.to_string()),
+                    l.price_source,
+                )
+            })
+            .collect();
+        let d = |s: &str| Some(s.to_owned());
+        assert_eq!(
+            got,
+            [
+                (
+                    "L2",
+                    "T1",
+                    "trade",
+                    "tradespot",
+                    "SOL",
+                    "2.0000000000".to_owned(),
+                    d("200.0000"),
+                    "trade:EUR"
+                ),
+                (
+                    "L3",
+                    "M1",
+                    "margin",
+                    "",
+                    "EUR",
+                    "-5.2500".to_owned(),
+                    d("-5.2500"),
+                    "trade:EUR"
+                ),
+                (
+                    "L4",
+                    "M2",
+                    "settled",
+                    "",
+                    "EUR",
+                    "3.1000".to_owned(),
+                    d("3.1000"),
+                    "trade:EUR"
+                ),
+                (
+                    "L5",
+                    "T2",
+                    "trade",
+                    "tradespot",
+                    "SOL",
+                    "0.5000000000".to_owned(),
+                    d("60.0000"),
+                    "trade:EUR"
+                ),
+            ]
+        );
+        assert_eq!(legs[1].kind, LegKind::Margin);
+        assert_eq!(legs[0].kind, LegKind::Acquisition);
+    }
 }

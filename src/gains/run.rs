@@ -2,7 +2,7 @@
 //! as the export does (prices fetched first unless offline), run the engine, write the files
 //! atomically. The command file only parses flags into a [`GainsPlan`] and maps errors.
 
-use super::adapter::{UserFacts, Valued, market};
+use super::adapter::{LegTexts, UserFacts, Valued, market};
 use super::{
     Basis, GainsError, GainsOptions, LotPick, Method, Period, PriceLookup, SummaryRow, SwapFee,
     UnknownCost, Warning, WarningCode,
@@ -13,7 +13,6 @@ use crate::domain::ReportCurrency;
 use crate::export::YearLegs;
 use crate::export::csv::write_atomic;
 use crate::normalize::assets::AssetTable;
-use crate::normalize::legs::LegTable;
 use crate::pricing::{FetchReport, PriceBook, PriceSource, prefetch, refresh_markets};
 use crate::store::{EntryLabel, Store, StoreError};
 use crate::text::{agree, count};
@@ -274,22 +273,13 @@ pub async fn run(plan: &GainsPlan, store: &mut Store) -> Result<GainsOutcome, Ru
         }
     }
     let store: &Store = store;
-    // The raw ledgers in the derived legs' order: the engine's legs borrow their strings.
-    let mut tables = Vec::with_capacity(accounts.len());
+    let mut any = false;
     for account in &accounts {
-        let mut table = LegTable::new(&assets);
-        store.for_each_ledger_fields(account, |f| table.push(f))?;
-        tables.push(table);
+        any |= store.has_ledger_entries_in(account, WHOLE_HISTORY)?;
     }
-    if tables.iter().all(|t| t.is_empty()) {
+    if !any {
         return Err(RunError::Empty(accounts.to_vec()));
     }
-    tracing::debug!(
-        "read {} in {:.2?}, {:?} MB resident",
-        count(tables.len(), "account"),
-        started.elapsed(),
-        rss_mb()
-    );
     let mut warnings = Vec::new();
     if let Some(url) = &plan.prices_from {
         warnings.extend(fetch_prices(store, &accounts, currency, url).await?);
@@ -299,12 +289,12 @@ pub async fn run(plan: &GainsPlan, store: &mut Store) -> Result<GainsOutcome, Ru
     let mut sources: [&mut dyn PriceSource; 2] = [&mut kraken, &mut imports];
     let facts = user_facts(store, &accounts, currency, &mut sources, &mut warnings)?;
     let mut valued = Valued::default();
-    for (account, table) in accounts.iter().zip(&tables) {
+    for account in &accounts {
         let rules = with_stored_labels(store, account, rules)?;
         valued
             .add(
+                store,
                 &YearLegs::new(store, account, WHOLE_HISTORY),
-                table,
                 account,
                 currency,
                 &rules,
@@ -313,8 +303,8 @@ pub async fn run(plan: &GainsPlan, store: &mut Store) -> Result<GainsOutcome, Ru
             )
             .map_err(RunError::Value)?;
     }
-    let mut source_names = Vec::new();
-    let (legs, stats) = valued.finish(&mut source_names);
+    let mut texts = LegTexts::default();
+    let (legs, stats) = valued.finish(&mut texts);
     if let Some((account, id, note)) = &stats.first_unclassified {
         warnings.push(Warning::new(WarningCode::UnclassifiedLegs, format!(
             "{} {} unclassified and left out of gains and holdings (e.g. {account} {id}: {note}): add a [[classify.rules]] entry to the config",

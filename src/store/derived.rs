@@ -163,39 +163,202 @@ impl OwnedFields {
 }
 
 /// Inserts derived legs inside [`Store::replace_derived_legs_with`]'s or
-/// [`Store::update_derived_legs_with`]'s transaction.
+/// [`Store::update_derived_legs_with`]'s transaction. Legs are copied into reused buffers and
+/// written [`SINK_BATCH`] at a time by one multi-row statement: SQLite then keeps its cursor
+/// on the table between rows, so a leg inserted in key order is appended without a search
+/// from the root, and the statement's set-up is paid once per batch. For a full refresh the
+/// batches go to the thread that holds the transaction, so classifying the next legs and
+/// storing the last ones overlap.
 pub struct DerivedSink<'a> {
-    insert: rusqlite::CachedStatement<'a>,
-    account: &'a str,
+    /// The legs waiting (the first `waiting` slots; the others are spare buffers).
+    slots: Vec<DerivedLeg>,
+    waiting: usize,
+    out: Out<'a>,
 }
+
+enum Out<'a> {
+    /// Written here.
+    Write(Writer<'a>),
+    /// Sent to the writing thread, which sends the emptied batches back for reuse.
+    Send {
+        batches: std::sync::mpsc::SyncSender<Vec<DerivedLeg>>,
+        spare: std::sync::mpsc::Receiver<Vec<DerivedLeg>>,
+    },
+}
+
+/// Writes batches of legs in one transaction.
+struct Writer<'a> {
+    conn: &'a rusqlite::Connection,
+    /// `INSERT` or `INSERT OR REPLACE`.
+    verb: &'static str,
+    account: &'a str,
+    /// The statement for a full batch, prepared at the first.
+    full: Option<rusqlite::CachedStatement<'a>>,
+}
+
+/// Legs written per statement (15 parameters each: the account once, 14 per leg).
+const SINK_BATCH: usize = 64;
+
+/// Full batches that may wait for the writing thread.
+const BATCHES_AHEAD: usize = 16;
+
+/// Columns of a leg after the account, in [`INSERT_LEG`] order.
+const LEG_PARAMS: usize = 14;
 
 const INSERT_LEG: &str = "INTO legs (account, time_us, ledger_id, event_id, asset,
      asset_known, is_fiat, element, type_code, transfer_wallet, note, counter_asset,
-     counter_amount, sides, fee_credits)
- VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)";
+     counter_amount, sides, fee_credits) VALUES ";
 
-impl DerivedSink<'_> {
-    /// Inserts one leg (replacing the stored leg of the same entry).
-    pub fn insert(&mut self, l: &DerivedLegRef<'_>) -> Result<(), StoreError> {
-        self.insert.execute(params![
-            self.account,
-            l.time_us,
-            l.ledger_id,
-            l.event_id,
-            l.asset,
-            l.asset_known,
-            l.is_fiat,
-            l.element.as_str(),
-            l.type_code,
-            l.transfer_wallet,
-            l.note,
-            l.counter_asset,
-            l.counter_amount,
-            l.sides,
-            l.fee_credits,
-        ])?;
+impl<'a> Writer<'a> {
+    fn new(conn: &'a rusqlite::Connection, verb: &'static str, account: &'a str) -> Self {
+        Writer {
+            conn,
+            verb,
+            account,
+            full: None,
+        }
+    }
+
+    /// Inserts `legs` (at most [`SINK_BATCH`]) with one statement.
+    fn write(&mut self, legs: &[DerivedLeg]) -> Result<(), StoreError> {
+        let n = legs.len();
+        if n == 0 {
+            return Ok(());
+        }
+        let mut part;
+        let stmt = match &mut self.full {
+            Some(full) if n == SINK_BATCH => full,
+            _ => {
+                part = self.conn.prepare_cached(&insert_sql(self.verb, n))?;
+                if n == SINK_BATCH {
+                    self.full.insert(part)
+                } else {
+                    &mut part
+                }
+            }
+        };
+        stmt.raw_bind_parameter(1, self.account)?;
+        for (r, l) in legs.iter().enumerate() {
+            let p = 2 + r * LEG_PARAMS;
+            stmt.raw_bind_parameter(p, l.time_us)?;
+            stmt.raw_bind_parameter(p + 1, &l.ledger_id)?;
+            stmt.raw_bind_parameter(p + 2, &l.event_id)?;
+            stmt.raw_bind_parameter(p + 3, &l.asset)?;
+            stmt.raw_bind_parameter(p + 4, l.asset_known)?;
+            stmt.raw_bind_parameter(p + 5, l.is_fiat)?;
+            stmt.raw_bind_parameter(p + 6, l.element.as_str())?;
+            stmt.raw_bind_parameter(p + 7, &l.type_code)?;
+            stmt.raw_bind_parameter(p + 8, l.transfer_wallet)?;
+            stmt.raw_bind_parameter(p + 9, &l.note)?;
+            stmt.raw_bind_parameter(p + 10, &l.counter_asset)?;
+            stmt.raw_bind_parameter(p + 11, &l.counter_amount)?;
+            stmt.raw_bind_parameter(p + 12, &l.sides)?;
+            stmt.raw_bind_parameter(p + 13, &l.fee_credits)?;
+        }
+        stmt.raw_execute()?;
         Ok(())
     }
+}
+
+impl<'a> DerivedSink<'a> {
+    fn new(out: Out<'a>) -> Self {
+        DerivedSink {
+            slots: Vec::new(),
+            waiting: 0,
+            out,
+        }
+    }
+
+    /// Inserts one leg (replacing the stored leg of the same entry): it is written with the
+    /// next batch, at the latest when the transaction's filling ends.
+    pub fn insert(&mut self, l: &DerivedLegRef<'_>) -> Result<(), StoreError> {
+        if self.waiting == self.slots.len() {
+            self.slots.push(DerivedLeg::default());
+        }
+        copy_leg(&mut self.slots[self.waiting], l);
+        self.waiting += 1;
+        if self.waiting == SINK_BATCH {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    /// Writes (or sends) the legs waiting.
+    fn flush(&mut self) -> Result<(), StoreError> {
+        let n = self.waiting;
+        if n == 0 {
+            return Ok(());
+        }
+        match &mut self.out {
+            Out::Write(w) => w.write(&self.slots[..n])?,
+            Out::Send { batches, spare } => {
+                let next = spare.try_recv().unwrap_or_default();
+                let mut batch = std::mem::replace(&mut self.slots, next);
+                batch.truncate(n);
+                batches.send(batch).map_err(|_| WriterStopped)?;
+            }
+        }
+        self.waiting = 0;
+        Ok(())
+    }
+}
+
+/// The writing thread stopped (its own error is the one reported).
+#[derive(Debug)]
+struct WriterStopped;
+
+impl From<WriterStopped> for StoreError {
+    fn from(_: WriterStopped) -> Self {
+        StoreError::Corrupt("the derived legs' writer stopped".into())
+    }
+}
+
+/// The statement inserting `n` legs: `VERB INTO legs (...) VALUES (?1, ?2, ..), (?1, ?16, ..)`.
+fn insert_sql(verb: &str, n: usize) -> String {
+    use std::fmt::Write as _;
+    let mut sql = format!("{verb} {INSERT_LEG}");
+    for r in 0..n {
+        let p = 2 + r * LEG_PARAMS;
+        if r > 0 {
+            sql.push_str(", ");
+        }
+        sql.push_str("(?1");
+        for k in 0..LEG_PARAMS {
+            let _ = write!(sql, ", ?{}", p + k);
+        }
+        sql.push(')');
+    }
+    sql
+}
+
+/// Copies `l` into `buf`, reusing its strings.
+fn copy_leg(buf: &mut DerivedLeg, l: &DerivedLegRef<'_>) {
+    let set = |slot: &mut String, v: &str| {
+        slot.clear();
+        slot.push_str(v);
+    };
+    let set_opt = |slot: &mut Option<String>, v: Option<&str>| match v {
+        None => *slot = None,
+        Some(v) => {
+            let s = slot.get_or_insert_with(String::new);
+            s.clear();
+            s.push_str(v);
+        }
+    };
+    set(&mut buf.ledger_id, l.ledger_id);
+    set(&mut buf.event_id, l.event_id);
+    buf.time_us = l.time_us;
+    set(&mut buf.asset, l.asset);
+    buf.asset_known = l.asset_known;
+    buf.is_fiat = l.is_fiat;
+    buf.element = l.element;
+    set_opt(&mut buf.type_code, l.type_code);
+    buf.transfer_wallet = l.transfer_wallet;
+    set(&mut buf.note, l.note);
+    set_opt(&mut buf.counter_asset, l.counter_asset);
+    set_opt(&mut buf.counter_amount, l.counter_amount);
+    set_opt(&mut buf.sides, l.sides);
+    set_opt(&mut buf.fee_credits, l.fee_credits);
 }
 
 /// What the derived tables were built from.
@@ -319,16 +482,41 @@ impl Store {
         &mut self,
         account: &str,
         stamp: &DerivedStamp,
-        fill: impl FnOnce(&mut DerivedSink<'_>) -> Result<(), StoreError>,
+        fill: impl FnOnce(&mut DerivedSink<'_>) -> Result<(), StoreError> + Send,
     ) -> Result<(), StoreError> {
         self.ensure_account(account)?;
         let tx = self.conn.transaction()?;
         tx.execute("DELETE FROM legs WHERE account = ?1", [account])?;
-        {
-            let insert = tx.prepare_cached(&format!("INSERT {INSERT_LEG}"))?;
-            let mut sink = DerivedSink { insert, account };
-            fill(&mut sink)?;
-        }
+        let mut writer = Writer::new(&tx, "INSERT", account);
+        let (batches, received) = std::sync::mpsc::sync_channel::<Vec<DerivedLeg>>(BATCHES_AHEAD);
+        let (give_back, spare) = std::sync::mpsc::channel::<Vec<DerivedLeg>>();
+        let (filled, written) = std::thread::scope(|scope| {
+            let filler = scope.spawn(move || {
+                let mut sink = DerivedSink::new(Out::Send { batches, spare });
+                fill(&mut sink)?;
+                sink.flush()
+                // Dropping the sink ends the writer's loop.
+            });
+            let mut written = Ok(());
+            for batch in received.iter() {
+                if let Err(e) = writer.write(&batch) {
+                    written = Err(e);
+                    break;
+                }
+                // The filler may have ended: then the buffers are not needed.
+                let _ = give_back.send(batch);
+            }
+            // A filler still sending after a failed write stops at its next batch.
+            drop(received);
+            match filler.join() {
+                Ok(filled) => (filled, written),
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        });
+        // The writer's failure first: the filler's is then only that it had to stop.
+        drop(writer);
+        written?;
+        filled?;
         set_stamp(&tx, account, stamp)?;
         tx.commit()?;
         Ok(())
@@ -344,9 +532,9 @@ impl Store {
         let tx = self.conn.transaction()?;
         tx.execute("DELETE FROM legs WHERE account = ?1", [account])?;
         {
-            let insert = tx.prepare_cached(&format!("INSERT {INSERT_LEG}"))?;
-            let mut sink = DerivedSink { insert, account };
+            let mut sink = DerivedSink::new(Out::Write(Writer::new(&tx, "INSERT", account)));
             fill(&mut sink)?;
+            sink.flush()?;
         }
         tx.rollback()?;
         Ok(())
@@ -363,9 +551,10 @@ impl Store {
         self.ensure_account(account)?;
         let tx = self.conn.transaction()?;
         {
-            let insert = tx.prepare_cached(&format!("INSERT OR REPLACE {INSERT_LEG}"))?;
-            let mut sink = DerivedSink { insert, account };
+            let mut sink =
+                DerivedSink::new(Out::Write(Writer::new(&tx, "INSERT OR REPLACE", account)));
             fill(&mut sink)?;
+            sink.flush()?;
         }
         set_stamp(&tx, account, stamp)?;
         tx.commit()?;
@@ -415,25 +604,24 @@ impl Store {
         let mut legs = derived
             .query(params![account, start, end])
             .map_err(StoreError::from)?;
-        // The current leg, copied into buffers reused from leg to leg (a row borrowed from
-        // the cursor could not be kept while the other cursor moves).
-        let mut buf = DerivedLeg::default();
-        let mut have = next_leg(&mut legs, &mut buf)?;
+        // The current leg, borrowed from its cursor's row: SQLite keeps a row's text until
+        // its own statement steps again, whatever the other cursor does.
+        let mut cur = next_leg(&mut legs)?;
         let mut n = 0;
         while let Some(r) = raw_rows.next().map_err(StoreError::from)? {
             let fields = fields_of(r)?;
             let key = (fields.time_us, fields.id);
             // Skip legs of no raw row in range (none, as raw rows are never deleted).
-            while have && (buf.time_us, buf.ledger_id.as_str()) < key {
-                have = next_leg(&mut legs, &mut buf)?;
+            while cur.is_some_and(|l| (l.time_us, l.ledger_id) < key) {
+                cur = next_leg(&mut legs)?;
             }
-            let found = have && (buf.time_us, buf.ledger_id.as_str()) == key;
+            let found = cur.filter(|l| (l.time_us, l.ledger_id) == key);
             f(YearLeg {
                 raw: fields,
-                derived: found.then(|| buf.as_ref()),
+                derived: found,
             })?;
-            if found {
-                have = next_leg(&mut legs, &mut buf)?;
+            if found.is_some() {
+                cur = next_leg(&mut legs)?;
             }
             n += 1;
         }
@@ -456,6 +644,23 @@ impl Store {
             )
             .optional()?
             .is_some())
+    }
+
+    /// Kraken's signed amount of ledger entry `id` of `account` (`None`: not stored), found
+    /// through the id index: for the few entries whose sign a reader needs.
+    pub fn ledger_amount(&self, account: &str, id: &str) -> Result<Option<Decimal>, StoreError> {
+        let text: Option<String> = self
+            .conn
+            .prepare_cached(
+                "SELECT amount FROM ledger_entries WHERE account = ?1 AND ledger_id = ?2",
+            )?
+            .query_row(params![account, id], |r| r.get(0))
+            .optional()?;
+        text.map(|t| {
+            Decimal::from_str(&t)
+                .map_err(|_| StoreError::Corrupt(format!("amount {t:?} is not a decimal")))
+        })
+        .transpose()
     }
 
     /// Calls `f` with the fields of every raw ledger entry of `account` stored after rowid
@@ -560,39 +765,12 @@ impl Store {
     }
 }
 
-/// Reads the next leg of `rows` into `buf`, reusing its strings; false at the end.
-fn next_leg(rows: &mut rusqlite::Rows<'_>, buf: &mut DerivedLeg) -> Result<bool, StoreError> {
-    let Some(r) = rows.next()? else {
-        return Ok(false);
-    };
-    let l = leg_of(r)?;
-    let set = |slot: &mut String, v: &str| {
-        slot.clear();
-        slot.push_str(v);
-    };
-    let set_opt = |slot: &mut Option<String>, v: Option<&str>| match v {
-        None => *slot = None,
-        Some(v) => {
-            let s = slot.get_or_insert_with(String::new);
-            s.clear();
-            s.push_str(v);
-        }
-    };
-    set(&mut buf.ledger_id, l.ledger_id);
-    set(&mut buf.event_id, l.event_id);
-    buf.time_us = l.time_us;
-    set(&mut buf.asset, l.asset);
-    buf.asset_known = l.asset_known;
-    buf.is_fiat = l.is_fiat;
-    buf.element = l.element;
-    set_opt(&mut buf.type_code, l.type_code);
-    buf.transfer_wallet = l.transfer_wallet;
-    set(&mut buf.note, l.note);
-    set_opt(&mut buf.counter_asset, l.counter_asset);
-    set_opt(&mut buf.counter_amount, l.counter_amount);
-    set_opt(&mut buf.sides, l.sides);
-    set_opt(&mut buf.fee_credits, l.fee_credits);
-    Ok(true)
+/// The next leg of `rows`, borrowed from its row; `None` at the end.
+fn next_leg<'r>(rows: &'r mut rusqlite::Rows<'_>) -> Result<Option<DerivedLegRef<'r>>, StoreError> {
+    match rows.next()? {
+        None => Ok(None),
+        Some(r) => leg_of(r).map(Some),
+    }
 }
 
 fn set_stamp(
@@ -696,5 +874,44 @@ mod tests {
             })
             .unwrap();
         assert_eq!(first, Some((legs[0].ledger_id.clone(), false)));
+    }
+
+    #[test]
+    fn a_full_refresh_reports_the_writers_failure_before_the_fillers_stop() {
+        let mut store = Store::open_in_memory().unwrap();
+        let data = generate(&GeneratorConfig::new(3, 300));
+        store_dataset(&mut store, "a", &data).unwrap();
+        let entries = store.ledger_entries("a").unwrap();
+        let rules = Rules::default();
+        let legs = derive(&entries, &AssetTable::default(), &rules).unwrap();
+        let stamp = stamp_for(&rules, store.raw_ledger_stamp("a").unwrap());
+        let before = (
+            store.derived_legs("a").unwrap(),
+            store.derived_stamp("a").unwrap(),
+        );
+        // The same leg twice: the table's key refuses the second, and the filler, still
+        // sending batches, has to stop; the key's refusal is what is reported.
+        let err = store
+            .replace_derived_legs_with("a", &stamp, |sink| {
+                sink.insert(&legs[0].as_ref())?;
+                legs.iter()
+                    .cycle()
+                    .take(20_000)
+                    .try_for_each(|l| sink.insert(&l.as_ref()))
+            })
+            .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("UNIQUE constraint failed: legs.account, legs.time_us, legs.ledger_id"),
+            "{err}"
+        );
+        // Nothing changed.
+        assert_eq!(
+            (
+                store.derived_legs("a").unwrap(),
+                store.derived_stamp("a").unwrap()
+            ),
+            before
+        );
     }
 }
