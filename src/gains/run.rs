@@ -119,8 +119,8 @@ pub enum RunError {
     )]
     Empty(Vec<String>),
     /// The price client could not be built.
-    #[error("market prices: {0}")]
-    Prices(String),
+    #[error("market prices")]
+    Prices(#[source] crate::kraken::KrakenError),
     /// Reading the stored derived legs.
     #[error(transparent)]
     Read(#[from] crate::export::YearError),
@@ -232,7 +232,7 @@ async fn fetch_prices(
     if is_loopback(api_url) {
         config.interval = std::time::Duration::ZERO;
     }
-    let mut client = PublicClient::new(config).map_err(|e| RunError::Prices(e.to_string()))?;
+    let mut client = PublicClient::new(config).map_err(RunError::Prices)?;
     let mut report = FetchReport::default();
     refresh_markets(store, &mut client, &mut report).await;
     for account in accounts {
@@ -387,7 +387,7 @@ pub fn write_files(
         })
         .map_err(|e| RunError::Write {
             path: path.clone(),
-            source: std::io::Error::other(e.to_string()),
+            source: std::io::Error::other(e),
         })?;
         files.push(path);
     }

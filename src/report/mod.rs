@@ -39,12 +39,13 @@ pub enum ReportError {
     #[error(transparent)]
     Write(#[from] crate::export::csv::WriteError),
     /// The workbook could not be built.
-    #[error("writing {}: {message}", .path.display())]
+    #[error("writing {}", .path.display())]
     Xlsx {
         /// The file.
         path: PathBuf,
-        /// The library's message.
-        message: String,
+        /// The library's error.
+        #[source]
+        source: rust_xlsxwriter::XlsxError,
     },
     /// The export before the report failed.
     #[error(transparent)]

@@ -21,7 +21,7 @@ pub const SHEET_ROWS: usize = 200_000;
 pub fn write(path: &Path, tables: &[&Table], checks: &[Check]) -> Result<(), ReportError> {
     let err = |e: XlsxError| ReportError::Xlsx {
         path: path.to_owned(),
-        message: e.to_string(),
+        source: e,
     };
     let mut book = Workbook::new();
     for t in tables {
