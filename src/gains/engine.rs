@@ -428,8 +428,9 @@ impl<'a> Walk<'a, '_> {
                 let cost = match leg.kind {
                     LegKind::Income(kind) => {
                         if in_period {
-                            let price = match leg.value {
-                                Some(v) if !leg.units.is_zero() => v.checked_div(leg.units),
+                            let price = match (leg.price, leg.value) {
+                                (Some(p), Some(_)) => Some(p),
+                                (None, Some(v)) if !leg.units.is_zero() => v.checked_div(leg.units),
                                 _ => None,
                             };
                             self.income.push(IncomeRow {

@@ -1071,3 +1071,32 @@ fn income_is_totalled_per_asset_and_month_in_the_zone() {
     // 23:30 UTC on 31 January is February in Berlin.
     assert_eq!(months(chrono_tz::Europe::Berlin)[0].1, "2024-02");
 }
+
+/// An income row's price is the price its value came from (as the export's `price` column),
+/// not `value / units` again: 0.2646707652 DOT at 6.5316 is worth 1.728723569980 (rounded to
+/// 12 places by the valuation), which divided back gives 6.53159999999879…
+#[test]
+fn an_income_rows_price_is_the_price_it_was_valued_at() {
+    let mut staking = leg(
+        "2025-01-04T07:46:04Z",
+        "S",
+        "DOT",
+        LegKind::Income(IncomeKind::Staking),
+        "0.2646707652",
+        Some("1.728723569980"),
+    );
+    staking.price = Some(d("6.5316"));
+    let derived = leg(
+        "2025-01-05T00:00:00Z",
+        "T",
+        "DOT",
+        LegKind::Income(IncomeKind::Staking),
+        "0.5",
+        Some("2"),
+    );
+    let legs = [staking, derived];
+    let opts = options(Method::Fifo, year(2025));
+    let r = compute(&legs, &opts, &NoPrices).unwrap();
+    let prices: Vec<_> = r.income.iter().map(|i| i.price).collect();
+    assert_eq!(prices, [Some(d("6.5316")), Some(d("4"))]);
+}
