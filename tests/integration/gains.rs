@@ -3,9 +3,7 @@
 //! invariant tying sale and swap proceeds to CARF's gross disposals.
 
 use crate::harness::{run_bin, stderr};
-use kraken_tax::domain::RawRecord;
-use kraken_tax::kraken::wire::{Envelope, LedgersResult, ledger_entry};
-use kraken_tax::store::{Source, Store};
+use kraken_tax::store::Store;
 use std::path::{Path, PathBuf};
 
 fn golden(name: &str) -> PathBuf {
@@ -21,18 +19,7 @@ fn args(v: &[&str]) -> Vec<String> {
 /// The golden ledger and its price tables in a new database at `db`.
 pub(crate) async fn golden_db(db: &Path) {
     let text = std::fs::read_to_string(golden("ledger.json")).unwrap();
-    let envelope: Envelope = serde_json::from_str(&text).unwrap();
-    let result: LedgersResult = serde_json::from_str(envelope.result.unwrap().get()).unwrap();
-    let rows: Vec<RawRecord<_>> = result
-        .ledger
-        .iter()
-        .map(|(id, raw)| ledger_entry(id, raw).unwrap())
-        .collect();
-    let mut store = Store::open(db).unwrap();
-    store
-        .insert_ledger_entries("golden", &rows, Source::Api)
-        .unwrap();
-    drop(store);
+    crate::golden::store_ledger_answer(db, "golden", &text);
     let mut import = args(&["prices", "import"]);
     for f in [
         "XBTEUR_1440.csv",
@@ -569,17 +556,7 @@ async fn all_accounts_share_lots_and_name_every_account() {
     golden_db(&db).await;
     // The same history once more, as a second account: every figure doubles.
     let text = std::fs::read_to_string(golden("ledger.json")).unwrap();
-    let envelope: Envelope = serde_json::from_str(&text).unwrap();
-    let result: LedgersResult = serde_json::from_str(envelope.result.unwrap().get()).unwrap();
-    let rows: Vec<RawRecord<_>> = result
-        .ledger
-        .iter()
-        .map(|(id, raw)| ledger_entry(id, raw).unwrap())
-        .collect();
-    Store::open(&db)
-        .unwrap()
-        .insert_ledger_entries("second", &rows, Source::Api)
-        .unwrap();
+    crate::golden::store_ledger_answer(&db, "second", &text);
     let out_dir = dir.path().join("out");
     let out = gains(&db, &out_dir, &["--year", "2025", "--all-accounts"]).await;
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
@@ -606,17 +583,7 @@ async fn a_deposit_labelled_own_wallet_takes_back_the_units_that_left() {
     let text = r#"{"error":[],"result":{"ledger":{
         "LGD024-AAAAA-000024": {"refid":"QGD024-AAAAA-000024","time":1759276800.0000,"type":"deposit","subtype":"","aclass":"currency","asset":"XETH","amount":"0.3000000000","fee":"0.0000000000","balance":"0.9950000000"}
     },"count":1}}"#;
-    let envelope: Envelope = serde_json::from_str(text).unwrap();
-    let result: LedgersResult = serde_json::from_str(envelope.result.unwrap().get()).unwrap();
-    let rows: Vec<RawRecord<_>> = result
-        .ledger
-        .iter()
-        .map(|(id, raw)| ledger_entry(id, raw).unwrap())
-        .collect();
-    Store::open(&db)
-        .unwrap()
-        .insert_ledger_entries("golden", &rows, Source::Api)
-        .unwrap();
+    crate::golden::store_ledger_answer(&db, "golden", &text);
     let eth = |out_dir: &Path| {
         let h = std::fs::read_to_string(out_dir.join("holdings-2025-EUR-fifo.csv")).unwrap();
         h.lines()
@@ -759,17 +726,7 @@ async fn unknown_cost_zero_says_so_in_the_files_end_to_end() {
         "LGD024-AAAAA-000024": {"refid":"TGD024-AAAAA-000024","time":1759276800.0000,"type":"trade","subtype":"tradespot","aclass":"currency","asset":"DOT","amount":"-105.0000000000","fee":"0.0000000000","balance":"5.7500000000"},
         "LGD025-AAAAA-000025": {"refid":"TGD024-AAAAA-000024","time":1759276800.0000,"type":"trade","subtype":"tradespot","aclass":"currency","asset":"ZEUR","amount":"525.0000","fee":"0.0000","balance":"7862.7500"}
     },"count":2}}"#;
-    let envelope: Envelope = serde_json::from_str(text).unwrap();
-    let result: LedgersResult = serde_json::from_str(envelope.result.unwrap().get()).unwrap();
-    let rows: Vec<RawRecord<_>> = result
-        .ledger
-        .iter()
-        .map(|(id, raw)| ledger_entry(id, raw).unwrap())
-        .collect();
-    Store::open(&db)
-        .unwrap()
-        .insert_ledger_entries("golden", &rows, Source::Api)
-        .unwrap();
+    crate::golden::store_ledger_answer(&db, "golden", &text);
     let dot_rows = |out_dir: &Path| -> Vec<String> {
         std::fs::read_to_string(out_dir.join("gains-disposals-2025-EUR-fifo.csv"))
             .unwrap()
@@ -858,17 +815,7 @@ async fn lifo_and_hifo_part_on_the_golden_account_with_one_more_eth_lot() {
         "LGD026-AAAAA-000026": {"refid":"TGD026-AAAAA-000026","time":1748736000.0000,"type":"trade","subtype":"tradespot","aclass":"currency","asset":"XETH","amount":"0.6000000000","fee":"0.0000000000","balance":"1.8000000000"},
         "LGD027-AAAAA-000027": {"refid":"TGD026-AAAAA-000026","time":1748736000.0000,"type":"trade","subtype":"tradespot","aclass":"currency","asset":"ZEUR","amount":"-1080.0000","fee":"0.0000","balance":"6307.7500"}
     },"count":2}}"#;
-    let envelope: Envelope = serde_json::from_str(text).unwrap();
-    let result: LedgersResult = serde_json::from_str(envelope.result.unwrap().get()).unwrap();
-    let rows: Vec<RawRecord<_>> = result
-        .ledger
-        .iter()
-        .map(|(id, raw)| ledger_entry(id, raw).unwrap())
-        .collect();
-    Store::open(&db)
-        .unwrap()
-        .insert_ledger_entries("golden", &rows, Source::Api)
-        .unwrap();
+    crate::golden::store_ledger_answer(&db, "golden", &text);
     let fee = "2025-08-01T00:00:00.000000Z,golden,LGD017-AAAAA-000017,AGD001-AAAAA-000001,ETH,fee,0.005,10";
     for (method, row, holding) in [
         (
@@ -911,17 +858,7 @@ async fn lifo_and_hifo_part_on_the_golden_account_with_one_more_eth_lot() {
 /// The ledger `fixtures/golden/<path>` in the database `db`, as account `account`.
 fn insert_ledger(db: &Path, path: &str, account: &str) {
     let text = std::fs::read_to_string(golden(path)).unwrap();
-    let envelope: Envelope = serde_json::from_str(&text).unwrap();
-    let result: LedgersResult = serde_json::from_str(envelope.result.unwrap().get()).unwrap();
-    let rows: Vec<RawRecord<_>> = result
-        .ledger
-        .iter()
-        .map(|(id, raw)| ledger_entry(id, raw).unwrap())
-        .collect();
-    let mut store = Store::open(db).unwrap();
-    store
-        .insert_ledger_entries(account, &rows, Source::Api)
-        .unwrap();
+    crate::golden::store_ledger_answer(db, account, &text);
 }
 
 /// Runs `gains --year 2025 --method M` for `account` and compares the seven files (six, and

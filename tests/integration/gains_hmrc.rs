@@ -13,9 +13,6 @@
 //! marked as our arithmetic.
 
 use crate::harness::{run_bin, stderr};
-use kraken_tax::domain::RawRecord;
-use kraken_tax::kraken::wire::{Envelope, LedgersResult, ledger_entry};
-use kraken_tax::store::{Source, Store};
 use rust_decimal::{Decimal, RoundingStrategy};
 use std::collections::HashMap;
 use std::path::Path;
@@ -80,17 +77,7 @@ impl Ledger {
             self.rows.join(","),
             self.rows.len()
         );
-        let envelope: Envelope = serde_json::from_str(&text).unwrap();
-        let result: LedgersResult = serde_json::from_str(envelope.result.unwrap().get()).unwrap();
-        let rows: Vec<RawRecord<_>> = result
-            .ledger
-            .iter()
-            .map(|(id, raw)| ledger_entry(id, raw).unwrap())
-            .collect();
-        let mut store = Store::open(db).unwrap();
-        store
-            .insert_ledger_entries(account, &rows, Source::Api)
-            .unwrap();
+        crate::golden::store_ledger_answer(db, account, &text);
     }
 }
 

@@ -13,10 +13,10 @@ pub(crate) fn fixture(name: &str) -> PathBuf {
         .join(name)
 }
 
-/// Loads the fixture ledger (Kraken's `Ledgers` answer) into a new database.
-pub(crate) fn load_ledger(db: &Path) {
-    let text = std::fs::read_to_string(fixture("ledger.json")).unwrap();
-    let envelope: Envelope = serde_json::from_str(&text).unwrap();
+/// Stores Kraken's `Ledgers` answer `text` in the database `db` as account `account`; returns
+/// how many entries were new.
+pub(crate) fn store_ledger_answer(db: &Path, account: &str, text: &str) -> u64 {
+    let envelope: Envelope = serde_json::from_str(text).unwrap();
     let result: LedgersResult = serde_json::from_str(envelope.result.unwrap().get()).unwrap();
     let rows: Vec<RawRecord<_>> = result
         .ledger
@@ -24,10 +24,16 @@ pub(crate) fn load_ledger(db: &Path) {
         .map(|(id, raw)| ledger_entry(id, raw).unwrap())
         .collect();
     let mut store = Store::open(db).unwrap();
-    let out = store
-        .insert_ledger_entries("golden", &rows, Source::Api)
-        .unwrap();
-    assert_eq!(out.inserted, 23);
+    store
+        .insert_ledger_entries(account, &rows, Source::Api)
+        .unwrap()
+        .inserted
+}
+
+/// Loads the fixture ledger (Kraken's `Ledgers` answer) into a new database.
+pub(crate) fn load_ledger(db: &Path) {
+    let text = std::fs::read_to_string(fixture("ledger.json")).unwrap();
+    assert_eq!(store_ledger_answer(db, "golden", &text), 23);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
