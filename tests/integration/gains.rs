@@ -583,7 +583,7 @@ async fn a_deposit_labelled_own_wallet_takes_back_the_units_that_left() {
     let text = r#"{"error":[],"result":{"ledger":{
         "LGD024-AAAAA-000024": {"refid":"QGD024-AAAAA-000024","time":1759276800.0000,"type":"deposit","subtype":"","aclass":"currency","asset":"XETH","amount":"0.3000000000","fee":"0.0000000000","balance":"0.9950000000"}
     },"count":1}}"#;
-    crate::golden::store_ledger_answer(&db, "golden", &text);
+    crate::golden::store_ledger_answer(&db, "golden", text);
     let eth = |out_dir: &Path| {
         let h = std::fs::read_to_string(out_dir.join("holdings-2025-EUR-fifo.csv")).unwrap();
         h.lines()
@@ -726,7 +726,7 @@ async fn unknown_cost_zero_says_so_in_the_files_end_to_end() {
         "LGD024-AAAAA-000024": {"refid":"TGD024-AAAAA-000024","time":1759276800.0000,"type":"trade","subtype":"tradespot","aclass":"currency","asset":"DOT","amount":"-105.0000000000","fee":"0.0000000000","balance":"5.7500000000"},
         "LGD025-AAAAA-000025": {"refid":"TGD024-AAAAA-000024","time":1759276800.0000,"type":"trade","subtype":"tradespot","aclass":"currency","asset":"ZEUR","amount":"525.0000","fee":"0.0000","balance":"7862.7500"}
     },"count":2}}"#;
-    crate::golden::store_ledger_answer(&db, "golden", &text);
+    crate::golden::store_ledger_answer(&db, "golden", text);
     let dot_rows = |out_dir: &Path| -> Vec<String> {
         std::fs::read_to_string(out_dir.join("gains-disposals-2025-EUR-fifo.csv"))
             .unwrap()
@@ -815,7 +815,7 @@ async fn lifo_and_hifo_part_on_the_golden_account_with_one_more_eth_lot() {
         "LGD026-AAAAA-000026": {"refid":"TGD026-AAAAA-000026","time":1748736000.0000,"type":"trade","subtype":"tradespot","aclass":"currency","asset":"XETH","amount":"0.6000000000","fee":"0.0000000000","balance":"1.8000000000"},
         "LGD027-AAAAA-000027": {"refid":"TGD026-AAAAA-000026","time":1748736000.0000,"type":"trade","subtype":"tradespot","aclass":"currency","asset":"ZEUR","amount":"-1080.0000","fee":"0.0000","balance":"6307.7500"}
     },"count":2}}"#;
-    crate::golden::store_ledger_answer(&db, "golden", &text);
+    crate::golden::store_ledger_answer(&db, "golden", text);
     let fee = "2025-08-01T00:00:00.000000Z,golden,LGD017-AAAAA-000017,AGD001-AAAAA-000001,ETH,fee,0.005,10";
     for (method, row, holding) in [
         (
