@@ -161,6 +161,21 @@ pub(crate) fn money2(d: Option<Decimal>) -> String {
     .unwrap_or_default()
 }
 
+/// The columns that name a ledger leg, as the income and margin files begin: time_utc,
+/// account, ledger_id, refid, kraken_type, kraken_subtype, crypto_asset, units.
+fn leg_columns(l: &super::GainsLeg<'_>) -> [String; 8] {
+    [
+        format_time(l.time),
+        l.account.to_owned(),
+        l.ledger_id.to_owned(),
+        l.refid.to_owned(),
+        l.kraken_type.to_owned(),
+        l.kraken_subtype.to_owned(),
+        l.asset.to_owned(),
+        l.units.to_string(),
+    ]
+}
+
 fn writer<W: Write>(out: W, header: &[&str]) -> io::Result<csv::Writer<W>> {
     let mut w = csv::Writer::from_writer(out);
     w.write_record(header).map_err(err)?;
@@ -200,20 +215,12 @@ pub fn write_disposals<W: Write>(out: W, rows: &[DisposalRow<'_>]) -> io::Result
 pub fn write_income<W: Write>(out: W, rows: &[IncomeRow<'_>]) -> io::Result<()> {
     let mut w = writer(out, &INCOME_COLUMNS)?;
     for r in rows {
-        w.write_record([
-            format_time(r.leg.time),
-            r.leg.account.to_owned(),
-            r.leg.ledger_id.to_owned(),
-            r.leg.refid.to_owned(),
-            r.leg.kraken_type.to_owned(),
-            r.leg.kraken_subtype.to_owned(),
-            r.leg.asset.to_owned(),
-            r.leg.units.to_string(),
+        w.write_record(leg_columns(r.leg).into_iter().chain([
             num(r.value),
             num(r.price),
             r.leg.price_source.to_owned(),
             r.kind.as_str().to_owned(),
-        ])
+        ]))
         .map_err(err)?;
     }
     w.flush()
@@ -248,19 +255,11 @@ pub fn write_income_months<W: Write>(
 pub fn write_margin<W: Write>(out: W, rows: &[MarginRow<'_>]) -> io::Result<()> {
     let mut w = writer(out, &MARGIN_COLUMNS)?;
     for r in rows {
-        w.write_record([
-            format_time(r.leg.time),
-            r.leg.account.to_owned(),
-            r.leg.ledger_id.to_owned(),
-            r.leg.refid.to_owned(),
-            r.leg.kraken_type.to_owned(),
-            r.leg.kraken_subtype.to_owned(),
-            r.leg.asset.to_owned(),
-            r.leg.units.to_string(),
+        w.write_record(leg_columns(r.leg).into_iter().chain([
             r.leg.fee_units.to_string(),
             num(r.leg.value.map(r10)),
             r.leg.price_source.to_owned(),
-        ])
+        ]))
         .map_err(err)?;
     }
     w.flush()
