@@ -112,7 +112,6 @@ fn generate(ids: &[String]) -> Vec<GainsLeg<'_>> {
             value: value(units, price[a]),
             price_source: "trade:EUR",
             fee_units: Decimal::ZERO,
-            price: None,
             fee_value: None,
             other_fee: Some(Decimal::new(rng.below(500) as i64, 2)),
         };

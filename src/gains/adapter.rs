@@ -323,11 +323,6 @@ impl<'l> Valued<'l> {
                     // below from the raw entry.
                     units: row.units,
                     value,
-                    price: if kind == LegKind::Margin {
-                        None
-                    } else {
-                        row.price
-                    },
                     price_source: "",
                     fee_units: row.fee_units,
                     fee_value,

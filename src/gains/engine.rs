@@ -428,9 +428,13 @@ impl<'a> Walk<'a, '_> {
                 let cost = match leg.kind {
                     LegKind::Income(kind) => {
                         if in_period {
-                            let price = match (leg.price, leg.value) {
-                                (Some(p), Some(_)) => Some(p),
-                                (None, Some(v)) if !leg.units.is_zero() => v.checked_div(leg.units),
+                            // value / units, to 10 places: the value is the units at the
+                            // market price rounded to 12 places, so unrounded this prints
+                            // 6.5315999999987909507128292385 for a price of 6.5316.
+                            let price = match leg.value {
+                                Some(v) if !leg.units.is_zero() => {
+                                    v.checked_div(leg.units).map(|p| r10(p).normalize())
+                                }
                                 _ => None,
                             };
                             self.income.push(IncomeRow {

@@ -154,9 +154,6 @@ pub struct GainsLeg<'a> {
     pub price_source: &'a str,
     /// The leg's fee in its own asset (Kraken's `fee`): a `fee` disposal of these units.
     pub fee_units: Decimal,
-    /// The unit price `value` came from (the export's `price`: market, trade or imported),
-    /// when known; the income file shows it rather than a re-derived `value / units`.
-    pub price: Option<Decimal>,
     /// Value of `fee_units` at the trade's implied price (`None` when unpriced; ignored when
     /// `fee_units` is zero).
     pub fee_value: Option<Decimal>,
@@ -406,7 +403,8 @@ pub struct IncomeRow<'a> {
     /// The leg's value rounded as row money (half to even, 10 decimals); `None` when
     /// unpriced. The summary's `income` and the months file sum this.
     pub value: Option<Decimal>,
-    /// Unit price: the one the value came from (the leg's `price`), else `value / units`.
+    /// Unit price: `value / units`, rounded half to even to 10 places (the value is the units
+    /// times the market price, rounded to 12 places, so this gives the market price back).
     pub price: Option<Decimal>,
 }
 

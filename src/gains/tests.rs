@@ -43,7 +43,6 @@ pub(super) fn leg(
         value: value.map(d),
         price_source: "trade:GBP",
         fee_units: Decimal::ZERO,
-        price: None,
         fee_value: None,
         other_fee: None,
     }

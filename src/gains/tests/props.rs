@@ -62,7 +62,6 @@ pub(super) fn build<'a>(ops: &[Op], ids: &'a [String]) -> Vec<GainsLeg<'a>> {
                 value,
                 price_source: "trade:EUR",
                 fee_units,
-                price: None,
                 fee_value: value.map(|v| v / Decimal::new(100, 0)),
                 other_fee: (k == 3).then(|| Decimal::new(5, 1)),
             }
@@ -283,7 +282,6 @@ proptest! {
                     value: priced.then_some(big),
                     price_source: "",
                     fee_units: Decimal::ZERO,
-                    price: None,
                     fee_value: None,
                     other_fee: priced.then_some(big),
                 }
