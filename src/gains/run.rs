@@ -485,6 +485,10 @@ pub async fn demo_summary(db: &Path, plans: &[GainsPlan]) -> Result<String, RunE
     let mut text = String::new();
     for plan in plans {
         let outcome = run(plan, &mut store).await?;
+        // Said as the gains command says them, so the count below names something.
+        for w in &outcome.warnings {
+            tracing::warn!("{w}");
+        }
         text.push_str(&format!(
             "\nGains {}, {}, method {} (your own computation, not tax advice; {}):\n{}",
             plan.period.label,

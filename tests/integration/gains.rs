@@ -509,6 +509,23 @@ async fn the_demo_prints_a_gains_summary_and_writes_its_files() {
         "{table}"
     );
     assert!(table.contains("\n  TOTAL "), "{table}");
+    // The warnings the heading counts are said on stderr, as `gains` says them.
+    let counted: usize = table
+        .split("not tax advice; ")
+        .nth(1)
+        .and_then(|t| t.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{table}"));
+    let said = stderr(&out)
+        .lines()
+        .filter(|l| {
+            l.contains("matched units of unknown cost (first: ledger entry")
+                || l.contains("left out of gains and holdings")
+                || l.contains("no value (first: ledger entry")
+        })
+        .count();
+    assert!(counted > 0, "{table}");
+    assert_eq!(said, counted, "{}", stderr(&out));
     for f in [
         format!("gains-disposals-{year}-EUR-fifo.csv"),
         format!("gains-income-{year}-EUR.csv"),
